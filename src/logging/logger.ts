@@ -1,0 +1,64 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths pino censors wherever they appear in a log object. They are a safety net, not the
+ * primary defence: code never puts a secret value in a log call in the first place. The list
+ * covers the fields a Secrets Manager response, a parsed credential or a client option can
+ * carry, one and two levels deep (pino's wildcards match one level each).
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'password',
+  'SecretString',
+  'SecretBinary',
+  'secret',
+  'secretValue',
+  'authToken',
+  'token',
+  'signingKey',
+  'signingKeys',
+  'accessKeySecret',
+  'secretAccessKey',
+  'AWS_SECRET_ACCESS_KEY',
+  'ROTATION_RELAY_SIGNING_KEYS',
+  '*.password',
+  '*.SecretString',
+  '*.SecretBinary',
+  '*.secret',
+  '*.secretValue',
+  '*.authToken',
+  '*.token',
+  '*.signingKey',
+  '*.signingKeys',
+  '*.secretAccessKey',
+  '*.*.password',
+  '*.*.SecretString',
+  '*.*.authToken',
+];
+
+export interface CreateLoggerOptions {
+  /** Minimum level written. @defaultValue `'info'` */
+  level?: string;
+  /** Fields added to every line (e.g. `{ component: 'worker' }`). @defaultValue none */
+  base?: Record<string, unknown>;
+  /** Where lines go; tests pass a stream they read back. @defaultValue stdout */
+  destination?: DestinationStream;
+}
+
+/** The one place loggers are built, so redaction is never forgotten. */
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const pinoOptions: LoggerOptions = {
+    level: options.level ?? 'info',
+    base: { service: 'rotation-relay', ...options.base },
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return options.destination ? pino(pinoOptions, options.destination) : pino(pinoOptions);
+}
+
+/** A logger that writes nothing: the default for library users who pass none. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
