@@ -1,0 +1,105 @@
+import { ConfigError } from './errors.js';
+import type { Env } from './read-env.js';
+import { SETTINGS } from './settings.js';
+
+export interface AwsConfig {
+  region: string;
+  /** True when an endpoint override is set (LocalStack, moto): SQS then ignores the queue URL's host. */
+  customSqsEndpoint: boolean;
+}
+
+export interface RedisConfig {
+  url: string;
+  cluster: boolean;
+  tlsCaFile?: string;
+  keyPrefix: string;
+}
+
+export interface SigningConfig {
+  /** Current key first; empty when signing is off. */
+  keys: string[];
+  maxAgeMs: number;
+}
+
+export interface WorkerConfig {
+  aws: AwsConfig;
+  redis: RedisConfig;
+  signing: SigningConfig;
+  queueUrl: string;
+  batchSize: number;
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  dedupeTtlSeconds: number;
+  confirmWindowMs: number;
+  confirmIntervalMs: number;
+  healthPort: number;
+  healthHost: string;
+  shutdownTimeoutMs: number;
+  metrics: boolean;
+  logLevel: string;
+}
+
+/** Minimum key length in UTF-8 bytes: an HMAC-SHA256 key shorter than the hash output weakens it. */
+export const MIN_SIGNING_KEY_BYTES = 32;
+
+export function loadAwsConfig(env: Env = process.env): AwsConfig {
+  const region = SETTINGS.aws.region.read(env) ?? env.AWS_DEFAULT_REGION?.trim();
+  if (!region) {
+    throw new ConfigError('AWS_REGION', 'an AWS region such as eu-west-1 (neither AWS_REGION nor AWS_DEFAULT_REGION is set)');
+  }
+  const endpoint = SETTINGS.aws.endpoint.read(env);
+  const sqsEndpoint = SETTINGS.aws.sqsEndpoint.read(env);
+  SETTINGS.aws.secretsManagerEndpoint.read(env);
+  return { region, customSqsEndpoint: Boolean(endpoint ?? sqsEndpoint) };
+}
+
+export function loadRedisConfig(env: Env = process.env): RedisConfig {
+  const tlsCaFile = SETTINGS.redis.tlsCaFile.read(env);
+  return {
+    url: SETTINGS.redis.url.read(env),
+    cluster: SETTINGS.redis.cluster.read(env),
+    keyPrefix: SETTINGS.redis.keyPrefix.read(env),
+    ...(tlsCaFile ? { tlsCaFile } : {}),
+  };
+}
+
+export function loadSigningConfig(env: Env = process.env): SigningConfig {
+  const raw = SETTINGS.signing.keys.read(env);
+  const keys = raw === undefined ? [] : raw.split(',').map((k) => k.trim());
+  keys.forEach((key, index) => {
+    if (Buffer.byteLength(key, 'utf8') < MIN_SIGNING_KEY_BYTES) {
+      // Name the position, never the key: this line ends up in logs.
+      throw new ConfigError(
+        'ROTATION_RELAY_SIGNING_KEYS',
+        `comma-separated keys of at least ${MIN_SIGNING_KEY_BYTES} bytes each, current key first, e.g. from \`openssl rand -base64 48\` (key ${index + 1} of ${keys.length} is ${key.length === 0 ? 'empty' : 'too short'})`,
+      );
+    }
+  });
+  return { keys, maxAgeMs: SETTINGS.signing.maxAgeSeconds.read(env) * 1000 };
+}
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const w = SETTINGS.worker;
+  const config: WorkerConfig = {
+    aws: loadAwsConfig(env),
+    redis: loadRedisConfig(env),
+    signing: loadSigningConfig(env),
+    queueUrl: w.queueUrl.read(env),
+    batchSize: w.batchSize.read(env),
+    waitTimeSeconds: w.waitTimeSeconds.read(env),
+    visibilityTimeoutSeconds: w.visibilityTimeoutSeconds.read(env),
+    dedupeTtlSeconds: w.dedupeTtlSeconds.read(env),
+    confirmWindowMs: w.confirmWindowMs.read(env),
+    confirmIntervalMs: w.confirmIntervalMs.read(env),
+    healthPort: w.healthPort.read(env),
+    healthHost: w.healthHost.read(env),
+    shutdownTimeoutMs: w.shutdownTimeoutMs.read(env),
+    metrics: w.metrics.read(env),
+    logLevel: SETTINGS.logging.level.read(env),
+  };
+  return config;
+}
+
+export function loadLogLevel(env: Env = process.env): string {
+  return SETTINGS.logging.level.read(env);
+}

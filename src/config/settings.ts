@@ -1,0 +1,150 @@
+import {
+  boolSetting,
+  enumSetting,
+  intSetting,
+  optionalSetting,
+  requiredSetting,
+  stringSetting,
+  type Setting,
+} from './setting.js';
+
+const URL_PATTERN = /^https?:\/\/[^\s]+$/;
+const REDIS_URL_PATTERN = /^rediss?:\/\/[^\s]*$/;
+
+/**
+ * Every environment variable rotation-relay reads, grouped by who reads it. AWS credentials are
+ * not here: the AWS SDK's default provider chain reads them (env, profile, IMDS, ECS, IRSA…).
+ */
+export const SETTINGS = {
+  aws: {
+    region: optionalSetting(
+      'AWS_REGION',
+      'AWS region of the queue and the secrets (falls back to `AWS_DEFAULT_REGION`, then to the SDK profile). Required one way or another.',
+      /^[a-z]{2}(-[a-z]+)+-\d$/,
+      'an AWS region such as eu-west-1',
+    ),
+    endpoint: optionalSetting(
+      'AWS_ENDPOINT_URL',
+      'Endpoint for every AWS service (LocalStack, moto_server). Read by the AWS SDK itself; validated here.',
+      URL_PATTERN,
+      'an http(s) URL such as http://127.0.0.1:5000',
+    ),
+    sqsEndpoint: optionalSetting(
+      'AWS_ENDPOINT_URL_SQS',
+      'Endpoint for SQS only; wins over `AWS_ENDPOINT_URL`. When either is set, SQS calls go to it rather than to the queue URL\'s host.',
+      URL_PATTERN,
+      'an http(s) URL',
+    ),
+    secretsManagerEndpoint: optionalSetting(
+      'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+      'Endpoint for Secrets Manager only; wins over `AWS_ENDPOINT_URL`.',
+      URL_PATTERN,
+      'an http(s) URL',
+    ),
+  },
+  redis: {
+    url: stringSetting(
+      'ROTATION_RELAY_REDIS_URL',
+      'redis://127.0.0.1:6379',
+      'Redis/Valkey to publish on and read versions from. `rediss://` for TLS; `redis://user:password@host:port/db` for ACL auth (the password is never logged).',
+      REDIS_URL_PATTERN,
+      'a redis:// or rediss:// URL',
+    ),
+    cluster: boolSetting(
+      'ROTATION_RELAY_REDIS_CLUSTER',
+      false,
+      'Treat the URL as one seed node of a Redis Cluster (ElastiCache cluster mode, MemoryDB). All keys share one hash tag, so the publish script runs on one shard.',
+    ),
+    tlsCaFile: optionalSetting(
+      'ROTATION_RELAY_REDIS_TLS_CA_FILE',
+      'PEM file of the CA that signed the Redis server certificate, for `rediss://` with a private CA.',
+    ),
+    keyPrefix: stringSetting(
+      'ROTATION_RELAY_KEY_PREFIX',
+      'rotation-relay',
+      'Prefix `P` of every Redis key and channel (`{P}:invalidations`, `{P}:versions`, …). Worker and subscribers must agree.',
+      /^[^{}\s]+$/,
+      'a non-empty string without braces or spaces',
+    ),
+  },
+  signing: {
+    keys: optionalSetting(
+      'ROTATION_RELAY_SIGNING_KEYS',
+      'Comma-separated HMAC-SHA256 keys, at least 32 bytes each, current key first. The worker signs with the first; subscribers accept any. Unset: messages are not signed and listeners trust whoever can publish to Redis.',
+    ),
+    maxAgeSeconds: intSetting(
+      'ROTATION_RELAY_MAX_AGE_SECONDS',
+      300,
+      1,
+      86_400,
+      'Listeners reject signed invalidations published longer ago than this (replay guard).',
+    ),
+  },
+  worker: {
+    queueUrl: requiredSetting(
+      'ROTATION_RELAY_QUEUE_URL',
+      'URL of the SQS queue the EventBridge rule feeds (required by `worker`).',
+      URL_PATTERN,
+      'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
+    ),
+    batchSize: intSetting('ROTATION_RELAY_BATCH_SIZE', 10, 1, 10, 'Messages per ReceiveMessage call (SQS allows at most 10).'),
+    waitTimeSeconds: intSetting('ROTATION_RELAY_WAIT_TIME_SECONDS', 20, 0, 20, 'Long-poll wait of each ReceiveMessage call.'),
+    visibilityTimeoutSeconds: intSetting(
+      'ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS',
+      30,
+      2,
+      43_200,
+      'How long a received message stays hidden; a message the worker could not finish (Redis down, Secrets Manager failing) reappears after at most this long. Long handling extends it by heartbeat.',
+    ),
+    dedupeTtlSeconds: intSetting(
+      'ROTATION_RELAY_DEDUPE_TTL_SECONDS',
+      86_400,
+      60,
+      1_209_600,
+      'How long an event id is remembered to drop SQS redeliveries of the same event. Keep it above the queue\'s retention for exact-once broadcasts of redelivered events.',
+    ),
+    confirmWindowMs: intSetting(
+      'ROTATION_RELAY_CONFIRM_WINDOW_MS',
+      3_000,
+      0,
+      60_000,
+      'How long the worker re-reads DescribeSecret while it still shows the last published version but the event names another one (Secrets Manager reads are eventually consistent).',
+    ),
+    confirmIntervalMs: intSetting('ROTATION_RELAY_CONFIRM_INTERVAL_MS', 200, 10, 10_000, 'Pause between those DescribeSecret re-reads.'),
+    healthPort: intSetting(
+      'ROTATION_RELAY_HEALTH_PORT',
+      8080,
+      0,
+      65_535,
+      'Port of the `/healthz` (process alive) and `/readyz` (consuming and Redis ready) endpoints; 0 picks a free port.',
+    ),
+    healthHost: stringSetting('ROTATION_RELAY_HEALTH_HOST', '0.0.0.0', 'Address the health endpoints bind to.'),
+    shutdownTimeoutMs: intSetting(
+      'ROTATION_RELAY_SHUTDOWN_TIMEOUT_MS',
+      30_000,
+      1_000,
+      600_000,
+      'On SIGTERM/SIGINT, how long in-flight messages may take to finish before the worker exits anyway (unfinished messages return to the queue).',
+    ),
+    metrics: boolSetting(
+      'ROTATION_RELAY_METRICS',
+      true,
+      'Write CloudWatch Embedded Metric Format lines (namespace `RotationRelay`) to stdout.',
+    ),
+  },
+  logging: {
+    level: enumSetting(
+      'ROTATION_RELAY_LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+      'Minimum log level (JSON lines on stdout).',
+    ),
+  },
+} as const satisfies Record<string, Record<string, Setting<unknown>>>;
+
+/** Flat list, in declaration order: the source of the README's configuration table. */
+export function allSettings(): Array<{ section: string; setting: Setting<unknown> }> {
+  return Object.entries(SETTINGS).flatMap(([section, group]) =>
+    Object.values(group as Record<string, Setting<unknown>>).map((setting) => ({ section, setting })),
+  );
+}

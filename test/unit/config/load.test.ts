@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+
+const minimal = {
+  AWS_REGION: 'eu-west-1',
+  ROTATION_RELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
+};
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadWorkerConfig', () => {
+  it('applies every documented default when only the required variables are set', () => {
+    const config = loadWorkerConfig(minimal);
+
+    expect(config).toMatchObject({
+      queueUrl: minimal.ROTATION_RELAY_QUEUE_URL,
+      aws: { region: 'eu-west-1', customSqsEndpoint: false },
+      redis: { url: 'redis://127.0.0.1:6379', cluster: false, keyPrefix: 'rotation-relay' },
+      signing: { keys: [], maxAgeMs: 300_000 },
+      batchSize: 10,
+      waitTimeSeconds: 20,
+      visibilityTimeoutSeconds: 30,
+      dedupeTtlSeconds: 86_400,
+      healthPort: 8080,
+      metrics: true,
+      logLevel: 'info',
+    });
+  });
+
+  it('names the variable and the expected form when a required one is missing', () => {
+    const error = configErrorOf(() => loadWorkerConfig({ AWS_REGION: 'eu-west-1' }));
+
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.variable).toBe('ROTATION_RELAY_QUEUE_URL');
+    expect(error.message).toMatch(/^ROTATION_RELAY_QUEUE_URL: expected an SQS queue URL .* \(it is not set\)$/);
+    expect(error.message.split('\n')).toHaveLength(1);
+  });
+
+  it('rejects a number out of range with the range in the message', () => {
+    const error = configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_BATCH_SIZE: '11' }));
+
+    expect(error.message).toBe('ROTATION_RELAY_BATCH_SIZE: expected a whole number from 1 to 10');
+  });
+
+  it('rejects a non-numeric value for a number', () => {
+    const error = configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_HEALTH_PORT: '80a' }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_HEALTH_PORT');
+  });
+
+  it('accepts AWS_DEFAULT_REGION when AWS_REGION is unset and fails naming AWS_REGION when neither is', () => {
+    const { AWS_REGION: _omit, ...withoutRegion } = minimal;
+
+    expect(loadWorkerConfig({ ...withoutRegion, AWS_DEFAULT_REGION: 'us-east-2' }).aws.region).toBe('us-east-2');
+    expect(configErrorOf(() => loadWorkerConfig(withoutRegion)).variable).toBe('AWS_REGION');
+  });
+
+  it('marks a custom SQS endpoint so the consumer does not use the queue URL host', () => {
+    const config = loadWorkerConfig({ ...minimal, AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' });
+
+    expect(config.aws.customSqsEndpoint).toBe(true);
+  });
+
+  it('rejects a redis URL with the wrong scheme and a boolean it cannot read', () => {
+    expect(configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_REDIS_URL: 'http://x' })).variable).toBe(
+      'ROTATION_RELAY_REDIS_URL',
+    );
+    expect(configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_METRICS: 'maybe' })).message).toBe(
+      'ROTATION_RELAY_METRICS: expected true or false',
+    );
+  });
+
+  it('rejects a key prefix that would break the Redis hash tag', () => {
+    expect(configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_KEY_PREFIX: 'a{b}' })).variable).toBe(
+      'ROTATION_RELAY_KEY_PREFIX',
+    );
+  });
+});
+
+describe('loadSigningConfig', () => {
+  const key = 'k'.repeat(32);
+
+  it('splits the list keeping the current key first', () => {
+    const other = 'o'.repeat(40);
+
+    expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: ` ${key} , ${other}` }).keys).toEqual([key, other]);
+  });
+
+  it('rejects a short key by position without echoing any key', () => {
+    const short = 'short-secret-key';
+
+    const error = configErrorOf(() => loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: `${key},${short}` }));
+
+    expect(error.message).toContain('key 2 of 2 is too short');
+    expect(error.message).not.toContain(short);
+    expect(error.message).not.toContain(key);
+  });
+});
+
+describe('loadSigningConfig: key list rules', () => {
+  const keyA = 'a'.repeat(32);
+  const keyB = 'b'.repeat(48);
+
+  it.each([
+    ['an entry is empty', `${keyA},,${keyB}`, 'key 2 of 3 is empty'],
+    ['a key is shorter than 32 bytes', `${keyA},short-secret-SENTINEL`, 'key 2 of 2 is too short'],
+  ])('rejects the list when %s, naming the variable but never a key', (_label, value, problem) => {
+    const error = configErrorOf(() => loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: value }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_SIGNING_KEYS');
+    expect(error.message).toContain('at least 32 bytes');
+    expect(error.message).toContain(problem);
+    expect(error.message).not.toContain('SENTINEL');
+    expect(error.message).not.toContain(keyA);
+  });
+
+  it('counts bytes, not characters, for a non-ASCII key', () => {
+    const key = 'é'.repeat(16);
+
+    expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: key }).keys).toEqual([key]);
+  });
+
+  it('turns signing off when the variable is unset or blank', () => {
+    expect(loadSigningConfig({}).keys).toEqual([]);
+    expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: '  ' }).keys).toEqual([]);
+  });
+});
