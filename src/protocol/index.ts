@@ -1,0 +1,48 @@
+// The wire contract shared by the worker and every subscriber; docs/protocol.md is its spec.
+export { DEFAULT_KEY_PREFIX, protocolKeys, type ProtocolKeys } from './keys.js';
+export {
+  PROTOCOL_VERSION,
+  MAX_MESSAGE_LENGTH,
+  invalidationSchema,
+  createInvalidation,
+  assertInvalidation,
+  parseInvalidation,
+  serializeInvalidation,
+  type Invalidation,
+  type InvalidationFields,
+  type ParseInvalidationResult,
+} from './invalidation.js';
+export {
+  SIGNING_KEYS_ENV,
+  MIN_SIGNING_KEY_BYTES,
+  DEFAULT_MAX_AGE_MS,
+  MAX_CLOCK_SKEW_MS,
+  canonicalString,
+  signInvalidation,
+  signIfKeyed,
+  verifyInvalidation,
+  verifyInvalidationObject,
+  createInvalidationVerifier,
+  type VerifyFailureCode,
+  type VerifyResult,
+  type VerifyOptions,
+  type InvalidationVerifier,
+} from './signing.js';
+export {
+  DEFAULT_DEDUPE_TTL_SECONDS,
+  PUBLISH_SCRIPT,
+  publishInvalidation,
+  readPublishedVersions,
+  readPublishedVersion,
+  type RedisClient,
+  type PublishOptions,
+  type PublishOutcome,
+} from './publish-script.js';
+export {
+  InvalidKeyPrefixError,
+  InvalidSigningKeysError,
+  InvalidVerifyOptionsError,
+  InvalidInvalidationError,
+  PublishError,
+  VersionsReadError,
+} from './errors.js';

@@ -1,0 +1,53 @@
+import { InvalidKeyPrefixError } from './errors.js';
+
+/** Prefix `P` of every key and channel when none is configured. */
+export const DEFAULT_KEY_PREFIX = 'rotation-relay';
+
+/** The Redis names of the protocol for one prefix. */
+export interface ProtocolKeys {
+  /** The prefix as given (`rotation-relay`). */
+  readonly prefix: string;
+  /**
+   * The hash tag every key starts with (`{rotation-relay}`). Redis Cluster hashes only the part
+   * inside the first `{…}`, so all keys land in one slot and one Lua script may touch them all.
+   * Keys added later (presence, acks for fleet convergence) must start with this tag too.
+   */
+  readonly tag: string;
+  /** Pub/sub channel carrying `Invalidation` JSON messages. */
+  readonly channel: string;
+  /** Hash: field = secret ARN, value = JSON of the last published `Invalidation` for it. */
+  readonly versions: string;
+  /** Exact-duplicate guard for one EventBridge event id (`SET NX EX`). */
+  event(eventId: string): string;
+}
+
+/**
+ * Builds the key names for `prefix`. Throws {@link InvalidKeyPrefixError} for a prefix that
+ * would break the hash tag (braces), is empty, or holds whitespace (a channel name a shell or a
+ * config file would mangle; the config module refuses it too).
+ */
+export function protocolKeys(prefix: string = DEFAULT_KEY_PREFIX): ProtocolKeys {
+  assertKeyPrefix(prefix);
+  const tag = `{${prefix}}`;
+  return {
+    prefix,
+    tag,
+    channel: `${tag}:invalidations`,
+    versions: `${tag}:versions`,
+    event: (eventId: string) => `${tag}:event:${eventId}`,
+  };
+}
+
+function assertKeyPrefix(prefix: string): void {
+  const name = 'Redis key prefix (ROTATION_RELAY_KEY_PREFIX)';
+  if (typeof prefix !== 'string' || prefix.length === 0) {
+    throw new InvalidKeyPrefixError(`${name} must be a non-empty string`);
+  }
+  // The prefix itself is not secret, so naming it helps whoever has to fix the configuration.
+  if (/[{}]/.test(prefix)) {
+    throw new InvalidKeyPrefixError(`${name} "${prefix}" must not contain "{" or "}": it is wrapped in a hash tag`);
+  }
+  if (/\s/.test(prefix)) {
+    throw new InvalidKeyPrefixError(`${name} "${prefix}" must not contain whitespace`);
+  }
+}

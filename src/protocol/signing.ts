@@ -1,0 +1,200 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { InvalidSigningKeysError, InvalidVerifyOptionsError } from './errors.js';
+import { assertInvalidation, invalidationSchema, parseInvalidation, type Invalidation } from './invalidation.js';
+
+/** The environment variable that usually holds the keys (parsed by src/config); named in errors. */
+export const SIGNING_KEYS_ENV = 'ROTATION_RELAY_SIGNING_KEYS';
+/** Shortest accepted key, in UTF-8 bytes: HMAC-SHA256 gains nothing from more, loses from less. */
+export const MIN_SIGNING_KEY_BYTES = 32;
+/** Default replay window: a message published longer ago than this is rejected. */
+export const DEFAULT_MAX_AGE_MS = 5 * 60 * 1000;
+/** How far in the future `publishedAt` may be (clock skew between worker and subscriber hosts). */
+export const MAX_CLOCK_SKEW_MS = 30 * 1000;
+
+/** `sig` = this prefix + base64url (no padding) of the 32-byte HMAC. */
+const SIG_PREFIX = 'v1=';
+// 32 bytes are exactly 43 base64url characters without padding.
+const SIG_RE = /^v1=[A-Za-z0-9_-]{43}$/;
+const EXPECTED_KEYS_FORM = `comma-separated keys of at least ${MIN_SIGNING_KEY_BYTES} bytes each, current key first (e.g. \`openssl rand -base64 48\`)`;
+
+export type VerifyFailureCode = 'malformed' | 'unsigned' | 'bad-signature' | 'too-old' | 'from-the-future';
+
+export type VerifyResult =
+  | {
+      ok: true;
+      invalidation: Invalidation;
+      /** True when a configured key verified `sig`; false when no keys are configured (or unsigned was allowed). */
+      signatureVerified: boolean;
+    }
+  | { ok: false; code: VerifyFailureCode; reason: string };
+
+export interface VerifyOptions {
+  /** Accepted keys, current first. Empty: signatures are neither required nor checked. */
+  keys: readonly string[];
+  /**
+   * Oldest accepted `publishedAt`, in ms before now. `Infinity` turns the age check off, for
+   * entries read back from `{P}:versions` (old by design). @defaultValue {@link DEFAULT_MAX_AGE_MS}
+   */
+  maxAgeMs?: number;
+  /** Clock, injectable for tests. @defaultValue `Date.now` */
+  now?: () => number;
+  /**
+   * Reject messages without `sig`. `false` with keys configured is the roll-out mode: unsigned
+   * messages pass, signed ones must still verify. @defaultValue `true` when keys are given
+   */
+  requireSignature?: boolean;
+}
+
+export interface InvalidationVerifier {
+  /** Parses and verifies one received message. Never throws. */
+  verify(raw: string): VerifyResult;
+  /** Verifies an already parsed invalidation (e.g. an entry of `readPublishedVersions`). Never throws. */
+  verifyObject(invalidation: Invalidation): VerifyResult;
+}
+
+/**
+ * The exact text that is signed: the fields joined by "\n" in this fixed order, `v` as a decimal
+ * number and a missing `versionId` as the empty string. No field may contain a line break (the
+ * schema refuses them), so the join is unambiguous. Any language rebuilds it in one line.
+ */
+export function canonicalString(invalidation: Invalidation): string {
+  const { v, id, secretArn, secretName, versionId, reason, eventId, eventTime, publishedAt } = invalidation;
+  return [String(v), id, secretArn, secretName, versionId ?? '', reason, eventId, eventTime, publishedAt].join('\n');
+}
+
+/**
+ * Returns a copy of `invalidation` with `sig` computed with the first (current) key.
+ * Throws {@link InvalidSigningKeysError} without keys and {@link InvalidInvalidationError}
+ * for an invalidation subscribers would reject anyway.
+ */
+export function signInvalidation(invalidation: Invalidation, keys: readonly string[]): Invalidation {
+  assertSigningKeys(keys);
+  const [current] = keys;
+  if (current === undefined) throw keysError('no key given to sign with');
+  const valid = assertInvalidation(invalidation);
+  return { ...valid, sig: SIG_PREFIX + hmac(current, canonicalString(valid)).toString('base64url') };
+}
+
+/**
+ * Signs with the current key when signing is configured, and leaves the message unsigned when
+ * `keys` is empty (signing off): the one switch the worker and the CLI share.
+ */
+export function signIfKeyed(invalidation: Invalidation, keys: readonly string[]): Invalidation {
+  return keys.length > 0 ? signInvalidation(invalidation, keys) : invalidation;
+}
+
+/** Parses and verifies one received message. Throws only for bad options, never for a bad message. */
+export function verifyInvalidation(raw: string, options: VerifyOptions): VerifyResult {
+  return createInvalidationVerifier(options).verify(raw);
+}
+
+/** Verifies an already parsed invalidation. Throws only for bad options. */
+export function verifyInvalidationObject(invalidation: Invalidation, options: VerifyOptions): VerifyResult {
+  return createInvalidationVerifier(options).verifyObject(invalidation);
+}
+
+/**
+ * Checks the options once (throws {@link InvalidSigningKeysError} / {@link InvalidVerifyOptionsError})
+ * so a listener fails at start-up, not on its first message. Checks run in this order:
+ * malformed → unsigned / bad-signature → too-old → from-the-future, so authenticity is judged
+ * before freshness.
+ */
+export function createInvalidationVerifier(options: VerifyOptions): InvalidationVerifier {
+  const keys = [...options.keys];
+  if (keys.length > 0) assertSigningKeys(keys);
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+  if (typeof maxAgeMs !== 'number' || Number.isNaN(maxAgeMs) || maxAgeMs <= 0) {
+    throw new InvalidVerifyOptionsError('maxAgeMs must be a positive number of milliseconds (Infinity turns the age check off)');
+  }
+  const requireSignature = options.requireSignature ?? keys.length > 0;
+  if (requireSignature && keys.length === 0) {
+    throw new InvalidVerifyOptionsError(`requireSignature is true but no signing keys are configured (${SIGNING_KEYS_ENV})`);
+  }
+  const now = options.now ?? Date.now;
+
+  const check = (invalidation: Invalidation): VerifyResult => {
+    const signature = checkSignature(invalidation, keys, requireSignature);
+    if (signature !== true && signature !== false) return signature;
+    const freshness = checkFreshness(invalidation.publishedAt, now(), maxAgeMs);
+    if (freshness) return freshness;
+    return { ok: true, invalidation, signatureVerified: signature };
+  };
+
+  return {
+    verify(raw: string): VerifyResult {
+      const parsed = parseInvalidation(raw);
+      if (!parsed.ok) return { ok: false, code: 'malformed', reason: parsed.reason };
+      return check(parsed.invalidation);
+    },
+    verifyObject(invalidation: Invalidation): VerifyResult {
+      // Re-validated: an object built by hand could hold a line break and make the canonical
+      // string ambiguous, and this function promises not to throw.
+      const parsed = invalidationSchema.safeParse(invalidation);
+      if (!parsed.success) return { ok: false, code: 'malformed', reason: 'invalidation does not match the v1 schema' };
+      return check(parsed.data);
+    },
+  };
+}
+
+/** `true`: verified; `false`: not checked (no keys, or unsigned allowed); otherwise the failure. */
+function checkSignature(invalidation: Invalidation, keys: readonly string[], requireSignature: boolean): VerifyResult | boolean {
+  // Without keys there is nothing to check against: this mode trusts whoever can publish to Redis.
+  if (keys.length === 0) return false;
+  const { sig } = invalidation;
+  if (sig === undefined) {
+    return requireSignature ? { ok: false, code: 'unsigned', reason: 'message has no sig and signing keys are configured' } : false;
+  }
+  if (!SIG_RE.test(sig)) {
+    return { ok: false, code: 'bad-signature', reason: 'sig is not in the form v1=<43 base64url characters>' };
+  }
+  const given = Buffer.from(sig.slice(SIG_PREFIX.length), 'base64url');
+  // Buffer decoding ignores stray low bits of the last character; insist on the one canonical
+  // spelling so a signature has exactly one accepted text.
+  if (given.toString('base64url') !== sig.slice(SIG_PREFIX.length)) {
+    return { ok: false, code: 'bad-signature', reason: 'sig is not canonical base64url' };
+  }
+  const text = canonicalString(invalidation);
+  // Every key is tried (no early exit), each with a constant-time compare of equal-length buffers.
+  let matched = false;
+  for (const key of keys) {
+    if (timingSafeEqual(hmac(key, text), given)) matched = true;
+  }
+  if (!matched) return { ok: false, code: 'bad-signature', reason: 'sig does not match any configured key' };
+  return true;
+}
+
+function checkFreshness(publishedAt: string, nowMs: number, maxAgeMs: number): VerifyResult | undefined {
+  const published = Date.parse(publishedAt);
+  if (Number.isNaN(published)) return { ok: false, code: 'malformed', reason: 'publishedAt is not a date' };
+  const ageMs = nowMs - published;
+  if (ageMs > maxAgeMs) {
+    return { ok: false, code: 'too-old', reason: `publishedAt is ${ageMs} ms old, more than the ${maxAgeMs} ms allowed` };
+  }
+  if (-ageMs > MAX_CLOCK_SKEW_MS) {
+    return {
+      ok: false,
+      code: 'from-the-future',
+      reason: `publishedAt is ${-ageMs} ms in the future, more than the ${MAX_CLOCK_SKEW_MS} ms clock skew allowed`,
+    };
+  }
+  return undefined;
+}
+
+function assertSigningKeys(keys: readonly string[]): void {
+  if (keys.length === 0) throw keysError('no key given');
+  keys.forEach((key, index) => {
+    const position = `entry ${index + 1} of ${keys.length}`;
+    if (typeof key !== 'string' || key === '') throw keysError(`${position} is empty`);
+    if (Buffer.byteLength(key, 'utf8') < MIN_SIGNING_KEY_BYTES) {
+      throw keysError(`${position} is shorter than ${MIN_SIGNING_KEY_BYTES} bytes`);
+    }
+  });
+}
+
+function keysError(problem: string): InvalidSigningKeysError {
+  return new InvalidSigningKeysError(`${SIGNING_KEYS_ENV}: expected ${EXPECTED_KEYS_FORM}; ${problem}`);
+}
+
+function hmac(key: string, text: string): Buffer {
+  return createHmac('sha256', Buffer.from(key, 'utf8')).update(text, 'utf8').digest();
+}
