@@ -117,7 +117,7 @@ export class RelayFixture {
     return this.created.flatMap((secret) => secret.values).filter((value) => text.includes(value) || text.includes(JSON.parse(value).password));
   }
 
-  async until(predicate: () => boolean, message: string, timeoutMs = 15_000): Promise<void> {
+  async until(predicate: () => boolean | Promise<boolean>, message: string, timeoutMs = 15_000): Promise<void> {
     await waitUntil(predicate, { message, timeoutMs });
   }
 

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { loadAwsConfig, loadRedisConfig, loadSigningConfig } from '../../config/index.js';
+import { createInvalidation, publishInvalidation, signIfKeyed } from '../../protocol/index.js';
+import { connectRedis, waitForReady } from '../../redis/connect.js';
+import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
+import { EXIT, UsageError } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+
+export const publishHelp = `Usage: rotation-relay publish SECRET [--reason TEXT]
+
+Broadcast a manual, fleet-wide refresh of SECRET (a name or an ARN): every subscriber re-reads
+it, even when the version is unchanged (e.g. after fixing a subscriber, or to test the path).
+The secret's ARN and current version are read with DescribeSecret; its value is never read.
+Prints {"secretArn","versionId","receivers"} where receivers is the number of connections that
+got the message.
+
+Options:
+  --reason TEXT  recorded in the invalidation (default "manual")
+  -h, --help     show this help`;
+
+export async function publish(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { reason: { type: 'string', default: 'manual' } },
+  });
+  const [secretId, ...extra] = positionals;
+  if (!secretId || extra.length > 0) throw new UsageError('publish takes exactly one SECRET (a name or an ARN)');
+
+  const aws = loadAwsConfig(io.env);
+  const redisConfig = loadRedisConfig(io.env);
+  const signing = loadSigningConfig(io.env);
+  const current = await describeCurrentVersion(createSecretsClient(aws), secretId);
+  const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false });
+  redis.on('error', () => undefined);
+  try {
+    await waitForReady(redis, 10_000);
+    const unsigned = createInvalidation({
+      secretArn: current.arn,
+      secretName: current.name,
+      versionId: current.versionId,
+      reason: values.reason,
+      eventId: `manual-${randomUUID()}`,
+      eventTime: new Date().toISOString(),
+    });
+    const invalidation = signIfKeyed(unsigned, signing.keys);
+    const result = await publishInvalidation(redis, redisConfig.keyPrefix, invalidation, { force: true });
+    const receivers = result.outcome === 'published' ? result.receivers : 0;
+    io.out(JSON.stringify({ secretArn: current.arn, versionId: current.versionId, receivers }));
+    return EXIT.ok;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,9 @@
+export { createSecretsClient, type SecretsClientOptions } from './client.js';
+export { describeCurrentVersion, type CurrentVersion } from './describe-current-version.js';
+export { classifySecretsManagerError } from './classify-error.js';
+export {
+  SecretNotFoundError,
+  SecretAccessDeniedError,
+  SecretsManagerUnavailableError,
+  NoCurrentVersionError,
+} from './errors.js';

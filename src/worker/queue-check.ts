@@ -1,0 +1,26 @@
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from '../logging/logger.js';
+import { QueueUnavailableError } from './errors.js';
+
+/**
+ * Fail at start-up, not at the first message, when the queue URL is wrong or not readable, and
+ * warn when the queue has no redrive policy: rejected messages rely on it to reach the DLQ and
+ * would otherwise come back forever.
+ */
+export async function checkQueue(sqs: SQSClient, queueUrl: string, logger: Logger): Promise<void> {
+  let attributes: Record<string, string> | undefined;
+  try {
+    const output = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'] }),
+    );
+    attributes = output.Attributes;
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    throw new QueueUnavailableError(`cannot read queue ${queueUrl} (${name}); check ROTATION_RELAY_QUEUE_URL, the region and the IAM policy`, {
+      cause: error,
+    });
+  }
+  if (!attributes?.RedrivePolicy) {
+    logger.warn({ queueUrl }, 'queue has no redrive policy: messages the worker rejects will be retried until they expire instead of moving to a DLQ');
+  }
+}

@@ -1,0 +1,199 @@
+import { EventEmitter } from 'node:events';
+import { SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Consumer } from 'sqs-consumer';
+import type { WorkerConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { MetricsEmitter, NoopMetrics, type Metrics } from '../metrics/index.js';
+import {
+  createInvalidation,
+  publishInvalidation,
+  readPublishedVersion,
+  signIfKeyed,
+} from '../protocol/index.js';
+import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
+import { createSecretsClient, describeCurrentVersion } from '../secrets/index.js';
+import { createMessageHandler, type MessageOutcome } from './handle-message.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
+import { checkQueue } from './queue-check.js';
+
+export interface WorkerDeps {
+  /** Pass clients to share them or point them at an emulator; built from config otherwise. */
+  sqs?: SQSClient;
+  secrets?: SecretsManagerClient;
+  redis?: RedisClient;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export interface WorkerEvents {
+  /** After every message, with what became of it (tests and the CLI await these). */
+  outcome: [MessageOutcome, Message];
+  /** A message whose handling failed transiently; it stays on the queue. */
+  retry: [Error, Message];
+  /** The consumer is polling. */
+  started: [];
+  stopped: [];
+}
+
+export interface WorkerStatus {
+  running: boolean;
+  redisReady: boolean;
+  inFlight: number;
+  healthPort?: number;
+}
+
+/** Backoff for messages that failed transiently: 2, 4, 8 … s by receive count, capped. */
+function retryVisibilitySeconds(messages: Message[], cap: number): number {
+  const receives = Number(messages[0]?.Attributes?.ApproximateReceiveCount ?? '1');
+  return Math.min(cap, 2 ** Math.min(Math.max(receives, 1), 10));
+}
+
+/**
+ * The relay: SQS → parse → confirm with DescribeSecret → one signed PUBLISH per change.
+ * Lifecycle: `start()` connects Redis, checks the queue, serves health and starts consuming;
+ * `stop()` stops receiving, lets in-flight messages finish (bounded by the shutdown timeout),
+ * then closes everything. What it does not finish returns to the queue.
+ */
+export class RelayWorker extends EventEmitter<WorkerEvents> {
+  readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly sqs: SQSClient;
+  private readonly secrets: SecretsManagerClient;
+  private readonly redis: RedisClient;
+  private readonly ownsRedis: boolean;
+  private consumer?: Consumer;
+  private health?: HealthServer;
+  private inFlight = 0;
+  private stopping?: Promise<void>;
+
+  constructor(
+    private readonly config: WorkerConfig,
+    deps: WorkerDeps = {},
+  ) {
+    super();
+    this.logger = deps.logger ?? createLogger({ level: config.logLevel, base: { component: 'worker' } });
+    this.metrics = deps.metrics ?? (config.metrics ? new MetricsEmitter({ logger: this.logger }) : new NoopMetrics());
+    this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region });
+    this.secrets = deps.secrets ?? createSecretsClient(config.aws);
+    this.ownsRedis = deps.redis === undefined;
+    this.redis = deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false });
+    this.redis.on('error', (error: Error) => this.logger.warn({ err: { name: error.name, message: error.message } }, 'redis connection error'));
+    this.redis.on('ready', () => this.logger.info({ redis: describeRedisTarget(config.redis.url) }, 'redis ready'));
+  }
+
+  get status(): WorkerStatus {
+    return {
+      running: this.consumer?.status.isRunning ?? false,
+      redisReady: this.redis.status === 'ready',
+      inFlight: this.inFlight,
+      ...(this.health ? { healthPort: this.health.port } : {}),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    this.health = await startHealthServer(config.healthHost, config.healthPort, {
+      ready: () => {
+        const checks = { consuming: this.consumer?.status.isRunning ?? false, redis: this.redis.status === 'ready' };
+        return { ready: checks.consuming && checks.redis, checks };
+      },
+    });
+    await checkQueue(this.sqs, config.queueUrl, this.logger);
+    // Consuming before Redis is reachable would only bounce messages back to the queue.
+    await this.waitForRedis();
+
+    const handle = createMessageHandler({
+      describe: (secretId) => describeCurrentVersion(this.secrets, secretId),
+      lastPublished: (secretArn) => readPublishedVersion(this.redis, config.redis.keyPrefix, secretArn),
+      publish: (fields) =>
+        publishInvalidation(
+          this.redis,
+          config.redis.keyPrefix,
+          signIfKeyed(createInvalidation(fields), config.signing.keys),
+          { dedupeTtlSeconds: config.dedupeTtlSeconds },
+        ),
+      metrics: this.metrics,
+      logger: this.logger,
+      confirmWindowMs: config.confirmWindowMs,
+      confirmIntervalMs: config.confirmIntervalMs,
+    });
+
+    this.consumer = Consumer.create({
+      queueUrl: config.queueUrl,
+      sqs: this.sqs,
+      batchSize: config.batchSize,
+      waitTimeSeconds: config.waitTimeSeconds,
+      visibilityTimeout: config.visibilityTimeoutSeconds,
+      heartbeatInterval: Math.max(1, Math.floor(config.visibilityTimeoutSeconds / 2)),
+      messageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+      terminateVisibilityTimeout: (messages) => retryVisibilitySeconds(messages, config.visibilityTimeoutSeconds),
+      pollingCompleteWaitTimeMs: config.shutdownTimeoutMs,
+      useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint,
+      suppressFifoWarning: true,
+      handleMessage: async (message) => {
+        const receivedAt = Date.now();
+        this.inFlight += 1;
+        try {
+          const outcome = await handle({ body: message.Body ?? '', messageId: message.MessageId ?? '', receivedAt });
+          this.emit('outcome', outcome, message);
+          return outcome.ack ? message : undefined;
+        } catch (error) {
+          this.metrics.count('PublishErrors');
+          const err = error instanceof Error ? error : new Error(String(error));
+          this.logger.warn(
+            { messageId: message.MessageId, err: { name: err.name, code: (err as { code?: unknown }).code, message: err.message } },
+            'message failed; it stays on the queue and will be retried',
+          );
+          this.emit('retry', err, message);
+          throw err;
+        } finally {
+          this.inFlight -= 1;
+        }
+      },
+    });
+    // Processing errors are logged in the handler; these are SQS-level errors (receive, delete).
+    this.consumer.on('error', (error) => this.logger.error({ err: { name: error.name, message: error.message } }, 'sqs error'));
+    this.consumer.on('processing_error', () => undefined);
+    this.consumer.on('stopped', () => this.emit('stopped'));
+    this.consumer.start();
+    this.logger.info(
+      { queueUrl: config.queueUrl, redis: describeRedisTarget(config.redis.url), healthPort: this.health.port, signed: config.signing.keys.length > 0 },
+      'worker started',
+    );
+    this.emit('started');
+  }
+
+  private async waitForRedis(): Promise<void> {
+    for (;;) {
+      try {
+        await waitForReady(this.redis, 5_000);
+        return;
+      } catch {
+        if (this.stopping) return;
+        this.logger.warn({ redis: describeRedisTarget(this.config.redis.url) }, 'waiting for redis before consuming');
+      }
+    }
+  }
+
+  /** Idempotent; resolves when everything is closed. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const consumer = this.consumer;
+    if (consumer?.status.isRunning) {
+      const stopped = new Promise<void>((resolve) => consumer.once('stopped', () => resolve()));
+      // With no message in flight only an idle long poll is pending: abort it rather than wait
+      // up to 20 s. With messages in flight, let them finish (and be deleted) first.
+      consumer.stop({ abort: this.inFlight === 0 });
+      await stopped;
+    }
+    await this.health?.close();
+    this.metrics.close();
+    if (this.ownsRedis) await this.redis.quit().catch(() => this.redis.disconnect());
+    this.logger.info({}, 'worker stopped');
+  }
+}

@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { registerCleanup } from './cleanup-registry.js';
+import { waitUntil } from './wait-until.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+/** A `rotation-relay` command running as its own process, as an operator would run it. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  stdout(): string[];
+  stderr(): string[];
+  /** Resolves with the exit code (or the signal's name) once the process has ended. */
+  readonly exited: Promise<number | string>;
+  waitForLine(stream: 'stdout' | 'stderr', predicate: (line: string) => boolean, message: string, timeoutMs?: number): Promise<string>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Runs the CLI from source through tsx (no build step in the test loop). The environment is
+ * exactly `env` plus PATH and HOME, so a test never inherits a developer's AWS settings.
+ */
+export function runCliProcess(args: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const unregister = registerCleanup(`rotation-relay ${args[0] ?? ''}`, () => child.kill('SIGKILL'));
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let pending = '';
+    child[stream].on('data', (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      lines[stream].push(...parts.filter((line) => line.length > 0));
+    });
+    child[stream].on('end', () => {
+      if (pending) lines[stream].push(pending);
+    });
+  }
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('close', (code, signal) => {
+      unregister();
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return {
+    child,
+    stdout: () => [...lines.stdout],
+    stderr: () => [...lines.stderr],
+    exited,
+    async waitForLine(stream, predicate, message, timeoutMs = 15_000) {
+      await waitUntil(() => lines[stream].some(predicate), {
+        message: `${message} (stderr so far: ${lines.stderr.slice(-5).join(' | ')})`,
+        timeoutMs,
+      });
+      return lines[stream].find(predicate) as string;
+    },
+    signal: (signal) => child.kill(signal),
+  };
+}
