@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/index.js';
 import { RotationRelayError } from '../errors.js';
+import { infra, infraHelp } from './commands/infra.js';
 import { inspectEvent, inspectEventHelp } from './commands/inspect-event.js';
 import { listen, listenHelp } from './commands/listen.js';
 import { publish, publishHelp } from './commands/publish.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   publish: { summary: 'broadcast a manual fleet-wide refresh of one secret', help: publishHelp, run: publish },
   status: { summary: 'show the last broadcast version of every secret', help: statusHelp, run: status },
   'inspect-event': { summary: 'show what the worker would do with one SQS body', help: inspectEventHelp, run: inspectEvent },
+  infra: { summary: 'plan, apply, destroy or verify the queue and EventBridge rule', help: infraHelp, run: infra },
 };
 
 export const mainHelp = `Usage: rotation-relay <command> [options]

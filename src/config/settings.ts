@@ -9,7 +9,9 @@ import {
 } from './setting.js';
 
 const URL_PATTERN = /^https?:\/\/[^\s]+$/;
-const REDIS_URL_PATTERN = /^rediss?:\/\/[^\s]*$/;
+// scheme, optional credentials, host, optional port, optional db number: nothing else, so a
+// password with an unencoded `/` or `@` is refused rather than mis-split (and half-logged).
+const REDIS_URL_PATTERN = /^rediss?:\/\/(?:[^\s/@]*@)?(?:\[[0-9a-fA-F:.]+\]|[^\s/@:[\]]+)(?::\d+)?(?:\/\d*)?$/;
 
 /**
  * Every environment variable rotation-relay reads, grouped by who reads it. AWS credentials are
@@ -48,7 +50,7 @@ export const SETTINGS = {
       'redis://127.0.0.1:6379',
       'Redis/Valkey to publish on and read versions from. `rediss://` for TLS; `redis://user:password@host:port/db` for ACL auth (the password is never logged).',
       REDIS_URL_PATTERN,
-      'a redis:// or rediss:// URL',
+      'a redis:// or rediss:// URL such as rediss://user:password@host:6379/0, with special characters in the password percent-encoded',
     ),
     cluster: boolSetting(
       'ROTATION_RELAY_REDIS_CLUSTER',

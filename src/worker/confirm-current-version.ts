@@ -3,6 +3,8 @@ import type { CurrentVersion } from '../secrets/index.js';
 export interface ConfirmInput {
   /** Reads the secret's current version (DescribeSecret). */
   describe: () => Promise<CurrentVersion>;
+  /** A read already made (the caller needed the full ARN first); counts as the first read. */
+  firstRead?: CurrentVersion;
   /** The version the event names, if any: only a hint. */
   eventVersionId?: string;
   /** The version last broadcast for this secret, if any. */
@@ -38,8 +40,10 @@ export async function confirmCurrentVersion(input: ConfirmInput): Promise<Confir
   const now = input.now ?? Date.now;
   const deadline = now() + input.windowMs;
   let reads = 0;
+  let next: CurrentVersion | undefined = input.firstRead;
   for (;;) {
-    const current = await input.describe();
+    const current = next ?? (await input.describe());
+    next = undefined;
     reads += 1;
     const looksStale =
       input.eventVersionId !== undefined &&

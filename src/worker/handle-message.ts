@@ -31,6 +31,8 @@ export interface HandlerDeps {
   confirmWindowMs: number;
   confirmIntervalMs: number;
   now?: () => number;
+  /** Pause between DescribeSecret re-reads; injectable so tests need no real time. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -47,13 +49,18 @@ export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessa
     const secretId = event.secretArn;
     let confirmed;
     try {
-      const lastKnown = await deps.lastPublished(secretId);
+      // The versions hash is keyed by full ARN, and an API-call event may carry only the name
+      // the caller used: read once first to learn the ARN, then compare.
+      const firstRead = await deps.describe(secretId);
+      const lastKnown = await deps.lastPublished(firstRead.arn);
       confirmed = await confirmCurrentVersion({
         describe: () => deps.describe(secretId),
+        firstRead,
         ...(event.versionId ? { eventVersionId: event.versionId } : {}),
         ...(lastKnown?.versionId ? { lastPublishedVersionId: lastKnown.versionId } : {}),
         windowMs: deps.confirmWindowMs,
         intervalMs: deps.confirmIntervalMs,
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
       });
     } catch (error) {
       if (error instanceof SecretNotFoundError) {

@@ -66,6 +66,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   private health?: HealthServer;
   private inFlight = 0;
   private stopping?: Promise<void>;
+  private onStopRequested?: () => void;
 
   constructor(
     private readonly config: WorkerConfig,
@@ -74,7 +75,9 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     super();
     this.logger = deps.logger ?? createLogger({ level: config.logLevel, base: { component: 'worker' } });
     this.metrics = deps.metrics ?? (config.metrics ? new MetricsEmitter({ logger: this.logger }) : new NoopMetrics());
-    this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region });
+    // With an endpoint override (LocalStack, moto) the queue URL's host may not resolve; the
+    // SDK's own default is to send each call to the queue URL's host.
+    this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region, useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint });
     this.secrets = deps.secrets ?? createSecretsClient(config.aws);
     this.ownsRedis = deps.redis === undefined;
     this.redis = deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false });
@@ -91,7 +94,20 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     };
   }
 
+  /**
+   * Resolves once consuming (or as soon as `stop()` was called meanwhile). On failure everything
+   * opened so far is closed before the error is rethrown.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  private async startUp(): Promise<void> {
     const { config } = this;
     this.health = await startHealthServer(config.healthHost, config.healthPort, {
       ready: () => {
@@ -102,6 +118,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     await checkQueue(this.sqs, config.queueUrl, this.logger);
     // Consuming before Redis is reachable would only bounce messages back to the queue.
     await this.waitForRedis();
+    // A SIGTERM during start-up (say, while Redis was down) must not leave a consumer running.
+    if (this.stopping) return;
 
     const handle = createMessageHandler({
       describe: (secretId) => describeCurrentVersion(this.secrets, secretId),
@@ -165,9 +183,13 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   }
 
   private async waitForRedis(): Promise<void> {
-    for (;;) {
+    const stopRequested = new Promise<void>((resolve) => {
+      this.onStopRequested = resolve;
+    });
+    // Say early that we are waiting (1 s), then every 5 s while Redis stays away.
+    for (let attempt = 0; ; attempt += 1) {
       try {
-        await waitForReady(this.redis, 5_000);
+        await Promise.race([waitForReady(this.redis, attempt === 0 ? 1_000 : 5_000), stopRequested]);
         return;
       } catch {
         if (this.stopping) return;
@@ -178,6 +200,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
 
   /** Idempotent; resolves when everything is closed. */
   stop(): Promise<void> {
+    this.onStopRequested?.();
     this.stopping ??= this.shutdown();
     return this.stopping;
   }

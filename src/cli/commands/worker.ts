@@ -17,10 +17,13 @@ export async function worker(argv: string[], io: CliIo): Promise<number> {
   parseArgs({ args: argv, options: {} });
   const config = loadWorkerConfig(io.env);
   const relay = new RelayWorker(config);
-  const signal = io.untilSignal();
+  // Listen for the signal before starting: a SIGTERM while start-up waits for Redis must stop
+  // the worker, not be swallowed until start-up completes.
+  const stopped = io.untilSignal().then(async (signal) => {
+    relay.logger.info({ signal }, 'shutting down');
+    await relay.stop();
+  });
   await relay.start();
-  const received = await signal;
-  relay.logger.info({ signal: received }, 'shutting down');
-  await relay.stop();
+  await stopped;
   return EXIT.ok;
 }

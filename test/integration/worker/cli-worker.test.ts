@@ -3,6 +3,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSC
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyInvalidation } from '../../../src/protocol/index.js';
 import { startFaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startFauxqs } from '../../support/fauxqs.js';
+import { freePort } from '../../support/free-port.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto-server.js';
 import { MotoSecrets } from '../../support/moto-secrets.js';
@@ -124,5 +126,35 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
     second.signal('SIGTERM');
     expect(await second.exited).toBe(0);
     await proxy.stop();
+  });
+
+  it('sends SQS calls to AWS_ENDPOINT_URL_SQS even when the queue URL names another host', async () => {
+    // fauxqs queue URLs name sqs.us-east-1.localhost, which the worker must not try to reach.
+    const fauxqs = await startFauxqs();
+    try {
+      const queue = await fauxqs.createQueue('elsewhere');
+      const worker = start(['worker'], {
+        ROTATION_RELAY_QUEUE_URL: queue.queueUrl,
+        AWS_ENDPOINT_URL_SQS: fauxqs.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+      });
+
+      await worker.waitForLine('stdout', (line) => line.includes('"worker started"'), 'the worker to start against fauxqs');
+      worker.signal('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    } finally {
+      await fauxqs.stop();
+    }
+  });
+
+  it('stops at once on SIGTERM while start-up is still waiting for Redis', async () => {
+    const closedPort = await freePort();
+    const worker = start(['worker'], { ROTATION_RELAY_REDIS_URL: `redis://127.0.0.1:${closedPort}` });
+    await worker.waitForLine('stdout', (line) => line.includes('waiting for redis before consuming'), 'the worker to wait for Redis', 20_000);
+
+    worker.signal('SIGTERM');
+
+    expect(await worker.exited).toBe(0);
+    expect(worker.stdout().some((line) => line.includes('"worker started"'))).toBe(false);
   });
 });

@@ -133,3 +133,19 @@ describe('loadSigningConfig: key list rules', () => {
     expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: '  ' }).keys).toEqual([]);
   });
 });
+
+describe('loadRedisConfig: URL form', () => {
+  it.each(['redis://127.0.0.1:6379', 'rediss://user:p%40ss@cache.example.com:6380/2', 'redis://:token@h', 'redis://[::1]:6379'])(
+    'accepts %s',
+    (url) => {
+      expect(loadWorkerConfig({ ...minimal, ROTATION_RELAY_REDIS_URL: url }).redis.url).toBe(url);
+    },
+  );
+
+  it('refuses a password with an unencoded slash instead of mis-splitting it, without echoing it', () => {
+    const error = configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_REDIS_URL: 'redis://default:12/34@host' }));
+
+    expect(error.message).toContain('percent-encoded');
+    expect(error.message).not.toContain('12/34');
+  });
+});

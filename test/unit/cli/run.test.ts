@@ -1,0 +1,361 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../../src/cli/io.js';
+import { runCli } from '../../../src/cli/run.js';
+import { SAMPLE_FILES, readSample, snsWrap, type SampleFile } from '../../support/event-fixtures.js';
+
+interface FakeIo extends CliIo {
+  outLines: string[];
+  errLines: string[];
+  /** Everything written to stderr, split into physical lines. */
+  errText(): string[];
+  stdinReads: number;
+}
+
+/** Collects output in memory; stdin is a fixed string; no signal ever arrives. */
+function fakeIo(options: { env?: Record<string, string | undefined>; stdin?: string } = {}): FakeIo {
+  const io: FakeIo = {
+    outLines: [],
+    errLines: [],
+    stdinReads: 0,
+    out: (line) => {
+      io.outLines.push(line);
+    },
+    err: (line) => {
+      io.errLines.push(line);
+    },
+    errText: () => io.errLines.join('\n').split('\n'),
+    readStdin: async () => {
+      io.stdinReads += 1;
+      return options.stdin ?? '';
+    },
+    env: Object.freeze({ ...(options.env ?? {}) }),
+    untilSignal: () => new Promise<NodeJS.Signals>(() => undefined),
+  };
+  return io;
+}
+
+function samplePath(file: string): string {
+  return fileURLToPath(new URL(`../../../../shared/events/${file}`, import.meta.url));
+}
+
+const COMMANDS = ['worker', 'listen', 'publish', 'status', 'inspect-event'] as const;
+
+/** What the worker does with each shared sample, as `inspect-event` prints it. */
+const EXPECTED: Record<SampleFile, { action: string; secretArn: string; versionId?: string }> = {
+  'secret-label-updated.json': {
+    action: 'invalidate',
+    secretArn: 'arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3',
+    versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
+  },
+  'rotation-succeeded.json': {
+    action: 'invalidate',
+    secretArn: 'arn:aws:secretsmanager:us-west-2:accountid:secret:Appuser-pyodbc-WoDpmU',
+  },
+  'rotation-failed.json': {
+    action: 'alert',
+    secretArn: 'arn:aws:secretsmanager:us-east-2:123456789012:secret:MyDatabaseSecret-a1b2c3',
+  },
+  'put-secret-value.json': {
+    action: 'invalidate',
+    secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/test-secret-123456',
+  },
+};
+
+describe('runCli', () => {
+  describe('help and command dispatch', () => {
+    it('prints the main help and exits 2 when no command is given', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli([], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toHaveLength(1);
+      expect(io.outLines[0]).toMatch(/^Usage: rotation-relay <command>/);
+      for (const command of COMMANDS) expect(io.outLines[0]).toContain(command);
+    });
+
+    it.each(['--help', '-h', 'help'])('prints the main help and exits 0 for %s', async (flag) => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli([flag], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.outLines[0]).toMatch(/^Usage: rotation-relay <command>/);
+      expect(io.errLines).toEqual([]);
+    });
+
+    it('exits 2 and names the command when it is unknown', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['frobnicate', '--now'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()[0]).toBe('rotation-relay: unknown command "frobnicate"');
+    });
+
+    it.each(COMMANDS)('prints the usage of %s and exits 0 for "<command> --help"', async (command) => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli([command, '--help'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.outLines).toHaveLength(1);
+      expect(io.outLines[0]?.split('\n')[0]).toMatch(new RegExp(`^Usage: rotation-relay ${command}\\b`));
+      expect(io.errLines).toEqual([]);
+    });
+
+    it('shows the help instead of running a command when -h follows other arguments', async () => {
+      // Prepare: with an empty env the worker would fail on configuration if it ran
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['worker', '--unknown', '-h'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.outLines[0]).toMatch(/^Usage: rotation-relay worker/);
+      expect(io.errLines).toEqual([]);
+    });
+  });
+
+  describe('inspect-event', () => {
+    let dir = '';
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'rotation-relay-cli-'));
+    });
+
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+    it.each(SAMPLE_FILES)('prints one JSON line with the decision for %s and exits 0', async (file) => {
+      // Prepare
+      const io = fakeIo();
+      const expected = EXPECTED[file];
+
+      // Act
+      const code = await runCli(['inspect-event', samplePath(file)], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.errLines).toEqual([]);
+      expect(io.outLines).toHaveLength(1);
+      expect(io.outLines[0]).not.toContain('\n');
+      const line = JSON.parse(io.outLines[0] ?? '') as Record<string, unknown>;
+      expect(line['action']).toBe(expected.action);
+      expect(line['secretArn']).toBe(expected.secretArn);
+      expect(line['versionId']).toBe(expected.versionId);
+      expect(typeof line['reason']).toBe('string');
+      expect(io.stdinReads).toBe(0);
+    });
+
+    it('reads the body from stdin when the file is "-"', async () => {
+      // Prepare
+      const io = fakeIo({ stdin: readSample('secret-label-updated.json') });
+
+      // Act
+      const code = await runCli(['inspect-event', '-'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.stdinReads).toBe(1);
+      expect(io.outLines).toHaveLength(1);
+      expect(JSON.parse(io.outLines[0] ?? '')).toMatchObject({
+        action: 'invalidate',
+        secretArn: EXPECTED['secret-label-updated.json'].secretArn,
+        versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
+      });
+    });
+
+    it('reads the body from stdin when no file is given', async () => {
+      // Prepare
+      const io = fakeIo({ stdin: readSample('rotation-failed.json') });
+
+      // Act
+      const code = await runCli(['inspect-event'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.stdinReads).toBe(1);
+      expect(JSON.parse(io.outLines[0] ?? '')).toMatchObject({ action: 'alert' });
+    });
+
+    it('prints action reject and exits 2 for a body it cannot understand', async () => {
+      // Prepare
+      const io = fakeIo({ stdin: 'this is not an event' });
+
+      // Act
+      const code = await runCli(['inspect-event', '-'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toHaveLength(1);
+      expect(JSON.parse(io.outLines[0] ?? '')).toEqual({ action: 'reject', reason: 'body is not JSON' });
+    });
+
+    it('prints action reject and exits 2 for a rejected file', async () => {
+      // Prepare
+      const file = join(dir, 'foreign.json');
+      await writeFile(file, JSON.stringify({ id: 'evt-x', source: 'aws.s3', 'detail-type': 'Object Created', detail: {}, resources: [] }));
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['inspect-event', file], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toHaveLength(1);
+      expect(JSON.parse(io.outLines[0] ?? '')).toMatchObject({ action: 'reject', eventId: 'evt-x' });
+    });
+
+    it('unwraps an SNS notification around a sample', async () => {
+      // Prepare
+      const file = join(dir, 'sns.json');
+      await writeFile(file, JSON.stringify(snsWrap(JSON.parse(readSample('secret-label-updated.json')))));
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['inspect-event', file], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(JSON.parse(io.outLines[0] ?? '')).toMatchObject(EXPECTED['secret-label-updated.json']);
+    });
+
+    it('exits 2 with a message naming the file when it does not exist', async () => {
+      // Prepare
+      const missing = join(dir, 'does-not-exist.json');
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['inspect-event', missing], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()[0]).toContain(missing);
+      expect(io.errText()[0]).toContain('ENOENT');
+    });
+
+    it('exits 2 when given more than one file', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['inspect-event', samplePath('rotation-failed.json'), samplePath('put-secret-value.json')], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()[0]).toContain('at most one FILE');
+    });
+  });
+
+  describe('worker', () => {
+    it('exits 2 with one stderr line naming the missing variable when the env is empty', async () => {
+      // Prepare
+      const io = fakeIo({ env: {} });
+
+      // Act
+      const code = await runCli(['worker'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toMatch(/ROTATION_RELAY_QUEUE_URL|AWS_REGION/);
+    });
+
+    it('names ROTATION_RELAY_QUEUE_URL when only the region is set', async () => {
+      // Prepare
+      const io = fakeIo({ env: { AWS_REGION: 'eu-west-1' } });
+
+      // Act
+      const code = await runCli(['worker'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toContain('ROTATION_RELAY_QUEUE_URL');
+    });
+
+    it('does not echo a malformed signing key in the configuration error', async () => {
+      // Prepare
+      const io = fakeIo({
+        env: {
+          AWS_REGION: 'eu-west-1',
+          ROTATION_RELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
+          ROTATION_RELAY_SIGNING_KEYS: 'short-KeyMarker-42',
+        },
+      });
+
+      // Act
+      const code = await runCli(['worker'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toContain('ROTATION_RELAY_SIGNING_KEYS');
+      expect(io.errText()[0]).not.toContain('KeyMarker');
+    });
+  });
+
+  describe('listen', () => {
+    it.each([['x'], ['0'], ['1.5']])('exits 2 for --count %s before connecting anywhere', async (count) => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['listen', '--count', count], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()[0]).toContain('--count');
+      expect(io.errText()).toContain('Usage: rotation-relay listen [--count N]');
+    });
+
+    it('exits 2 for an unknown option', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['listen', '--verbose'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()[0]).toContain('--verbose');
+    });
+  });
+
+  describe('publish', () => {
+    it('exits 2 when no secret is given', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['publish'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()[0]).toContain('exactly one SECRET');
+    });
+  });
+});
