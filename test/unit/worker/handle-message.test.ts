@@ -8,7 +8,7 @@ import {
 import { createMessageHandler, type HandlerDeps, type ReceivedMessage } from '../../../src/worker/handle-message.js';
 import { ARN, apiCall, body, labelUpdated, readSample, readSampleJson } from '../../support/event-fixtures.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
-import { MetricsRecorder } from './metrics-recorder.js';
+import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 
 type PublishFields = Parameters<HandlerDeps['publish']>[0];
 
@@ -30,7 +30,7 @@ const RECEIVED_AT = Date.parse('2024-02-06T16:43:50.000Z');
 
 interface Setup {
   handle: (message: ReceivedMessage) => ReturnType<ReturnType<typeof createMessageHandler>>;
-  metrics: MetricsRecorder;
+  metrics: MetricsRecorderDouble;
   log: CapturedLogger;
   describeCalls: string[];
   lastPublishedCalls: string[];
@@ -47,7 +47,7 @@ interface SetupOptions {
 }
 
 function setup(options: SetupOptions = {}): Setup {
-  const metrics = new MetricsRecorder();
+  const metrics = new MetricsRecorderDouble();
   const log = captureLogger({ component: 'worker-test' });
   const describeCalls: string[] = [];
   const lastPublishedCalls: string[] = [];

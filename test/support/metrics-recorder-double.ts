@@ -1,6 +1,6 @@
-import type { Dimensions, MetricNameInput, Metrics } from '../../../src/metrics/index.js';
+import type { Dimensions, MetricNameInput, Metrics } from '../../src/metrics/index.js';
 
-/** One call recorded by `MetricsRecorder`, in call order. */
+/** One call recorded by `MetricsRecorderDouble`, in call order. */
 export interface RecordedMetric {
   kind: 'count' | 'timing';
   name: string;
@@ -9,10 +9,10 @@ export interface RecordedMetric {
 }
 
 /**
- * A real `Metrics` implementation that keeps every data point in memory instead of writing EMF
+ * A DOUBLE: a real `Metrics` implementation that keeps every data point in memory instead of writing EMF
  * lines, so a test can assert exactly which metrics a unit emitted and with which values.
  */
-export class MetricsRecorder implements Metrics {
+export class MetricsRecorderDouble implements Metrics {
   readonly recorded: RecordedMetric[] = [];
   flushes = 0;
   closed = false;
