@@ -14,3 +14,23 @@ export class RotationRelayError extends Error {
     this.code = code;
   }
 }
+
+/** The fields error classifiers look at, on any thrown value. */
+export interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  responseCode?: unknown;
+  cause?: unknown;
+  lastNodeError?: unknown;
+}
+
+/**
+ * Does `test` hold for the error or one of a few levels of its `cause` / `lastNodeError` (where
+ * an ioredis Cluster wraps a node's error)? Cycle-safe by depth.
+ */
+export function someErrorInChain(err: unknown, test: (e: ErrorLike) => boolean, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 4) return false;
+  const e = err as ErrorLike;
+  if (test(e)) return true;
+  return someErrorInChain(e.cause, test, depth + 1) || someErrorInChain(e.lastNodeError, test, depth + 1);
+}

@@ -7,3 +7,10 @@ export {
   SecretsManagerUnavailableError,
   NoCurrentVersionError,
 } from './errors.js';
+export {
+  getSecretValue,
+  BinarySecretNotSupportedError,
+  IncompleteSecretValueError,
+  type SecretValue,
+  type SecretVersionSelector,
+} from './get-secret-value.js';

@@ -1,7 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { RedisConfig } from '../config/index.js';
-import { createInvalidationVerifier, protocolKeys, type Invalidation, type VerifyFailureCode } from '../protocol/index.js';
+import {
+  createInvalidationVerifier,
+  protocolKeys,
+  readPublishedVersions,
+  type Invalidation,
+  type InvalidationVerifier,
+  type VerifyFailureCode,
+} from '../protocol/index.js';
 import { connectRedis, type RedisClient } from '../redis/connect.js';
+import { isRedisAuthError } from '../redis/auth-errors.js';
+import { applyRedisPassword } from './redis-password.js';
 
 export interface InvalidationListenerOptions {
   redis: RedisConfig;
@@ -11,8 +20,18 @@ export interface InvalidationListenerOptions {
   maxAgeMs?: number;
   /** Connection name in `CLIENT LIST`. @defaultValue `rotation-relay:listener` */
   connectionName?: string;
+  /**
+   * Password for both connections, overriding the URL's (a rotating password from Secrets
+   * Manager); change it later with `setPassword`. @defaultValue the URL's password
+   */
+  password?: string;
   /** Use this connection instead of building one from `redis` (it must not be shared). */
   client?: RedisClient;
+  /**
+   * Normal (non-subscriber) connection for reading `{P}:versions`; a subscribed connection cannot
+   * run HGETALL. @defaultValue one built from `redis` on first use, named `<connectionName>:versions`
+   */
+  versionsClient?: RedisClient;
 }
 
 export interface InvalidationListenerEvents {
@@ -20,75 +39,217 @@ export interface InvalidationListenerEvents {
   invalidation: [Invalidation];
   /** A message that did not; the reason never contains the raw message. */
   rejected: [{ code: VerifyFailureCode; reason: string }];
-  /** Subscribed (again): a moment at which anything published meanwhile may have been missed. */
+  /**
+   * Subscribed (again): from now on nothing is missed, and anything published before may have
+   * been. Fires after the first SUBSCRIBE and after every reconnect; owners reconcile here.
+   */
   subscribed: [];
+  /** The subscribed connection was lost (fires once per loss, not once per failed reconnect). */
   disconnected: [];
+  /**
+   * Redis refused the credentials (WRONGPASS / NOAUTH), typically at a reconnect after the
+   * password rotated. ioredis keeps retrying; call `setPassword` and the next attempt uses it.
+   */
+  'auth-failed': [Error];
   error: [Error];
+}
+
+/** What `readVersions` returns: verified entries by ARN, and how many were skipped. */
+export interface PublishedVersions {
+  entries: Map<string, Invalidation>;
+  rejected: number;
 }
 
 /**
  * A dedicated pub/sub connection on `{P}:invalidations` that only lets verified invalidations
- * through. ioredis re-subscribes by itself after a reconnect; `subscribed` fires each time so the
- * owner can reconcile what it may have missed while disconnected.
+ * through, plus a second, normal connection to read `{P}:versions` for reconciling.
+ *
+ * It subscribes on every `ready` (first connect and each reconnect) and emits `subscribed` once
+ * Redis confirmed the SUBSCRIBE, so an owner that reconciles on `subscribed` cannot lose a message
+ * between its read of the versions hash and the subscription. Subscribing on `ready` rather than
+ * once at start also covers a Redis that is down when `start()` is called: nothing is given up,
+ * it subscribes whenever Redis comes (back).
  */
 export class InvalidationListener extends EventEmitter<InvalidationListenerEvents> {
   private readonly client: RedisClient;
+  private versionsClient: RedisClient | undefined;
+  private readonly ownsVersionsClient: boolean;
+  private readonly options: InvalidationListenerOptions;
   private readonly channel: string;
-  private readonly verifier;
+  private readonly verifier: InvalidationVerifier;
+  private readonly entryVerifier: InvalidationVerifier;
+  private password: string | undefined;
   private started = false;
-  private subscribedOnce = false;
+  private stopped = false;
+  private isSubscribed = false;
+  private firstSubscription: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(options: InvalidationListenerOptions) {
     super();
+    this.options = options;
+    this.password = options.password;
     this.channel = protocolKeys(options.redis.keyPrefix).channel;
     // Built up front so bad keys fail at construction, not on the first message.
     this.verifier = createInvalidationVerifier({
       keys: options.signingKeys ?? [],
       ...(options.maxAgeMs !== undefined ? { maxAgeMs: options.maxAgeMs } : {}),
     });
-    this.client =
-      options.client ??
-      connectRedis(options.redis, { connectionName: options.connectionName ?? 'rotation-relay:listener', offlineQueue: true });
+    // Entries of {P}:versions are old by design (protocol.md): check their signature, not their age.
+    this.entryVerifier = createInvalidationVerifier({ keys: options.signingKeys ?? [], maxAgeMs: Infinity });
+    this.client = options.client ?? this.connect(this.connectionName);
+    this.versionsClient = options.versionsClient;
+    this.ownsVersionsClient = options.versionsClient === undefined;
   }
 
+  /** True while subscribed on a live connection. */
   get connected(): boolean {
-    return this.client.status === 'ready';
+    return this.isSubscribed && isReady(this.client);
   }
 
+  /**
+   * Attaches the handlers and subscribes; resolves once the first SUBSCRIBE is confirmed. While
+   * Redis is unreachable it keeps waiting (connection errors are emitted as `error`); `stop()`
+   * rejects it.
+   */
   async start(): Promise<void> {
-    if (this.started) return;
+    if (this.stopped) throw new Error('InvalidationListener was stopped');
+    if (this.started) return this.firstSubscription?.promise;
     this.started = true;
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.firstSubscription = { promise, resolve, reject };
+
     this.client.on('message', (channel: string, raw: string) => {
       if (channel !== this.channel) return;
       const result = this.verifier.verify(raw);
       if (result.ok) this.emit('invalidation', result.invalidation);
       else this.emit('rejected', { code: result.code, reason: result.reason });
     });
-    this.client.on('ready', () => {
-      if (!this.subscribedOnce) return;
-      // After a reconnect: SUBSCRIBE again and wait for the reply (idempotent; ioredis may have
-      // replayed it already) so that the owner's reconcile starts only once no message can slip
-      // between its read of the versions hash and the subscription.
-      this.client.subscribe(this.channel).then(
-        () => this.emit('subscribed'),
-        (error: Error) => this.reportError(error),
-      );
-    });
-    this.client.on('close', () => this.emit('disconnected'));
-    // Without a listener, an 'error' emit would throw; connection errors are retried by ioredis.
+    this.client.on('ready', () => this.subscribe());
+    this.client.on('close', () => this.markDisconnected());
+    this.client.on('end', () => this.markDisconnected());
+    // Without a listener an 'error' emit would throw; connection errors are retried by ioredis.
     this.client.on('error', (error: Error) => this.reportError(error));
-    await this.client.subscribe(this.channel);
-    this.subscribedOnce = true;
-    this.emit('subscribed');
+    if (isReady(this.client)) this.subscribe();
+    return promise;
   }
 
-  private reportError(error: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+  /**
+   * The verified entries of `{P}:versions`, by secret ARN. Entries that do not parse or whose
+   * signature does not verify (when keys are configured) are left out and counted.
+   */
+  async readVersions(): Promise<PublishedVersions> {
+    const client = this.getVersionsClient();
+    let corrupt = 0;
+    const parsed = await readPublishedVersions(client, this.options.redis.keyPrefix, { onCorruptEntry: () => (corrupt += 1) });
+    const entries = new Map<string, Invalidation>();
+    for (const [arn, entry] of parsed) {
+      const verified = this.entryVerifier.verifyObject(entry);
+      if (verified.ok) entries.set(arn, verified.invalidation);
+      else corrupt += 1;
+    }
+    return { entries, rejected: corrupt };
+  }
+
+  /**
+   * The password the *next* (re)connect of both connections uses. The live connections are left
+   * alone: an established connection stays authenticated when the password changes.
+   */
+  setPassword(password: string): void {
+    this.password = password;
+    applyRedisPassword(this.client, password);
+    if (this.versionsClient) applyRedisPassword(this.versionsClient, password);
   }
 
   async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
-    await this.client.quit().catch(() => this.client.disconnect());
+    if (this.stopped) return;
+    this.stopped = true;
+    this.firstSubscription?.reject(new Error('InvalidationListener stopped before it subscribed'));
+    // A caller that never awaited start() must not see an unhandled rejection.
+    this.firstSubscription?.promise.catch(() => undefined);
+    const clients = [this.client, ...(this.versionsClient && this.ownsVersionsClient ? [this.versionsClient] : [])];
+    await Promise.all(clients.map((client) => quit(client)));
+    this.isSubscribed = false;
   }
+
+  private get connectionName(): string {
+    return this.options.connectionName ?? 'rotation-relay:listener';
+  }
+
+  private connect(connectionName: string): RedisClient {
+    return connectRedis(this.options.redis, {
+      connectionName,
+      offlineQueue: true,
+      ...(this.password !== undefined ? { password: this.password } : {}),
+    });
+  }
+
+  private getVersionsClient(): RedisClient {
+    const existing = this.versionsClient;
+    // Reconcile runs right after the subscriber reconnected. The versions connection dropped at
+    // the same time but may be sleeping in its reconnect backoff (up to 2 s): replace it with a
+    // fresh connection instead of queueing HGETALL behind that sleep.
+    if (existing && (!this.ownsVersionsClient || !['reconnecting', 'close', 'end'].includes(existing.status))) return existing;
+    existing?.disconnect();
+    const client = this.connect(`${this.connectionName}:versions`);
+    // Errors surface through the rejected HGETALL; ioredis reconnects by itself.
+    client.on('error', () => undefined);
+    this.versionsClient = client;
+    return client;
+  }
+
+  private subscribe(): void {
+    if (this.stopped) return;
+    // SUBSCRIBE on every ready: idempotent, and ioredis' own auto-resubscribe only covers
+    // channels that were subscribed before the connection dropped. Waiting for the reply before
+    // `subscribed` is what makes reconcile-after-subscribed lossless.
+    this.client.subscribe(this.channel).then(
+      () => {
+        if (this.stopped) return;
+        this.isSubscribed = true;
+        this.firstSubscription?.resolve();
+        this.emit('subscribed');
+      },
+      (error: Error) => this.reportError(error),
+    );
+  }
+
+  private markDisconnected(): void {
+    if (!this.isSubscribed) return;
+    this.isSubscribed = false;
+    if (!this.stopped) this.emit('disconnected');
+  }
+
+  private reportError(error: Error): void {
+    if (this.stopped) return;
+    if (isRedisAuthError(error)) this.emit('auth-failed', error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function isReady(client: RedisClient): boolean {
+  return client.status === 'ready';
+}
+
+/**
+ * QUIT, bounded: with commands in the offline queue (Redis down) ioredis queues QUIT behind them
+ * and it could wait for a reconnect that never comes. Then disconnect() in any case, which also
+ * stops a Cluster from reconnecting node connections that were down.
+ */
+async function quit(client: RedisClient, timeoutMs = 1_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+  });
+  await Promise.race([client.quit().then(
+    () => undefined,
+    () => undefined,
+  ), bound]);
+  clearTimeout(timer);
+  client.disconnect();
 }

@@ -1,0 +1,465 @@
+import { EventEmitter } from 'node:events';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { MetricNames } from '../metrics/index.js';
+import type { Invalidation } from '../protocol/index.js';
+import { SecretsManagerUnavailableError } from '../secrets/errors.js';
+import { backoffDelay } from './backoff.js';
+import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from './env-fallback.js';
+import { CacheNotStartedError, CacheStoppedError, SecretUnavailableAtStartError, UnknownSecretError } from './errors.js';
+import { InvalidationListener } from './invalidation-listener.js';
+import { resolveCacheOptions, type ResolvedCacheOptions } from './options.js';
+import { readPending } from './pending.js';
+import { PollScheduler } from './poll-scheduler.js';
+import { planReconcile } from './reconcile.js';
+import { redisPasswordFrom } from './redis-password.js';
+import { Refresher, type CacheCounts } from './refresher.js';
+import { safeMessage, SecretState } from './secret-state.js';
+import type { CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
+
+/** Events of a `CredentialCache`. */
+export interface CredentialCacheEvents {
+  /** A secret now has a new version in place (not emitted for the first load at start). */
+  rotated: [RotatedEvent];
+  /** The invalidation subscription is (again) active; a reconcile runs right after. */
+  subscribed: [];
+  /** The invalidation subscription was lost; ioredis reconnects, the poll covers meanwhile. */
+  disconnected: [];
+}
+
+/**
+ * Holds the current value of every configured secret and keeps it current: pushed invalidations
+ * (Redis pub/sub, reconciled from `{P}:versions` on every (re)subscribe), a jittered fallback poll,
+ * clients' authentication failures, and `forceRefresh()`. One change costs one GetSecretValue per
+ * instance. Values never appear in `status()`, events, errors or logs.
+ */
+export class CredentialCache extends EventEmitter<CredentialCacheEvents> implements CredentialSource {
+  private readonly options: ResolvedCacheOptions;
+  private readonly states = new Map<string, SecretState>();
+  private readonly client: SecretsManagerClient;
+  private readonly ownsClient: boolean;
+  private readonly refresher: Refresher;
+  private readonly poll: PollScheduler;
+  private readonly counts: CacheCounts = {
+    refreshes: 0,
+    failures: 0,
+    authRecoveries: 0,
+    missedByEvents: 0,
+    invalidationsReceived: 0,
+    invalidationsRejected: 0,
+  };
+  private listener: InvalidationListener | undefined;
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Loops, retries and reconciles run while this is true (from start() until stop()). */
+  private active = false;
+  private started = false;
+  private initialLoad: Promise<unknown> | undefined;
+  private lastInvalidation: { at: number; secretName: string; versionId?: string } | undefined;
+  private reconcileState: { running: boolean; again: boolean; failures: number; timer?: NodeJS.Timeout } = { running: false, again: false, failures: 0 };
+  private redisAuthFailed = false;
+  private lastListenerError: string | undefined;
+
+  constructor(private readonly config: CredentialCacheOptions) {
+    super();
+    this.options = resolveCacheOptions(config);
+    for (const [name, spec] of Object.entries(config.secrets)) this.states.set(name, new SecretState(name, spec));
+    this.ownsClient = config.secretsClient === undefined;
+    this.client = config.secretsClient ?? new SecretsManagerClient(config.region ? { region: config.region } : {});
+    this.refresher = new Refresher({
+      client: this.client,
+      options: this.options,
+      counts: this.counts,
+      isRunning: () => this.active,
+      onRotated: (event) => this.onRotated(event),
+    });
+    this.poll = new PollScheduler({
+      intervalMs: this.options.pollIntervalMs,
+      jitter: this.options.pollJitter,
+      now: this.options.now,
+      poll: () => this.pollAll(),
+    });
+  }
+
+  /**
+   * Subscribes to invalidations, loads every secret once, and starts the poll. Rejects with
+   * {@link SecretUnavailableAtStartError} (naming each secret) when a secret cannot be loaded and
+   * has no usable env fallback; everything started is then stopped again. Idempotent.
+   */
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new CacheStoppedError());
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  /** Clears every timer and closes both Redis connections. Idempotent; values stay readable. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  get<T = unknown>(name: string): T {
+    return this.current<T>(name).value;
+  }
+
+  current<T = unknown>(name: string): CredentialVersion<T> {
+    const state = this.stateFor(name);
+    if (!state.held) throw new CacheNotStartedError(name);
+    return state.current() as CredentialVersion<T>;
+  }
+
+  /**
+   * Re-reads AWSCURRENT (one read shared by concurrent callers). Within `authFailureMinIntervalMs`
+   * of the last finished refresh of this secret it reads nothing and returns that refresh's result,
+   * so a storm of failed logins costs one read. Never rejects for a Secrets Manager failure: it
+   * resolves `{ changed: false }` with the last good value (the failure shows in `status()`).
+   */
+  async reportAuthFailure<T = unknown>(name: string): Promise<{ changed: boolean; current: CredentialVersion<T> }> {
+    const state = this.stateFor(name);
+    this.current(name); // throws before start
+    const now = this.options.now();
+    const last = state.lastCompleted;
+    if (!state.flight.inFlight && last && now - last.at < this.options.authFailureMinIntervalMs) {
+      return { changed: last.changed, current: this.current<T>(name) };
+    }
+    let changed = false;
+    try {
+      ({ changed } = await this.refresher.refresh(state, { kind: 'current', trigger: 'auth-failure', at: now }));
+    } catch {
+      // Recorded, logged and retried by the refresher; the caller keeps the last good value.
+    }
+    return { changed, current: this.current<T>(name) };
+  }
+
+  /** See {@link readPending}: the AWSPENDING version, cached `pendingTtlMs`; undefined when none. */
+  async pending<T = unknown>(name: string): Promise<CredentialVersion<T> | undefined> {
+    const state = this.stateFor(name);
+    this.current(name); // throws before start
+    return (await readPending(state, this.refresher, this.options.now, this.options.pendingTtlMs)) as CredentialVersion<T> | undefined;
+  }
+
+  recordAuthRecovery(name: string): void {
+    this.stateFor(name);
+    this.counts.authRecoveries += 1;
+    this.options.metrics.count(MetricNames.AuthFailureRecoveries);
+  }
+
+  /** Re-reads AWSCURRENT of one secret, or of all; rejects with the typed error if a read fails. */
+  async forceRefresh(name?: string): Promise<void> {
+    const states = name === undefined ? [...this.states.values()] : [this.stateFor(name)];
+    const at = this.options.now();
+    await Promise.all(states.map((state) => this.refresher.refresh(state, { kind: 'current', trigger: 'force', at })));
+  }
+
+  /** What operators need to know, never a value: every field is metadata by construction. */
+  status(): CacheStatus {
+    const now = this.options.now();
+    const secrets: CacheStatus['secrets'] = {};
+    for (const [name, state] of this.states) secrets[name] = state.status(now);
+    const pubsub: CacheStatus['pubsub'] = { enabled: this.config.redis !== undefined, connected: this.listener?.connected ?? false };
+    if (this.lastInvalidation) {
+      pubsub.lastInvalidationAt = new Date(this.lastInvalidation.at).toISOString();
+      pubsub.lastInvalidation = {
+        secretName: this.lastInvalidation.secretName,
+        ...(this.lastInvalidation.versionId !== undefined ? { versionId: this.lastInvalidation.versionId } : {}),
+      };
+    }
+    const nextPollInMs = this.poll.nextInMs();
+    return {
+      running: this.started && !this.stopping,
+      pollIntervalMs: this.options.pollIntervalMs,
+      ...(nextPollInMs !== undefined ? { nextPollInMs } : {}),
+      pubsub,
+      secrets,
+      counts: { ...this.counts },
+    };
+  }
+
+  private async doStart(): Promise<void> {
+    this.active = true;
+    const { logger } = this.options;
+    try {
+      const passwordSecret = this.config.redis?.passwordSecret;
+      // The Redis password must be known before connecting; a change to it published before the
+      // subscription is caught by the first reconcile like any other.
+      if (passwordSecret !== undefined) await this.loadInitial([this.stateFor(passwordSecret)]);
+      const subscribed = this.startListener();
+      // Subscribe first (above), then fetch: with the reconcile that follows the first
+      // subscription, nothing published during start-up can be missed.
+      const rest = [...this.states.values()].filter((state) => state.name !== passwordSecret);
+      this.initialLoad = this.loadInitial(rest);
+      await this.initialLoad;
+      if (this.stopping) throw new CacheStoppedError();
+      this.started = true;
+      this.poll.start();
+      if (subscribed && !(await settlesWithin(subscribed, this.options.subscribeWaitMs))) {
+        logger.warn(
+          { waitedMs: this.options.subscribeWaitMs },
+          'invalidation subscription not active yet; keeps connecting in the background, the poll covers meanwhile',
+        );
+      }
+      logger.info(
+        { secrets: [...this.states.keys()], pollIntervalMs: this.options.pollIntervalMs, pubsub: this.listener !== undefined },
+        'credential cache started',
+      );
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Loads each secret once; falls back to the environment only when Secrets Manager is unreachable. */
+  private async loadInitial(states: SecretState[]): Promise<void> {
+    const at = this.options.now();
+    const failures: Array<{ name: string; secretId: string; error: unknown }> = [];
+    await Promise.all(
+      states.map(async (state) => {
+        try {
+          await this.refresher.refresh(state, { kind: 'current', trigger: 'start', at });
+        } catch (error) {
+          if (state.held) return; // an invalidation that joined the start read got it meanwhile
+          if (!(error instanceof SecretsManagerUnavailableError) || state.spec.envFallback === undefined) {
+            failures.push({ name: state.name, secretId: state.spec.secretId, error });
+            return;
+          }
+          this.useEnvFallback(state, error, failures);
+        }
+      }),
+    );
+    if (failures.length > 0) throw new SecretUnavailableAtStartError(failures);
+  }
+
+  private useEnvFallback(state: SecretState, cause: SecretsManagerUnavailableError, failures: Array<{ name: string; secretId: string; error: unknown }>): void {
+    let value: unknown;
+    try {
+      value = readEnvFallback(state.name, state.spec, this.options.env);
+    } catch (error) {
+      failures.push({ name: state.name, secretId: state.spec.secretId, error });
+      return;
+    }
+    state.held = { value, versionId: ENV_FALLBACK_VERSION_ID, secretArn: state.arn ?? state.spec.secretId, source: 'env-fallback' };
+    this.options.logger.warn(
+      { name: state.name, secretId: state.spec.secretId, source: 'env-fallback', code: cause.code },
+      `Secrets Manager unreachable at start (${cause.message}); secret "${state.name}" uses its env fallback until Secrets Manager answers`,
+    );
+    this.refresher.scheduleRetry(state, { kind: 'current', trigger: 'retry', at: this.options.now() });
+  }
+
+  private startListener(): Promise<void> | undefined {
+    const redis = this.config.redis;
+    if (!redis) return undefined;
+    const password = redis.passwordSecret === undefined ? undefined : this.redisPassword(redis.passwordSecret);
+    const listener = new InvalidationListener({
+      redis,
+      signingKeys: this.options.signingKeys,
+      maxAgeMs: this.options.maxAgeMs,
+      ...(password !== undefined ? { password } : {}),
+    });
+    this.listener = listener;
+    listener.on('invalidation', (invalidation) => this.onInvalidation(invalidation));
+    listener.on('rejected', ({ code, reason }) => {
+      this.counts.invalidationsRejected += 1;
+      this.options.logger.warn({ code, reason }, 'invalidation rejected');
+    });
+    listener.on('subscribed', () => this.onSubscribed());
+    listener.on('disconnected', () => {
+      this.options.logger.warn('invalidation subscription lost; reconnecting (the poll covers meanwhile)');
+      this.safeEmit('disconnected');
+    });
+    listener.on('auth-failed', () => {
+      this.onRedisAuthFailure().catch((error: unknown) => this.logUnexpected('redis auth-failure handling', error));
+    });
+    listener.on('error', (error) => this.onListenerError(error));
+    const subscribed = listener.start();
+    subscribed.catch(() => undefined); // stop() before the first subscription
+    return subscribed;
+  }
+
+  private onSubscribed(): void {
+    this.lastListenerError = undefined;
+    const passwordSecret = this.config.redis?.passwordSecret;
+    if (this.redisAuthFailed && passwordSecret !== undefined) {
+      this.redisAuthFailed = false;
+      this.recordAuthRecovery(passwordSecret);
+      this.options.logger.info({ name: passwordSecret }, 'invalidation subscription re-authenticated with the refreshed Redis password');
+    }
+    this.options.logger.debug('invalidation subscription active; reconciling');
+    this.safeEmit('subscribed');
+    this.reconcile().catch((error: unknown) => this.logUnexpected('reconcile', error));
+  }
+
+  private onInvalidation(invalidation: Invalidation): void {
+    const at = this.options.now();
+    this.counts.invalidationsReceived += 1;
+    this.lastInvalidation = { at, secretName: invalidation.secretName, ...(invalidation.versionId !== undefined ? { versionId: invalidation.versionId } : {}) };
+    for (const state of this.states.values()) {
+      if (!state.matches(invalidation.secretArn)) continue;
+      state.lastInvalidationId = invalidation.id;
+      this.options.logger.debug({ name: state.name, versionId: invalidation.versionId, id: invalidation.id }, 'invalidation received');
+      if (invalidation.versionId !== undefined) {
+        state.announce(invalidation.versionId);
+        void this.background(state, { kind: 'version', versionId: invalidation.versionId, ifNotCurrent: 'wait-for-change', trigger: 'invalidation', at });
+      } else {
+        state.announcedUnversionedAt = at;
+        void this.background(state, { kind: 'changed', trigger: 'invalidation', at });
+      }
+    }
+  }
+
+  /**
+   * After every (re)subscription: read `{P}:versions` on the normal connection and refresh what
+   * is stale. Runs after the initial load (a reconcile needs to know what is held), coalesces
+   * overlapping calls, and retries with backoff when Redis cannot be read.
+   */
+  private async reconcile(): Promise<void> {
+    const run = this.reconcileState;
+    if (run.running) {
+      run.again = true;
+      return;
+    }
+    run.running = true;
+    try {
+      do {
+        run.again = false;
+        await this.initialLoad?.catch(() => undefined);
+        if (!this.active || !this.listener) return;
+        await this.reconcileOnce(this.listener);
+      } while (run.again && this.active);
+    } finally {
+      run.running = false;
+    }
+  }
+
+  private async reconcileOnce(listener: InvalidationListener): Promise<void> {
+    const run = this.reconcileState;
+    let versions;
+    try {
+      versions = await listener.readVersions();
+    } catch (error) {
+      run.failures += 1;
+      const delay = backoffDelay(run.failures, this.options.backoff);
+      this.options.logger.warn({ code: 'RECONCILE_FAILED', retryInMs: delay }, `reconcile could not read the versions hash: ${safeMessage(error)}`);
+      if (run.timer) clearTimeout(run.timer);
+      run.timer = setTimeout(() => {
+        this.reconcile().catch((retryError: unknown) => this.logUnexpected('reconcile', retryError));
+      }, delay);
+      run.timer.unref();
+      return;
+    }
+    run.failures = 0;
+    if (versions.rejected > 0) this.options.logger.warn({ rejected: versions.rejected }, 'versions hash entries skipped: corrupt or not signed with an accepted key');
+    for (const { state, entry, request } of planReconcile(this.states.values(), versions.entries, this.options.now())) {
+      state.lastInvalidationId = entry.id;
+      if (!request) continue;
+      if (entry.versionId !== undefined) state.announce(entry.versionId);
+      void this.background(state, request);
+    }
+  }
+
+  private async pollAll(): Promise<void> {
+    const at = this.options.now();
+    await Promise.all([...this.states.values()].map((state) => this.background(state, { kind: 'current', trigger: 'poll', at })));
+  }
+
+  /** A refresh nobody awaits: failures are already recorded, logged and retried by the refresher. */
+  private async background(state: SecretState, request: Parameters<Refresher['refresh']>[1]): Promise<void> {
+    try {
+      await this.refresher.refresh(state, request);
+    } catch {
+      // see above
+    }
+  }
+
+  private onRotated(event: RotatedEvent): void {
+    if (event.name === this.config.redis?.passwordSecret && this.listener) {
+      const password = this.redisPassword(event.name);
+      if (password !== undefined) this.listener.setPassword(password);
+    }
+    this.safeEmit('rotated', event);
+  }
+
+  /**
+   * Redis refused the listener's password (it rotated and a reconnect used the old one). Refresh
+   * the password secret — rate-limited like any auth failure, since ioredis retries quickly — and
+   * hand the result to the next reconnect.
+   */
+  private async onRedisAuthFailure(): Promise<void> {
+    const passwordSecret = this.config.redis?.passwordSecret;
+    // Without one there is nothing to refresh; the (deduplicated) 'error' log names the WRONGPASS.
+    if (passwordSecret === undefined || !this.active || !this.stateFor(passwordSecret).held) return;
+    this.redisAuthFailed = true;
+    const { changed } = await this.reportAuthFailure(passwordSecret);
+    const password = this.redisPassword(passwordSecret);
+    if (password !== undefined) this.listener?.setPassword(password);
+    // ioredis retries every ≤ 2 s: one warn when the refresh found a new password, debug otherwise.
+    this.options.logger[changed ? 'warn' : 'debug'](
+      { name: passwordSecret, changed },
+      changed ? 'Redis refused the listener password; refreshed it from Secrets Manager for the next reconnect' : 'Redis refused the listener password; Secrets Manager has no newer one yet',
+    );
+  }
+
+  private redisPassword(name: string): string | undefined {
+    const password = redisPasswordFrom(this.get(name));
+    if (password === undefined) {
+      this.options.logger.warn({ name }, `secret "${name}" (redis.passwordSecret) has no password or authToken field; Redis credentials left unchanged`);
+    }
+    return password;
+  }
+
+  private onListenerError(error: Error): void {
+    // ioredis reports every failed reconnect; one warn per distinct error is enough.
+    const message = error.message;
+    const level = message === this.lastListenerError ? 'debug' : 'warn';
+    this.lastListenerError = message;
+    this.options.logger[level]({ code: 'REDIS_ERROR', error: error.name }, `invalidation listener: ${message}`);
+  }
+
+  /** Last line of defence for fire-and-forget work: a bug must be logged, never crash the app. */
+  private logUnexpected(what: string, error: unknown): void {
+    this.options.logger.error({ code: 'UNEXPECTED', what }, `${what} failed unexpectedly: ${safeMessage(error)}`);
+  }
+
+  private safeEmit<K extends keyof CredentialCacheEvents>(event: K, ...args: CredentialCacheEvents[K]): void {
+    try {
+      // A throwing 'rotated' handler must not turn a successful refresh into a failure.
+      (this.emit as (event: K, ...args: CredentialCacheEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.options.logger.error({ event, error: error instanceof Error ? error.name : 'unknown' }, `a "${event}" listener threw; ignored`);
+    }
+  }
+
+  private stateFor(name: string): SecretState {
+    const state = this.states.get(name);
+    if (!state) throw new UnknownSecretError(name, [...this.states.keys()]);
+    return state;
+  }
+
+  private async doStop(): Promise<void> {
+    this.active = false;
+    this.poll.stop();
+    this.refresher.close();
+    for (const state of this.states.values()) state.clearRetry();
+    if (this.reconcileState.timer) clearTimeout(this.reconcileState.timer);
+    await this.listener?.stop();
+    if (this.ownsClient) this.client.destroy();
+    if (this.started) this.options.logger.info('credential cache stopped');
+  }
+}
+
+/** Builds a {@link CredentialCache}; call `start()` before reading values. */
+export function createCredentialCache(options: CredentialCacheOptions): CredentialCache {
+  return new CredentialCache(options);
+}
+
+/** True when `promise` resolves within `ms`; false on timeout or rejection. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,101 @@
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { NoopMetrics, type Metrics } from '../metrics/index.js';
+import { DEFAULT_MAX_AGE_MS } from '../protocol/index.js';
+import { DEFAULT_BACKOFF, type BackoffBounds } from './backoff.js';
+import type { Env } from './env-fallback.js';
+import { CredentialCacheConfigError } from './errors.js';
+import type { CredentialCacheOptions } from './types.js';
+
+/** The defaults documented on `CredentialCacheOptions`, in one place. */
+export const CACHE_DEFAULTS = {
+  pollIntervalMs: 30 * 60_000,
+  pollJitter: 0.1,
+  consistencyWindowMs: 5_000,
+  authFailureMinIntervalMs: 1_000,
+  pendingTtlMs: 2_000,
+  subscribeWaitMs: 5_000,
+  missedByEventsGraceMs: 60_000,
+  maxAgeMs: DEFAULT_MAX_AGE_MS,
+} as const;
+
+export interface ResolvedCacheOptions {
+  pollIntervalMs: number;
+  pollJitter: number;
+  backoff: BackoffBounds;
+  consistencyWindowMs: number;
+  authFailureMinIntervalMs: number;
+  pendingTtlMs: number;
+  subscribeWaitMs: number;
+  missedByEventsGraceMs: number;
+  maxAgeMs: number;
+  signingKeys: readonly string[];
+  env: Env;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Applies the defaults and refuses options that cannot work, naming the option. */
+export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCacheOptions {
+  const names = Object.keys(options.secrets ?? {});
+  if (names.length === 0) throw new CredentialCacheConfigError('options.secrets must name at least one secret');
+  for (const [name, spec] of Object.entries(options.secrets)) {
+    if (!spec || typeof spec.secretId !== 'string' || spec.secretId.length === 0) {
+      throw new CredentialCacheConfigError(`secrets.${name}.secretId must be a non-empty secret name or ARN`);
+    }
+    if (spec.envFallback !== undefined && typeof spec.envFallback !== 'string' && !spec.json) {
+      throw new CredentialCacheConfigError(`secrets.${name}.envFallback is a field map, which needs json: true (or name one variable holding the whole string)`);
+    }
+  }
+  const passwordSecret = options.redis?.passwordSecret;
+  if (passwordSecret !== undefined && !names.includes(passwordSecret)) {
+    throw new CredentialCacheConfigError(`redis.passwordSecret "${passwordSecret}" is not one of the configured secrets (${names.join(', ')})`);
+  }
+  const backoff = { minMs: options.backoff?.minMs ?? DEFAULT_BACKOFF.minMs, maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs };
+  if (backoff.maxMs < backoff.minMs) throw new CredentialCacheConfigError(`backoff.maxMs (${backoff.maxMs}) must be >= backoff.minMs (${backoff.minMs})`);
+  const resolved: ResolvedCacheOptions = {
+    pollIntervalMs: timerDelay('pollIntervalMs', options.pollIntervalMs ?? CACHE_DEFAULTS.pollIntervalMs),
+    pollJitter: fraction('pollJitter', options.pollJitter ?? CACHE_DEFAULTS.pollJitter),
+    backoff: { minMs: timerDelay('backoff.minMs', backoff.minMs), maxMs: timerDelay('backoff.maxMs', backoff.maxMs) },
+    consistencyWindowMs: nonNegative('consistencyWindowMs', options.consistencyWindowMs ?? CACHE_DEFAULTS.consistencyWindowMs),
+    authFailureMinIntervalMs: nonNegative('authFailureMinIntervalMs', options.authFailureMinIntervalMs ?? CACHE_DEFAULTS.authFailureMinIntervalMs),
+    pendingTtlMs: nonNegative('pendingTtlMs', options.pendingTtlMs ?? CACHE_DEFAULTS.pendingTtlMs),
+    subscribeWaitMs: nonNegative('redis.subscribeWaitMs', options.redis?.subscribeWaitMs ?? CACHE_DEFAULTS.subscribeWaitMs),
+    missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
+    maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
+    signingKeys: options.signingKeys ?? [],
+    env: options.env ?? process.env,
+    now: options.now ?? (() => Date.now()),
+    logger: options.logger ?? silentLogger(),
+    metrics: options.metrics ?? new NoopMetrics(),
+  };
+  return resolved;
+}
+
+/** Node clamps timer delays above 2^31 − 1 ms to 1 ms: a "25-day poll" would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timerDelay(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
+    throw new CredentialCacheConfigError(`${name} must be a positive number of milliseconds up to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Positive; Infinity allowed (maxAgeMs: Infinity turns the age check off). */
+function positive(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new CredentialCacheConfigError(`${name} must be a positive number, got ${String(value)}`);
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new CredentialCacheConfigError(`${name} must be a finite number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function fraction(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw new CredentialCacheConfigError(`${name} must be in [0, 1), got ${String(value)}`);
+  return value;
+}

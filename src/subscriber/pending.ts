@@ -1,0 +1,38 @@
+import { SecretNotFoundError } from '../secrets/errors.js';
+import type { Refresher } from './refresher.js';
+import type { SecretState } from './secret-state.js';
+import type { CredentialVersion } from './types.js';
+
+/**
+ * The AWSPENDING version of a secret, for a client whose login failed with AWSCURRENT during a
+ * rotation's setSecret → finishSecret window. One read is shared by concurrent callers and its
+ * answer reused for `ttlMs` after it settled (failures too, so an outage is not hammered by a
+ * login storm), and forgotten as soon as AWSCURRENT moves (the refresher clears `state.pending`).
+ *
+ * Undefined when there is no AWSPENDING version (GetSecretValue answers ResourceNotFoundException
+ * for the stage), and when AWSPENDING sits on the version already held: AWS removes the label at
+ * finishSecret, but moto_server (and a rotation Lambda that does not remove it) leaves AWSPENDING
+ * on the new current version, which is then nothing a client could fall back to.
+ */
+export function readPending(state: SecretState, refresher: Refresher, now: () => number, ttlMs: number): Promise<CredentialVersion | undefined> {
+  const heldVersionId = state.held?.versionId;
+  const cached = state.pending;
+  if (cached && cached.heldVersionId === heldVersionId && now() < cached.expiresAt) return cached.promise;
+
+  const entry = { heldVersionId, expiresAt: Number.POSITIVE_INFINITY, promise: Promise.resolve<CredentialVersion | undefined>(undefined) };
+  entry.promise = refresher
+    .read(state, { versionStage: 'AWSPENDING' })
+    .then(
+      ({ fetched, value }): CredentialVersion | undefined =>
+        fetched.versionId === state.held?.versionId ? undefined : { value, versionId: fetched.versionId, secretArn: fetched.arn },
+      (error: unknown) => {
+        if (error instanceof SecretNotFoundError) return undefined;
+        throw error;
+      },
+    )
+    .finally(() => {
+      entry.expiresAt = now() + ttlMs;
+    });
+  state.pending = entry;
+  return entry.promise;
+}

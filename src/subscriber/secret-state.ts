@@ -1,0 +1,131 @@
+import { secretIdMatches } from '../events/secret-id.js';
+import { RotationRelayError } from '../errors.js';
+import { SingleFlight } from './single-flight.js';
+import type { CredentialVersion, RefreshTrigger, SecretSpec, SecretStatus } from './types.js';
+
+/** The value in use for one secret, with where it came from. `value` is never logged. */
+export interface HeldVersion {
+  value: unknown;
+  versionId: string;
+  /** The full ARN once Secrets Manager answered; the configured secretId for an env fallback. */
+  secretArn: string;
+  source: 'secrets-manager' | 'env-fallback';
+}
+
+/**
+ * What to fetch for one trigger:
+ * - `current`: one read of AWSCURRENT (poll, auth failure, forceRefresh, retries);
+ * - `changed`: an invalidation without a versionId — re-read AWSCURRENT until it differs from the
+ *   version held when the request was made, bounded by `consistencyWindowMs`;
+ * - `version`: an invalidation or versions-hash entry naming the new version — read exactly that
+ *   version. It is adopted only if it carries AWSCURRENT (a replayed or stale message must never
+ *   install an old credential); otherwise `ifNotCurrent` says what to do instead.
+ */
+export type RefreshRequest = { trigger: RefreshTrigger; at: number } & (
+  | { kind: 'current' }
+  | { kind: 'changed' }
+  | { kind: 'version'; versionId: string; ifNotCurrent: 'wait-for-change' | 'read-current' }
+);
+
+interface PendingEntry {
+  /** The version held when it was fetched: a rotation makes the answer stale. */
+  heldVersionId: string | undefined;
+  /** Until the read settles this is Infinity (joiners share it); then settle time + TTL. */
+  expiresAt: number;
+  promise: Promise<CredentialVersion | undefined>;
+}
+
+/** Everything the cache knows about one logical secret. Metadata only leaves through `status()`. */
+export class SecretState {
+  held: HeldVersion | undefined;
+  /** Full ARN as Secrets Manager returned it; the most precise key for matching invalidations. */
+  arn: string | undefined;
+  readonly flight = new SingleFlight<void>();
+  /** Last successful read, any trigger. */
+  lastRefreshAt: number | undefined;
+  /** Last refresh that finished, successfully or not: the auth-failure rate limit looks at it. */
+  lastCompleted: { at: number; changed: boolean } | undefined;
+  lastError: { code: string; message: string; at: number } | undefined;
+  refreshes = 0;
+  failures = 0;
+  consecutiveFailures = 0;
+  retry: { timer: NodeJS.Timeout; at: number; request: RefreshRequest } | undefined;
+  /** Id of the last broadcast acted on (live or from the versions hash): reconcile skips it. */
+  lastInvalidationId: string | undefined;
+  /** When an invalidation without a versionId last named this secret. */
+  announcedUnversionedAt: number | undefined;
+  pending: PendingEntry | undefined;
+  readonly #announced: string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly spec: SecretSpec,
+  ) {}
+
+  get json(): boolean {
+    return this.spec.json ?? false;
+  }
+
+  /** Does an invalidation for `secretArn` concern this secret? */
+  matches(secretArn: string): boolean {
+    return this.arn === secretArn || secretIdMatches(this.spec.secretId, secretArn);
+  }
+
+  /** Remember that the event pipeline announced `versionId` (the MissedByEvents check asks). */
+  announce(versionId: string): void {
+    if (this.#announced.includes(versionId)) return;
+    this.#announced.push(versionId);
+    // A handful is plenty: only versions announced since the last poll matter.
+    if (this.#announced.length > 16) this.#announced.shift();
+  }
+
+  /** Was `versionId` announced by an invalidation, or any change announced since `since`? */
+  wasAnnounced(versionId: string, since: number | undefined): boolean {
+    if (this.#announced.includes(versionId)) return true;
+    return this.announcedUnversionedAt !== undefined && (since === undefined || this.announcedUnversionedAt >= since);
+  }
+
+  current(): CredentialVersion {
+    if (!this.held) throw new Error(`secret "${this.name}" has no value`);
+    return { value: this.held.value, versionId: this.held.versionId, secretArn: this.held.secretArn };
+  }
+
+  recordFailure(error: unknown, now: number): void {
+    this.failures += 1;
+    this.consecutiveFailures += 1;
+    const code = error instanceof RotationRelayError ? error.code : 'REFRESH_FAILED';
+    this.lastError = { code, message: safeMessage(error), at: now };
+  }
+
+  clearRetry(): void {
+    if (this.retry) clearTimeout(this.retry.timer);
+    this.retry = undefined;
+  }
+
+  /** This secret's part of `status()`: metadata only, by construction (no field holds a value). */
+  status(now: number): SecretStatus {
+    const status: SecretStatus = {
+      secretId: this.spec.secretId,
+      source: this.held?.source ?? 'none',
+      refreshes: this.refreshes,
+      failures: this.failures,
+    };
+    if (this.arn !== undefined) status.secretArn = this.arn;
+    if (this.held !== undefined) status.versionId = this.held.versionId;
+    if (this.lastRefreshAt !== undefined) status.lastRefreshAt = new Date(this.lastRefreshAt).toISOString();
+    if (this.lastError !== undefined) {
+      status.lastError = { code: this.lastError.code, message: this.lastError.message, at: new Date(this.lastError.at).toISOString() };
+    }
+    if (this.retry !== undefined) status.nextRetryInMs = Math.max(0, this.retry.at - now);
+    return status;
+  }
+}
+
+/**
+ * Our own errors carry messages written to be safe; a foreign error (a bug, a library) is reduced
+ * to its class name, because its message might quote a value.
+ */
+export function safeMessage(error: unknown): string {
+  if (error instanceof RotationRelayError) return error.message;
+  return error instanceof Error ? `${error.name} (details withheld)` : 'unknown error';
+}

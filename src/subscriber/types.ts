@@ -1,0 +1,172 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RedisConfig } from '../config/index.js';
+import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/index.js';
+
+/** How one logical secret is read. */
+export interface SecretSpec {
+  /** Name or ARN, as in Secrets Manager. Names match event ARNs by the `-XXXXXX` suffix rule. */
+  secretId: string;
+  /**
+   * Parse `SecretString` as JSON (RDS, ElastiCache user/password, SES credentials). `get()` then
+   * returns the object. @defaultValue false (`get()` returns the string)
+   */
+  json?: boolean;
+  /**
+   * Used only at cold start when Secrets Manager is unreachable: either the name of one
+   * environment variable holding the whole secret string, or, for JSON secrets, a map from
+   * field to environment variable (`{ username: 'DB_USER', password: 'DB_PASSWORD' }`).
+   * `status()` and the log say when it is in use. @defaultValue none: start() fails instead
+   */
+  envFallback?: string | Record<string, string>;
+}
+
+export interface BackoffOptions {
+  /** First retry delay after a failed refresh. @defaultValue 1 000 ms */
+  minMs?: number;
+  /** Cap of the exponential backoff (full jitter). @defaultValue 60 000 ms */
+  maxMs?: number;
+}
+
+export interface CredentialCacheOptions {
+  /** Logical name → how to read it. Clients name secrets by these logical names. */
+  secrets: Record<string, SecretSpec>;
+  /**
+   * Where invalidations are published. Omit to run on the poll alone (not recommended: that is
+   * exactly the 30-minute window this project closes).
+   */
+  redis?: RedisConfig & {
+    /**
+     * Logical name of a secret (in `secrets`) that holds this Redis connection's own password
+     * (`password` or `authToken` field, or the whole string): reconnects use its current value,
+     * and a WRONGPASS refreshes it first. @defaultValue none: the URL's credentials
+     */
+    passwordSecret?: string;
+    /**
+     * How long `start()` waits for the first SUBSCRIBE before resolving without it. Nothing is
+     * lost either way: pub/sub keeps connecting in the background and reconciles from
+     * `{P}:versions` once subscribed; meanwhile the poll covers. @defaultValue 5 000 ms
+     */
+    subscribeWaitMs?: number;
+  };
+  /** Accepted signing keys, current first. Empty: accept unsigned messages. @defaultValue [] */
+  signingKeys?: readonly string[];
+  /** Replay guard for signed invalidations. @defaultValue 300 000 ms */
+  maxAgeMs?: number;
+  /** Fallback poll of every secret. @defaultValue 1 800 000 ms (30 min), ±10 % jitter */
+  pollIntervalMs?: number;
+  /** Fraction of the poll interval used as ± jitter, so a fleet does not poll in step. @defaultValue 0.1 */
+  pollJitter?: number;
+  backoff?: BackoffOptions;
+  /**
+   * An invalidation without a versionId: Secrets Manager reads are eventually consistent right
+   * after a label moves, so re-read AWSCURRENT until the version changes, at most this long.
+   * @defaultValue 5 000 ms
+   */
+  consistencyWindowMs?: number;
+  /**
+   * `reportAuthFailure` reads Secrets Manager at most once per this interval per secret: within it,
+   * a report returns the result of the refresh that just finished, so a storm of failed logins
+   * costs one read. @defaultValue 1 000 ms
+   */
+  authFailureMinIntervalMs?: number;
+  /**
+   * How long a `pending()` answer (the AWSPENDING version, or "none") is reused. It is dropped
+   * earlier when AWSCURRENT changes. @defaultValue 2 000 ms
+   */
+  pendingTtlMs?: number;
+  /** Where `envFallback` variables are read. @defaultValue process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * A poll that finds a version no invalidation announced counts `MissedByEvents` only if no
+   * invalidation (or versions-hash entry) announces it within this grace period: a poll that
+   * merely beat an in-flight invalidation by a second is not a broken pipeline, and across a large
+   * fleet such races would otherwise trip the alarm on many rotations. 0 counts at once.
+   * @defaultValue 60 000 ms
+   */
+  missedByEventsGraceMs?: number;
+  /** Injected client (tests, custom credentials). @defaultValue one built from the SDK environment */
+  secretsClient?: SecretsManagerClient;
+  /** Region for the default client. @defaultValue the SDK's resolution (AWS_REGION, profile) */
+  region?: string;
+  /** @defaultValue a silent logger */
+  logger?: Logger;
+  /** @defaultValue no metrics */
+  metrics?: Metrics;
+  /** Clock and timers, injectable for tests. @defaultValue Date.now */
+  now?: () => number;
+}
+
+/** Why a refresh ran. */
+export type RefreshTrigger = 'start' | 'invalidation' | 'reconcile' | 'poll' | 'auth-failure' | 'force' | 'retry';
+
+export interface RotatedEvent {
+  name: string;
+  secretArn: string;
+  versionId: string;
+  previousVersionId?: string;
+  trigger: RefreshTrigger;
+  /** Trigger (invalidation received, poll fired, …) → new value in place, in ms. */
+  latencyMs?: number;
+}
+
+/** Per-secret part of `status()`: metadata only, never a value. */
+export interface SecretStatus {
+  secretId: string;
+  secretArn?: string;
+  versionId?: string;
+  /** Where the value in use came from. */
+  source: 'secrets-manager' | 'env-fallback' | 'none';
+  lastRefreshAt?: string;
+  lastError?: { code: string; message: string; at: string };
+  nextRetryInMs?: number;
+  refreshes: number;
+  failures: number;
+}
+
+export interface CacheStatus {
+  running: boolean;
+  pollIntervalMs: number;
+  nextPollInMs?: number;
+  pubsub: { enabled: boolean; connected: boolean; lastInvalidationAt?: string; lastInvalidation?: { secretName: string; versionId?: string } };
+  secrets: Record<string, SecretStatus>;
+  counts: {
+    refreshes: number;
+    failures: number;
+    authRecoveries: number;
+    missedByEvents: number;
+    invalidationsReceived: number;
+    invalidationsRejected: number;
+  };
+}
+
+/** A credential version as the rotating clients use it. */
+export interface CredentialVersion<T = unknown> {
+  value: T;
+  versionId: string;
+  secretArn: string;
+}
+
+/**
+ * What rotating clients need from the cache. Kept narrow so the clients can be tested with a
+ * cache over moto_server and nothing else.
+ */
+export interface CredentialSource {
+  /** The current value (parsed when `json`); throws before `start()` resolved. */
+  get<T = unknown>(name: string): T;
+  current<T = unknown>(name: string): CredentialVersion<T>;
+  /**
+   * A client saw an authentication failure with the value it had: refresh AWSCURRENT (shared by
+   * all concurrent callers), resolve with the version now current and whether it changed.
+   */
+  reportAuthFailure<T = unknown>(name: string): Promise<{ changed: boolean; current: CredentialVersion<T> }>;
+  /**
+   * The AWSPENDING version, if a rotation is between setSecret and finishSecret. Fetched once per
+   * pending version (cached), so a storm of failed logins costs one read.
+   */
+  pending<T = unknown>(name: string): Promise<CredentialVersion<T> | undefined>;
+  /** Count a failure a client recovered from without the caller seeing it. */
+  recordAuthRecovery(name: string): void;
+  on(event: 'rotated', listener: (event: RotatedEvent) => void): unknown;
+  off(event: 'rotated', listener: (event: RotatedEvent) => void): unknown;
+}
