@@ -6,7 +6,7 @@ import { waitUntil } from './wait-until.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-/** A `rotation-relay` command running as its own process, as an operator would run it. */
+/** A `rotation-relay` command (or another entry point) running as its own process. */
 export interface CliProcess {
   readonly child: ChildProcess;
   stdout(): string[];
@@ -22,7 +22,12 @@ export interface CliProcess {
  * exactly `env` plus PATH and HOME, so a test never inherits a developer's AWS settings.
  */
 export function runCliProcess(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  return runTsProcess(MAIN, args, env, `rotation-relay ${args[0] ?? ''}`);
+}
+
+/** Any TypeScript entry point of this repository as its own process (an app instance, say). */
+export function runTsProcess(script: string, args: string[], env: Record<string, string>, label = script): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -32,7 +37,7 @@ export function runCliProcess(args: string[], env: Record<string, string>): CliP
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const unregister = registerCleanup(`rotation-relay ${args[0] ?? ''}`, () => child.kill('SIGKILL'));
+  const unregister = registerCleanup(label, () => child.kill('SIGKILL'));
   const lines = { stdout: [] as string[], stderr: [] as string[] };
   for (const stream of ['stdout', 'stderr'] as const) {
     let pending = '';

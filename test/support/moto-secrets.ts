@@ -34,16 +34,14 @@ export class MotoSecrets {
     this.client = new SecretsManagerClient(motoClientConfig(moto));
   }
 
-  async create(name: string): Promise<TestSecret> {
-    const value = randomSecretValue();
+  async create(name: string, value: string = randomSecretValue()): Promise<TestSecret> {
     const created = await this.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
     if (!created.ARN || !created.VersionId) throw new Error(`CreateSecret ${name} returned no ARN/version`);
     return { arn: created.ARN, name, versionId: created.VersionId, values: [value] };
   }
 
   /** createSecret step only: the new version exists with AWSPENDING; AWSCURRENT has not moved. */
-  async putPending(secret: TestSecret): Promise<string> {
-    const value = randomSecretValue();
+  async putPending(secret: TestSecret, value: string = randomSecretValue()): Promise<string> {
     const versionId = randomUUID();
     await this.client.send(
       new PutSecretValueCommand({ SecretId: secret.arn, SecretString: value, ClientRequestToken: versionId, VersionStages: ['AWSPENDING'] }),
