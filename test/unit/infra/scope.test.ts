@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseScope, ScopeError, scopeFilter, scopeIncludes, type AccountContext } from '../../../src/infra/index.js';
+import { inScopeArn } from '../../../src/infra/scope.js';
+
+const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
+const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbCdEf';
+
+describe('parseScope', () => {
+  it('is every secret without flags', () => {
+    expect(parseScope(undefined, undefined)).toEqual({ kind: 'all' });
+  });
+
+  it('takes repeated --secret-arn, without duplicates', () => {
+    expect(parseScope([ARN, ARN], undefined)).toEqual({ kind: 'arns', arns: [ARN] });
+  });
+
+  it('takes --secret-prefix', () => {
+    expect(parseScope(undefined, 'prod/')).toEqual({ kind: 'prefix', prefix: 'prod/' });
+  });
+
+  it.each([
+    [[ARN], 'prod/', /not both/],
+    [['prod/db'], undefined, /not a full Secrets Manager ARN/],
+    [['arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db'], undefined, /not a full Secrets Manager ARN/],
+    [['arn:aws:s3:::bucket'], undefined, /not a full Secrets Manager ARN/],
+    [undefined, 'has space', /--secret-prefix/],
+    [undefined, '', /--secret-prefix/],
+  ])('refuses %j / %j', (arns, prefix, message) => {
+    expect(() => parseScope(arns, prefix)).toThrow(ScopeError);
+    expect(() => parseScope(arns, prefix)).toThrow(message);
+  });
+});
+
+describe('scope filters and membership', () => {
+  it('matches exact ARNs or the ARN prefix of a name prefix, in this account and region', () => {
+    // Prepare
+    const byArn = parseScope([ARN], undefined);
+    const byPrefix = parseScope(undefined, 'prod/');
+
+    // Assess
+    expect(scopeFilter(byArn, CTX)).toEqual([ARN]);
+    expect(scopeFilter(byPrefix, CTX)).toEqual([{ prefix: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/' }]);
+    expect(scopeFilter({ kind: 'all' }, CTX)).toBeUndefined();
+    expect(scopeIncludes(byArn, CTX, ARN)).toBe(true);
+    expect(scopeIncludes(byArn, CTX, ARN.replace('AbCdEf', 'XyZxYz'))).toBe(false);
+    expect(scopeIncludes(byPrefix, CTX, ARN)).toBe(true);
+    expect(scopeIncludes(byPrefix, CTX, ARN.replace('eu-west-1', 'us-east-1'))).toBe(false);
+    expect(scopeIncludes(byPrefix, CTX, ARN.replace('prod/', 'dev/'))).toBe(false);
+  });
+
+  it.each([
+    ['ARNs', parseScope([ARN], undefined)],
+    ['prefix', parseScope(undefined, 'prod/')],
+    ['all', parseScope(undefined, undefined)],
+  ])('builds an in-scope ARN for verify (%s)', (_label, scope) => {
+    expect(scopeIncludes(scope, CTX, inScopeArn(scope, CTX))).toBe(true);
+  });
+});

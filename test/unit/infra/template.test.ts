@@ -1,0 +1,341 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { INFRA_DEFAULTS, loadBasePattern, narrowPattern, SAMPLE_FILES, SAMPLES_URL, scopeFilter } from '../../../src/infra/index.js';
+import { ALL_METRIC_NAMES, METRIC_NAMESPACE, MetricNames } from '../../../src/metrics/index.js';
+import { DEFAULT_ENVIRONMENT, Evaluator, loadTemplate, referencedNames } from './support/cloudformation.js';
+
+const template = loadTemplate();
+const ENV = DEFAULT_ENVIRONMENT;
+const ARN_A = `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/db-AbCdEf`;
+const ARN_B = `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/cache-GhIjKl`;
+const KMS_KEY = `arn:aws:kms:${ENV.region}:${ENV.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+/** The parameter sets every structural check runs under: each branch of every condition. */
+const PARAMETER_SETS: Record<string, Record<string, string>> = {
+  defaults: {},
+  'secret ARNs': { SecretArns: `${ARN_A},${ARN_B}` },
+  'name prefix': { SecretNamePrefix: 'prod/' },
+  'KMS key and alarm topic': { KmsKeyArn: KMS_KEY, AlarmTopicArn: `arn:aws:sns:${ENV.region}:${ENV.accountId}:ops` },
+};
+
+/** Metrics AWS/SQS publishes for every queue; the dashboard and alarms may use these. */
+const SQS_METRICS = new Set([
+  'ApproximateAgeOfOldestMessage',
+  'ApproximateNumberOfMessagesVisible',
+  'ApproximateNumberOfMessagesNotVisible',
+  'ApproximateNumberOfMessagesDelayed',
+  'NumberOfMessagesSent',
+  'NumberOfMessagesReceived',
+  'NumberOfMessagesDeleted',
+  'NumberOfEmptyReceives',
+  'SentMessageSize',
+]);
+
+/** Metrics the code defines but emits nothing for yet (fleet convergence is reserved). */
+const RESERVED_METRICS = new Set<string>([MetricNames.InstancesStale]);
+
+function resourcesOfType(type: string): string[] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === type)
+    .map(([id]) => id);
+}
+
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Principal?: unknown; Condition?: Record<string, Record<string, unknown>> };
+
+function statements(evaluator: Evaluator, logicalId: string, property = 'PolicyDocument'): Statement[] {
+  const document = evaluator.properties(logicalId)[property] as { Statement: Statement[] };
+  return document.Statement;
+}
+
+const asList = (value: string | string[]): string[] => (Array.isArray(value) ? value : [value]);
+
+describe('infra/rotation-relay.yaml', () => {
+  it('parses with the short-form tags and every reference names a parameter, resource or pseudo parameter', () => {
+    // Assess
+    expect(template.Resources).toBeTypeOf('object');
+    const known = new Set([...Object.keys(template.Parameters), ...Object.keys(template.Resources), 'AWS::Region', 'AWS::AccountId', 'AWS::Partition', 'AWS::StackName', 'AWS::NoValue']);
+    const referenced = referencedNames({ Resources: template.Resources, Outputs: template.Outputs, Conditions: template.Conditions });
+    expect([...referenced].filter((name) => !known.has(name))).toEqual([]);
+    // Every condition evaluates under every parameter set.
+    for (const parameters of Object.values(PARAMETER_SETS)) {
+      const evaluator = new Evaluator(template, parameters);
+      for (const name of Object.keys(template.Conditions)) expect(typeof evaluator.condition(name)).toBe('boolean');
+    }
+  });
+
+  it('gives every parameter a default, and the CLI defaults where both have the setting', () => {
+    // Assess
+    for (const [name, parameter] of Object.entries(template.Parameters)) expect(parameter.Default, name).toBeDefined();
+    const p = template.Parameters;
+    expect(p['Name']?.Default).toBe(INFRA_DEFAULTS.name);
+    expect(p['MaxReceiveCount']?.Default).toBe(INFRA_DEFAULTS.maxReceiveCount);
+    expect(p['VisibilityTimeoutSeconds']?.Default).toBe(INFRA_DEFAULTS.visibilityTimeoutSeconds);
+    expect(p['MessageRetentionSeconds']?.Default).toBe(INFRA_DEFAULTS.messageRetentionSeconds);
+    expect(p['EventRetryAttempts']?.Default).toBe(INFRA_DEFAULTS.eventRetryAttempts);
+    expect(p['EventMaxAgeSeconds']?.Default).toBe(INFRA_DEFAULTS.eventMaxAgeSeconds);
+  });
+
+  describe('event pattern', () => {
+    const base = loadBasePattern();
+    const ctx = { partition: ENV.partition, region: ENV.region, accountId: ENV.accountId };
+
+    it('is infra/event-pattern.json itself when no secrets are named', () => {
+      // Act
+      const pattern = new Evaluator(template).properties('Rule')['EventPattern'];
+
+      // Assess
+      expect(pattern).toEqual(base);
+    });
+
+    it.each([
+      ['secret ARNs', { SecretArns: `${ARN_A},${ARN_B}` }, { kind: 'arns' as const, arns: [ARN_A, ARN_B] }],
+      ['a name prefix', { SecretNamePrefix: 'prod/' }, { kind: 'prefix' as const, prefix: 'prod/' }],
+      ['both (ARNs win)', { SecretArns: ARN_A, SecretNamePrefix: 'prod/' }, { kind: 'arns' as const, arns: [ARN_A] }],
+    ])('narrowed to %s, is what the CLI puts (each family filtered on its own field)', (_label, parameters, scope) => {
+      // Act
+      const pattern = new Evaluator(template, parameters).properties('Rule')['EventPattern'];
+
+      // Assess
+      expect(pattern).toEqual(narrowPattern(base, scopeFilter(scope, ctx)));
+    });
+  });
+
+  describe('queues', () => {
+    const evaluator = new Evaluator(template, { MaxReceiveCount: '7' });
+
+    it('turn SSE on for every queue', () => {
+      for (const id of resourcesOfType('AWS::SQS::Queue')) expect(evaluator.properties(id)['SqsManagedSseEnabled'], id).toBe(true);
+    });
+
+    it('redrive the main queue to the DLQ after MaxReceiveCount receives', () => {
+      // Act
+      const queue = evaluator.properties('Queue');
+
+      // Assess
+      expect(queue['RedrivePolicy']).toEqual({ deadLetterTargetArn: evaluator.evaluate({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] }), maxReceiveCount: 7 });
+      expect(queue['VisibilityTimeout']).toBe(INFRA_DEFAULTS.visibilityTimeoutSeconds);
+    });
+
+    it('let events.amazonaws.com send only on behalf of this rule (aws:SourceArn), to every queue the rule delivers to', () => {
+      // Prepare
+      const ruleArn = evaluator.evaluate({ 'Fn::GetAtt': ['Rule', 'Arn'] });
+      const rule = evaluator.properties('Rule');
+      const target = (rule['Targets'] as Array<Record<string, unknown>>)[0] as Record<string, unknown>;
+      const deliveredTo = [target['Arn'], (target['DeadLetterConfig'] as { Arn: string }).Arn];
+      const policies = resourcesOfType('AWS::SQS::QueuePolicy').map((id) => evaluator.properties(id));
+
+      // Assess
+      for (const queueArn of deliveredTo) {
+        const policy = policies.find((p) => (p['PolicyDocument'] as { Statement: Statement[] }).Statement.some((s) => s.Resource === queueArn));
+        expect(policy, `a queue policy for ${String(queueArn)}`).toBeDefined();
+        const statement = (policy?.['PolicyDocument'] as { Statement: Statement[] }).Statement[0] as Statement;
+        expect(statement).toMatchObject({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' });
+        expect(statement.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': ruleArn } });
+      }
+    });
+  });
+
+  describe('rule target', () => {
+    const rule = new Evaluator(template).properties('Rule');
+    const targets = rule['Targets'] as Array<Record<string, unknown>>;
+
+    it('is the queue, with no RoleArn (SQS targets are authorised by the queue policy)', () => {
+      expect(targets).toHaveLength(1);
+      expect(targets[0]?.['Arn']).toBe(new Evaluator(template).evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] }));
+      expect(targets[0]).not.toHaveProperty('RoleArn');
+    });
+
+    it('has a dead-letter queue for undeliverable events and a retry policy', () => {
+      expect(targets[0]?.['DeadLetterConfig']).toEqual({ Arn: new Evaluator(template).evaluate({ 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }) });
+      expect(targets[0]?.['RetryPolicy']).toEqual({
+        MaximumRetryAttempts: INFRA_DEFAULTS.eventRetryAttempts,
+        MaximumEventAgeInSeconds: INFRA_DEFAULTS.eventMaxAgeSeconds,
+      });
+    });
+  });
+
+  describe('IAM', () => {
+    const policyResources = [...resourcesOfType('AWS::IAM::ManagedPolicy'), ...resourcesOfType('AWS::SQS::QueuePolicy')];
+
+    it.each(Object.entries(PARAMETER_SETS))('uses no * action and no * resource AWS does not require (%s)', (_label, parameters) => {
+      // Prepare
+      const evaluator = new Evaluator(template, parameters);
+      // A secret's ARN ends in 6 random characters, so a name prefix (or "every secret") needs a
+      // trailing * — the only wildcard allowed, and only with explicit region and account.
+      const secretWildcard = new RegExp(`^arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:[^*]*\\*$`);
+
+      // Assess
+      for (const id of policyResources) {
+        for (const statement of statements(evaluator, id)) {
+          for (const action of asList(statement.Action)) expect(action, `${id} ${statement.Sid ?? ''}`).not.toContain('*');
+          for (const resource of asList(statement.Resource)) {
+            if (resource.includes('*')) expect(resource, `${id} ${statement.Sid ?? ''}`).toMatch(secretWildcard);
+          }
+        }
+      }
+    });
+
+    it('never grants cloudwatch:PutMetricData (metrics go through logs as EMF)', () => {
+      for (const parameters of Object.values(PARAMETER_SETS)) {
+        const evaluator = new Evaluator(template, parameters);
+        for (const id of policyResources) {
+          for (const statement of statements(evaluator, id)) expect(asList(statement.Action)).not.toContain('cloudwatch:PutMetricData');
+        }
+      }
+    });
+
+    it('lets the worker consume its queue and describe the watched secrets, never read them', () => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['secret ARNs']);
+
+      // Act
+      const worker = statements(evaluator, 'WorkerPolicy');
+
+      // Assess
+      expect(worker.flatMap((s) => asList(s.Action)).sort()).toEqual(
+        ['secretsmanager:DescribeSecret', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].sort(),
+      );
+      const describe = worker.find((s) => asList(s.Action).includes('secretsmanager:DescribeSecret'));
+      expect(describe?.Resource).toEqual([ARN_A, ARN_B]);
+      const sqs = worker.find((s) => asList(s.Action).includes('sqs:ReceiveMessage'));
+      expect(sqs?.Resource).toBe(evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] }));
+    });
+
+    it('lets app instances read their secrets, with kms:Decrypt only on the given key through Secrets Manager', () => {
+      // Act
+      const without = statements(new Evaluator(template, { SecretNamePrefix: 'prod/' }), 'AppPolicy');
+      const withKey = statements(new Evaluator(template, { SecretNamePrefix: 'prod/', KmsKeyArn: KMS_KEY }), 'AppPolicy');
+
+      // Assess
+      expect(without.flatMap((s) => asList(s.Action))).toEqual(['secretsmanager:GetSecretValue']);
+      expect(without[0]?.Resource).toBe(`arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/*`);
+      const decrypt = withKey.find((s) => asList(s.Action).includes('kms:Decrypt'));
+      expect(decrypt?.Resource).toBe(KMS_KEY);
+      expect(decrypt?.Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${ENV.region}.amazonaws.com` } });
+    });
+  });
+
+  describe('dashboard', () => {
+    const evaluator = new Evaluator(template);
+    const body = evaluator.properties('Dashboard')['DashboardBody'];
+    const graphed = (): Array<{ namespace: string; name: string; dimensions: string[] }> => {
+      const parsed = JSON.parse(String(body)) as { widgets: Array<{ type: string; properties: { metrics?: unknown[][] } }> };
+      return parsed.widgets.flatMap((w) =>
+        (w.properties.metrics ?? []).map((m) => ({
+          namespace: String(m[0]),
+          name: String(m[1]),
+          dimensions: m.slice(2).filter((x): x is string => typeof x === 'string'),
+        })),
+      );
+    };
+
+    it('is valid JSON once the !Sub placeholders are substituted', () => {
+      expect(typeof body).toBe('string');
+      expect(String(body)).not.toMatch(/\$\{/);
+      expect(() => JSON.parse(String(body))).not.toThrow();
+    });
+
+    it('names only metrics the code emits (src/metrics) and AWS/SQS queue metrics', () => {
+      // Act
+      const metrics = graphed();
+
+      // Assess
+      expect(metrics.length).toBeGreaterThan(0);
+      for (const metric of metrics) {
+        if (metric.namespace === METRIC_NAMESPACE) expect(ALL_METRIC_NAMES, metric.name).toContain(metric.name);
+        else if (metric.namespace === 'AWS/SQS') expect(SQS_METRICS.has(metric.name), metric.name).toBe(true);
+        else expect.fail(`unexpected namespace ${metric.namespace}`);
+      }
+    });
+
+    it('graphs every metric the code emits (all but the reserved ones), on the Service dimension', () => {
+      // Act
+      const names = new Set(graphed().filter((m) => m.namespace === METRIC_NAMESPACE).map((m) => m.name));
+
+      // Assess
+      expect(ALL_METRIC_NAMES.filter((name) => !RESERVED_METRICS.has(name) && !names.has(name))).toEqual([]);
+      for (const metric of graphed().filter((m) => m.namespace === METRIC_NAMESPACE)) expect(metric.dimensions).toEqual(['Service', 'rotation-relay']);
+    });
+
+    it("shows the queue's oldest-message age and the DLQ depth", () => {
+      // Prepare
+      const queue = String(evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'QueueName'] }));
+      const dlq = String(evaluator.evaluate({ 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] }));
+
+      // Act
+      const metrics = graphed();
+
+      // Assess
+      expect(metrics).toContainEqual({ namespace: 'AWS/SQS', name: 'ApproximateAgeOfOldestMessage', dimensions: ['QueueName', queue] });
+      expect(metrics).toContainEqual({ namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: ['QueueName', dlq] });
+    });
+  });
+
+  describe('alarms', () => {
+    const evaluator = new Evaluator(template);
+    const alarms = resourcesOfType('AWS::CloudWatch::Alarm').map((id) => ({ id, ...evaluator.properties(id) }) as Record<string, unknown>);
+    const queueName = (id: string) => evaluator.evaluate({ 'Fn::GetAtt': [id, 'QueueName'] });
+    const find = (namespace: string, metric: string, dimension?: unknown) =>
+      alarms.find(
+        (a) =>
+          a['Namespace'] === namespace &&
+          a['MetricName'] === metric &&
+          (dimension === undefined || (a['Dimensions'] as Array<{ Value: unknown }>).some((d) => d.Value === dimension)),
+      );
+
+    it('fire when the DLQ is not empty', () => {
+      expect(find('AWS/SQS', 'ApproximateNumberOfMessagesVisible', queueName('DeadLetterQueue'))).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    });
+
+    it('fire when the oldest message is too old', () => {
+      expect(find('AWS/SQS', 'ApproximateAgeOfOldestMessage', queueName('Queue'))).toMatchObject({ Threshold: 300, ComparisonOperator: 'GreaterThanThreshold' });
+    });
+
+    it.each([MetricNames.RotationFailures, MetricNames.MissedByEvents])('fire when %s > 0', (metric) => {
+      expect(find(METRIC_NAMESPACE, metric)).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Statistic: 'Sum',
+        TreatMissingData: 'notBreaching',
+        Dimensions: [{ Name: 'Service', Value: 'rotation-relay' }],
+      });
+    });
+
+    it('watch only metrics the code emits, and none that is reserved', () => {
+      for (const alarm of alarms.filter((a) => a['Namespace'] === METRIC_NAMESPACE)) {
+        expect(ALL_METRIC_NAMES).toContain(alarm['MetricName']);
+        expect(RESERVED_METRICS.has(String(alarm['MetricName']))).toBe(false);
+      }
+    });
+
+    it('notify the alarm topic only when one is given', () => {
+      // Act
+      const withTopic = new Evaluator(template, PARAMETER_SETS['KMS key and alarm topic']);
+
+      // Assess
+      for (const alarm of alarms) expect(alarm['AlarmActions'], String(alarm['id'])).toBeUndefined();
+      for (const id of resourcesOfType('AWS::CloudWatch::Alarm')) {
+        expect(withTopic.properties(id)['AlarmActions']).toEqual([`arn:aws:sns:${ENV.region}:${ENV.accountId}:ops`]);
+      }
+    });
+  });
+
+  it('outputs the queue URL and the ARNs of both managed policies', () => {
+    // Prepare
+    const evaluator = new Evaluator(template);
+
+    // Assess
+    expect(evaluator.output('QueueUrl')).toBe(`https://sqs.${ENV.region}.amazonaws.com/${ENV.accountId}/rotation-relay`);
+    expect(template.Outputs['WorkerPolicyArn']?.Value).toEqual({ Ref: 'WorkerPolicy' });
+    expect(template.Outputs['AppPolicyArn']?.Value).toEqual({ Ref: 'AppPolicy' });
+    expect(evaluator.output('WorkerPolicyArn')).toMatch(/^arn:aws:iam::\d{12}:policy\//);
+  });
+});
+
+describe('infra/samples', () => {
+  it.each(Object.values(SAMPLE_FILES))('%s is a verbatim copy of ../shared/events', (file) => {
+    const copy = readFileSync(new URL(file, SAMPLES_URL), 'utf8');
+    const shared = readFileSync(new URL(`../../../../shared/events/${file}`, import.meta.url), 'utf8');
+    expect(JSON.parse(copy)).toEqual(JSON.parse(shared));
+  });
+});
