@@ -13,6 +13,8 @@ export interface RedisConfig {
   cluster: boolean;
   tlsCaFile?: string;
   keyPrefix: string;
+  /** Secret holding the connection's rotating password (`password` or `authToken`). */
+  passwordSecretId?: string;
 }
 
 export interface SigningConfig {
@@ -55,11 +57,13 @@ export function loadAwsConfig(env: Env = process.env): AwsConfig {
 
 export function loadRedisConfig(env: Env = process.env): RedisConfig {
   const tlsCaFile = SETTINGS.redis.tlsCaFile.read(env);
+  const passwordSecretId = SETTINGS.redis.passwordSecretId.read(env);
   return {
     url: SETTINGS.redis.url.read(env),
     cluster: SETTINGS.redis.cluster.read(env),
     keyPrefix: SETTINGS.redis.keyPrefix.read(env),
     ...(tlsCaFile ? { tlsCaFile } : {}),
+    ...(passwordSecretId ? { passwordSecretId } : {}),
   };
 }
 

@@ -61,6 +61,10 @@ export const SETTINGS = {
       'ROTATION_RELAY_REDIS_TLS_CA_FILE',
       'PEM file of the CA that signed the Redis server certificate, for `rediss://` with a private CA.',
     ),
+    passwordSecretId: optionalSetting(
+      'ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID',
+      'Secret (name or ARN) holding this Redis connection\'s password, when it rotates: a JSON secret with `password` or `authToken`. The worker then follows its rotation (it relays the rotation of the very token it connects with) and the CLI reads it once; both need `secretsmanager:GetSecretValue` on that one secret. The user name still comes from the URL.',
+    ),
     keyPrefix: stringSetting(
       'ROTATION_RELAY_KEY_PREFIX',
       'rotation-relay',

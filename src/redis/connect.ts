@@ -29,14 +29,19 @@ export function describeRedisTarget(url: string): string {
   }
 }
 
-function baseOptions(config: RedisConfig, options: ConnectOptions): RedisOptions {
+/**
+ * ioredis options for `config` (host, port, db, TLS, user, retry policy). Exported for the
+ * rotating client, which takes the same options but owns the password.
+ */
+export function redisOptionsFromConfig(config: RedisConfig, options: ConnectOptions): RedisOptions {
   const url = new URL(config.url);
   const tls = url.protocol === 'rediss:';
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   const username = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
   return {
-    host: url.hostname,
+    // URL hostnames keep IPv6 brackets; sockets want the bare address.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port ? Number(url.port) : 6379,
     db: Number.isInteger(db) ? db : 0,
     connectionName: options.connectionName,
@@ -56,7 +61,7 @@ function baseOptions(config: RedisConfig, options: ConnectOptions): RedisOptions
  * a password override for secrets that rotate. Nothing here logs the URL as given.
  */
 export function connectRedis(config: RedisConfig, options: ConnectOptions): RedisClient {
-  const redisOptions = baseOptions(config, options);
+  const redisOptions = redisOptionsFromConfig(config, options);
   if (!config.cluster) return new Redis(redisOptions);
   const { host, port, ...nodeOptions } = redisOptions;
   const clusterOptions: ClusterOptions = {

@@ -12,6 +12,8 @@ import {
   signIfKeyed,
 } from '../protocol/index.js';
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
+import { connectRotatingRedis } from './rotating-redis.js';
+import type { CredentialCache } from '../subscriber/index.js';
 import { createSecretsClient, describeCurrentVersion } from '../secrets/index.js';
 import { createMessageHandler, type MessageOutcome } from './handle-message.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
@@ -60,8 +62,10 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   private readonly metrics: Metrics;
   private readonly sqs: SQSClient;
   private readonly secrets: SecretsManagerClient;
-  private readonly redis: RedisClient;
+  private redis: RedisClient | undefined;
   private readonly ownsRedis: boolean;
+  /** Follows the Redis password's own secret, when ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID is set. */
+  private passwordCache?: CredentialCache;
   private consumer?: Consumer;
   private health?: HealthServer;
   private inFlight = 0;
@@ -80,15 +84,27 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region, useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint });
     this.secrets = deps.secrets ?? createSecretsClient(config.aws);
     this.ownsRedis = deps.redis === undefined;
-    this.redis = deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false });
-    this.redis.on('error', (error: Error) => this.logger.warn({ err: { name: error.name, message: error.message } }, 'redis connection error'));
-    this.redis.on('ready', () => this.logger.info({ redis: describeRedisTarget(config.redis.url) }, 'redis ready'));
+    // A rotating password can only be read once start() may do I/O; otherwise connect now.
+    if (deps.redis !== undefined || config.redis.passwordSecretId === undefined) {
+      this.attachRedis(deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false }));
+    }
+  }
+
+  private attachRedis(redis: RedisClient): void {
+    this.redis = redis;
+    redis.on('error', (error: Error) => this.logger.warn({ err: { name: error.name, message: error.message } }, 'redis connection error'));
+    redis.on('ready', () => this.logger.info({ redis: describeRedisTarget(this.config.redis.url) }, 'redis ready'));
+  }
+
+  private get connection(): RedisClient {
+    if (!this.redis) throw new Error('redis connection used before start()');
+    return this.redis;
   }
 
   get status(): WorkerStatus {
     return {
       running: this.consumer?.status.isRunning ?? false,
-      redisReady: this.redis.status === 'ready',
+      redisReady: this.redis?.status === 'ready',
       inFlight: this.inFlight,
       ...(this.health ? { healthPort: this.health.port } : {}),
     };
@@ -111,11 +127,16 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     const { config } = this;
     this.health = await startHealthServer(config.healthHost, config.healthPort, {
       ready: () => {
-        const checks = { consuming: this.consumer?.status.isRunning ?? false, redis: this.redis.status === 'ready' };
+        const checks = { consuming: this.consumer?.status.isRunning ?? false, redis: this.redis?.status === 'ready' };
         return { ready: checks.consuming && checks.redis, checks };
       },
     });
     await checkQueue(this.sqs, config.queueUrl, this.logger);
+    if (!this.redis) {
+      const rotating = await connectRotatingRedis(config, this.secrets, this.logger);
+      this.passwordCache = rotating.cache;
+      this.attachRedis(rotating.redis);
+    }
     // Consuming before Redis is reachable would only bounce messages back to the queue.
     await this.waitForRedis();
     // A SIGTERM during start-up (say, while Redis was down) must not leave a consumer running.
@@ -123,10 +144,10 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
 
     const handle = createMessageHandler({
       describe: (secretId) => describeCurrentVersion(this.secrets, secretId),
-      lastPublished: (secretArn) => readPublishedVersion(this.redis, config.redis.keyPrefix, secretArn),
+      lastPublished: (secretArn) => readPublishedVersion(this.connection, config.redis.keyPrefix, secretArn),
       publish: (fields) =>
         publishInvalidation(
-          this.redis,
+          this.connection,
           config.redis.keyPrefix,
           signIfKeyed(createInvalidation(fields), config.signing.keys),
           { dedupeTtlSeconds: config.dedupeTtlSeconds },
@@ -189,7 +210,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     // Say early that we are waiting (1 s), then every 5 s while Redis stays away.
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await Promise.race([waitForReady(this.redis, attempt === 0 ? 1_000 : 5_000), stopRequested]);
+        await Promise.race([waitForReady(this.connection, attempt === 0 ? 1_000 : 5_000), stopRequested]);
         return;
       } catch {
         if (this.stopping) return;
@@ -216,7 +237,9 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     }
     await this.health?.close();
     this.metrics.close();
-    if (this.ownsRedis) await this.redis.quit().catch(() => this.redis.disconnect());
+    const redis = this.redis;
+    if (this.ownsRedis && redis) await redis.quit().catch(() => redis.disconnect());
+    await this.passwordCache?.stop();
     this.logger.info({}, 'worker stopped');
   }
 }

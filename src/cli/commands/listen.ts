@@ -3,6 +3,7 @@ import { loadRedisConfig, loadSigningConfig } from '../../config/index.js';
 import { describeRedisTarget } from '../../redis/connect.js';
 import { InvalidationListener } from '../../subscriber/invalidation-listener.js';
 import { EXIT, UsageError } from '../exit-codes.js';
+import { currentRedisPassword } from '../redis-password.js';
 import type { CliIo } from '../io.js';
 
 export const listenHelp = `Usage: rotation-relay listen [--count N]
@@ -26,7 +27,8 @@ export async function listen(argv: string[], io: CliIo): Promise<number> {
 
   const redis = loadRedisConfig(io.env);
   const signing = loadSigningConfig(io.env);
-  const listener = new InvalidationListener({ redis, signingKeys: signing.keys, maxAgeMs: signing.maxAgeMs });
+  const password = await currentRedisPassword(redis, io.env);
+  const listener = new InvalidationListener({ redis, signingKeys: signing.keys, maxAgeMs: signing.maxAgeMs, ...(password ? { password } : {}) });
   let received = 0;
   const done = new Promise<void>((resolve) => {
     listener.on('invalidation', (invalidation) => {

@@ -5,6 +5,7 @@ import { createInvalidation, publishInvalidation, signIfKeyed } from '../../prot
 import { connectRedis, waitForReady } from '../../redis/connect.js';
 import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
+import { currentRedisPassword } from '../redis-password.js';
 import type { CliIo } from '../io.js';
 
 export const publishHelp = `Usage: rotation-relay publish SECRET [--reason TEXT]
@@ -32,7 +33,8 @@ export async function publish(argv: string[], io: CliIo): Promise<number> {
   const redisConfig = loadRedisConfig(io.env);
   const signing = loadSigningConfig(io.env);
   const current = await describeCurrentVersion(createSecretsClient(aws), secretId);
-  const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false });
+  const password = await currentRedisPassword(redisConfig, io.env);
+  const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);
   try {
     await waitForReady(redis, 10_000);

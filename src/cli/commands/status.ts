@@ -4,6 +4,7 @@ import { readPublishedVersions } from '../../protocol/index.js';
 import { connectRedis, waitForReady } from '../../redis/connect.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { currentRedisPassword } from '../redis-password.js';
 import { formatTable } from '../table.js';
 
 export const statusHelp = `Usage: rotation-relay status [--json]
@@ -18,7 +19,8 @@ Options:
 export async function status(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false } } });
   const redisConfig = loadRedisConfig(io.env);
-  const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false });
+  const password = await currentRedisPassword(redisConfig, io.env);
+  const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);
   try {
     await waitForReady(redis, 10_000);

@@ -1,0 +1,30 @@
+import { loadAwsConfig, type Env, type RedisConfig } from '../config/index.js';
+import { createSecretsClient, getSecretValue } from '../secrets/index.js';
+import { redisPasswordFrom } from '../subscriber/redis-password.js';
+import { UsageError } from './exit-codes.js';
+
+/**
+ * The current Redis password when ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID names one: a command
+ * runs for seconds, so one AWSCURRENT read is enough (the worker, which runs for weeks, follows
+ * the secret instead). Undefined when the URL carries the credentials.
+ */
+export async function currentRedisPassword(redis: RedisConfig, env: Env): Promise<string | undefined> {
+  if (redis.passwordSecretId === undefined) return undefined;
+  const client = createSecretsClient(loadAwsConfig(env));
+  try {
+    const secret = await getSecretValue(client, redis.passwordSecretId, { versionStage: 'AWSCURRENT' });
+    let value: unknown = secret.secretString;
+    try {
+      value = JSON.parse(secret.secretString) as unknown;
+    } catch {
+      // A plain-string secret is the token itself.
+    }
+    const password = redisPasswordFrom(value);
+    if (password === undefined) {
+      throw new UsageError(`secret ${redis.passwordSecretId} (ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID) has no "password" or "authToken" field`);
+    }
+    return password;
+  } finally {
+    client.destroy();
+  }
+}
