@@ -9,6 +9,8 @@ export interface CurrentVersion {
   versionId: string;
   /** The version carrying AWSPENDING, when a rotation is under way. */
   pendingVersionId?: string;
+  /** Every version this read knows, with its labels (`[]` for a deprecated one). */
+  stagesByVersion?: Record<string, string[]>;
 }
 
 /**
@@ -26,5 +28,11 @@ export async function describeCurrentVersion(client: SecretsManagerClient, secre
   const current = stages.find(([, labels]) => labels.includes('AWSCURRENT'))?.[0];
   const pending = stages.find(([, labels]) => labels.includes('AWSPENDING'))?.[0];
   if (!current || !output.ARN || !output.Name) throw new NoCurrentVersionError(secretId);
-  return { arn: output.ARN, name: output.Name, versionId: current, ...(pending ? { pendingVersionId: pending } : {}) };
+  return {
+    arn: output.ARN,
+    name: output.Name,
+    versionId: current,
+    ...(pending ? { pendingVersionId: pending } : {}),
+    stagesByVersion: Object.fromEntries(stages),
+  };
 }

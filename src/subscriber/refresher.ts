@@ -119,8 +119,10 @@ export class Refresher {
     if (request.kind === 'current') return this.get(state, { versionStage: 'AWSCURRENT' });
     if (request.kind === 'changed') return this.readUntilChanged(state, base);
     const named = await this.get(state, { versionId: request.versionId });
-    // Stages missing from the answer: nothing to judge by, and the message was verified.
-    if (named.versionStages.length === 0 || named.versionStages.includes('AWSCURRENT')) return named;
+    // Only a version labelled AWSCURRENT is adopted. A version with no label at all is a
+    // deprecated one (AWS keeps it readable by id until it deletes it): adopting it because there
+    // is "nothing to judge by" would let a replayed genuine message install an old credential.
+    if (named.versionStages.includes('AWSCURRENT')) return named;
     this.deps.options.logger.debug(
       { name: state.name, versionId: request.versionId, trigger: request.trigger },
       'the version an invalidation named is not AWSCURRENT (stale, replayed or not yet visible); reading AWSCURRENT instead',

@@ -24,6 +24,18 @@ export interface ConfirmResult {
   gaveUp: boolean;
 }
 
+/**
+ * Could the event's version be one this read has not caught up with? Yes when the read does not
+ * list it at all, or lists it as AWSPENDING (a rotation whose finishSecret the read has not seen).
+ * A version listed as AWSPREVIOUS or with no label is older than the current one: the event is
+ * superseded (a late delivery, a backlog after an outage), and re-reading for the whole window
+ * would only stall its batch. Without the labels (an older caller), assume it may be newer.
+ */
+function mayBeNewer(eventVersionId: string, read: CurrentVersion): boolean {
+  const labels = read.stagesByVersion?.[eventVersionId];
+  return labels === undefined || labels.includes('AWSPENDING');
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -31,9 +43,11 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * late, out of order, and operators roll back, so we broadcast whatever AWSCURRENT is *now*.
  *
  * One subtlety: DescribeSecret is eventually consistent right after a label moves. If it still
- * shows the version we last broadcast while the event names a different one, the read is probably
- * stale, so re-read for a short, bounded window. A genuinely stale *event* (naming a version that
- * has since been superseded) costs that window once and then ends as "unchanged".
+ * shows the version we last broadcast while the event names a different one that the read does
+ * not know yet (or knows only as AWSPENDING), the read is probably stale, so re-read for a short,
+ * bounded window. An event naming an older version (AWSPREVIOUS or unlabelled) is superseded and
+ * ends at once as "unchanged". The cost of that rule: a roll-back seen through a stale read is not
+ * re-read; the subscribers' poll (and MissedByEvents) covers it.
  */
 export async function confirmCurrentVersion(input: ConfirmInput): Promise<ConfirmResult> {
   const sleep = input.sleep ?? defaultSleep;
@@ -49,7 +63,8 @@ export async function confirmCurrentVersion(input: ConfirmInput): Promise<Confir
       input.eventVersionId !== undefined &&
       input.lastPublishedVersionId !== undefined &&
       current.versionId === input.lastPublishedVersionId &&
-      current.versionId !== input.eventVersionId;
+      current.versionId !== input.eventVersionId &&
+      mayBeNewer(input.eventVersionId, current);
     if (!looksStale) return { current, reads, gaveUp: false };
     if (now() + input.intervalMs > deadline) return { current, reads, gaveUp: true };
     await sleep(input.intervalMs);

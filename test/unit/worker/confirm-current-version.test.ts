@@ -367,3 +367,56 @@ describe('confirmCurrentVersion', () => {
     expect(result).toEqual({ current: current(EVENT), reads: 2, gaveUp: false });
   });
 });
+
+describe('confirmCurrentVersion: superseded events', () => {
+  const base = { arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf', name: 's' };
+
+  it.each([
+    ['AWSPREVIOUS', ['AWSPREVIOUS']],
+    ['no label (deprecated)', []],
+  ])('returns at once when the read lists the event version as %s', async (_label, labels) => {
+    // Prepare: the read already shows the last broadcast version as current.
+    let reads = 0;
+    const read = { ...base, versionId: 'last', stagesByVersion: { last: ['AWSCURRENT'], event: labels } };
+
+    // Act
+    const result = await confirmCurrentVersion({
+      describe: async () => {
+        reads += 1;
+        return read;
+      },
+      eventVersionId: 'event',
+      lastPublishedVersionId: 'last',
+      windowMs: 60_000,
+      intervalMs: 10,
+      sleep: async () => undefined,
+    });
+
+    // Assess
+    expect(result).toEqual({ current: read, reads: 1, gaveUp: false });
+    expect(reads).toBe(1);
+  });
+
+  it('still re-reads when the read lists the event version as AWSPENDING (finishSecret not seen yet)', async () => {
+    // Prepare
+    const answers = [
+      { ...base, versionId: 'last', stagesByVersion: { last: ['AWSCURRENT'], event: ['AWSPENDING'] } },
+      { ...base, versionId: 'event', stagesByVersion: { last: ['AWSPREVIOUS'], event: ['AWSCURRENT'] } },
+    ];
+    let reads = 0;
+
+    // Act
+    const result = await confirmCurrentVersion({
+      describe: async () => answers[Math.min(reads++, 1)] as (typeof answers)[number],
+      eventVersionId: 'event',
+      lastPublishedVersionId: 'last',
+      windowMs: 60_000,
+      intervalMs: 10,
+      sleep: async () => undefined,
+    });
+
+    // Assess
+    expect(result.current.versionId).toBe('event');
+    expect(result.reads).toBe(2);
+  });
+});
