@@ -23,7 +23,23 @@ export {
   type CacheStatus,
   type CredentialVersion,
   type CredentialSource,
+  type PresenceOptions,
+  type PresenceStatus,
 } from './subscriber/index.js';
+
+// Fleet convergence: wait until every live instance holds a version before revoking the old one
+export {
+  waitConverged,
+  WAIT_CONVERGED_DEFAULTS,
+  NotConvergedError,
+  FleetOptionsError,
+  FleetReadError,
+  type WaitConvergedOptions,
+  type WaitConvergedResult,
+  type SecretConvergence,
+  type InstanceVersion,
+  type StaleInstance,
+} from './fleet/index.js';
 
 // Errors: every one extends RotationRelayError and carries a stable `code`
 export { RotationRelayError } from './errors.js';

@@ -100,7 +100,7 @@ export const METRIC_DEFINITIONS: { readonly [N in MetricName]: MetricDefinition 
   InstancesStale: {
     unit: 'Count',
     emittedBy: 'worker',
-    description: 'Reserved for fleet convergence: instances still on an old version',
+    description: 'Live app instances on another version than the last broadcast for over a minute (alarmed)',
   },
   RefreshLatencyMs: {
     unit: 'Milliseconds',

@@ -46,3 +46,18 @@ export {
   PublishError,
   VersionsReadError,
 } from './errors.js';
+export {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_PRESENCE_TTL_MS,
+  DEFAULT_LAST_SEEN_RETENTION_MS,
+  ACK_FIELD_PREFIX,
+  PRESENCE_FIELDS,
+  encodeAck,
+  decodeAck,
+  encodePresence,
+  decodePresence,
+  isValidInstanceId,
+  type InstanceMetadata,
+  type PresenceAck,
+  type DecodedPresence,
+} from './presence.js';

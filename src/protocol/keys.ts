@@ -19,6 +19,19 @@ export interface ProtocolKeys {
   readonly versions: string;
   /** Exact-duplicate guard for one EventBridge event id (`SET NX EX`). */
   event(eventId: string): string;
+  /**
+   * Fleet presence: sorted set, member = instance id, score = time of its last heartbeat (ms since
+   * the epoch, the instance's clock). Members stay after they stop heartbeating, for a retention
+   * period, so readers can list instances that stopped (see docs/protocol.md, "Presence").
+   */
+  readonly instances: string;
+  /**
+   * Hash of one live instance: its metadata and, per secret, the version it holds
+   * (`secretArn → versionId@ackedAtMs`). Expires (PEXPIRE = the instance's TTL) unless refreshed.
+   */
+  instance(instanceId: string): string;
+  /** List of what the worker did with the events about one secret (newest last, capped, expiring). */
+  timeline(secretArn: string): string;
 }
 
 /**
@@ -35,6 +48,9 @@ export function protocolKeys(prefix: string = DEFAULT_KEY_PREFIX): ProtocolKeys 
     channel: `${tag}:invalidations`,
     versions: `${tag}:versions`,
     event: (eventId: string) => `${tag}:event:${eventId}`,
+    instances: `${tag}:instances`,
+    instance: (instanceId: string) => `${tag}:instance:${instanceId}`,
+    timeline: (secretArn: string) => `${tag}:timeline:${secretArn}`,
   };
 }
 

@@ -10,6 +10,7 @@ import { InvalidationListener } from './invalidation-listener.js';
 import { resolveCacheOptions, type ResolvedCacheOptions } from './options.js';
 import { readPending } from './pending.js';
 import { PollScheduler } from './poll-scheduler.js';
+import { PresenceWriter } from './presence.js';
 import { planReconcile } from './reconcile.js';
 import { redisPasswordFrom } from './redis-password.js';
 import { Refresher, type CacheCounts } from './refresher.js';
@@ -48,6 +49,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     invalidationsRejected: 0,
   };
   private listener: InvalidationListener | undefined;
+  /** Fleet presence and acks (docs/protocol.md); undefined when off. */
+  private presence: PresenceWriter | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   /** Loops, retries and reconciles run while this is true (from start() until stop()). */
@@ -72,6 +75,17 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       isRunning: () => this.active,
       onRotated: (event) => this.onRotated(event),
     });
+    if (this.options.presence && config.redis) {
+      this.presence = new PresenceWriter({
+        keyPrefix: config.redis.keyPrefix,
+        ...this.options.presence,
+        client: () => this.listener?.commandClient(),
+        held: () => this.heldVersions(),
+        subscribed: () => this.listener?.connected ?? false,
+        now: this.options.now,
+        logger: this.options.logger,
+      });
+    }
     this.poll = new PollScheduler({
       intervalMs: this.options.pollIntervalMs,
       jitter: this.options.pollJitter,
@@ -147,7 +161,11 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   async forceRefresh(name?: string): Promise<void> {
     const states = name === undefined ? [...this.states.values()] : [this.stateFor(name)];
     const at = this.options.now();
-    await Promise.all(states.map((state) => this.refresher.refresh(state, { kind: 'current', trigger: 'force', at })));
+    try {
+      await Promise.all(states.map((state) => this.refresher.refresh(state, { kind: 'current', trigger: 'force', at })));
+    } finally {
+      this.presence?.ack();
+    }
   }
 
   /** What operators need to know, never a value: every field is metadata by construction. */
@@ -170,6 +188,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       ...(nextPollInMs !== undefined ? { nextPollInMs } : {}),
       pubsub,
       secrets,
+      ...(this.presence ? { presence: this.presence.status() } : {}),
       counts: { ...this.counts },
     };
   }
@@ -191,6 +210,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       if (this.stopping) throw new CacheStoppedError();
       this.started = true;
       this.poll.start();
+      this.presence?.start();
       if (subscribed && !(await settlesWithin(subscribed, this.options.subscribeWaitMs))) {
         logger.warn(
           { waitedMs: this.options.subscribeWaitMs },
@@ -262,6 +282,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     });
     listener.on('subscribed', () => this.onSubscribed());
     listener.on('disconnected', () => {
+      this.presence?.ack();
       this.options.logger.warn('invalidation subscription lost; reconnecting (the poll covers meanwhile)');
       this.safeEmit('disconnected');
     });
@@ -283,6 +304,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       this.options.logger.info({ name: passwordSecret }, 'invalidation subscription re-authenticated with the refreshed Redis password');
     }
     this.options.logger.debug('invalidation subscription active; reconciling');
+    this.presence?.ack();
     this.safeEmit('subscribed');
     this.reconcile().catch((error: unknown) => this.logUnexpected('reconcile', error));
   }
@@ -364,12 +386,21 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private async background(state: SecretState, request: Parameters<Refresher['refresh']>[1]): Promise<void> {
     try {
       await this.refresher.refresh(state, request);
+      this.presence?.ack();
     } catch {
       // see above
     }
   }
 
+  /** What presence acks: every secret held, under its ARN once known. */
+  private *heldVersions(): Iterable<{ name: string; secret: string; versionId: string }> {
+    for (const state of this.states.values()) {
+      if (state.held) yield { name: state.name, secret: state.arn ?? state.held.secretArn, versionId: state.held.versionId };
+    }
+  }
+
   private onRotated(event: RotatedEvent): void {
+    this.presence?.ack();
     if (event.name === this.config.redis?.passwordSecret && this.listener) {
       const password = this.redisPassword(event.name);
       if (password !== undefined) this.listener.setPassword(password);
@@ -439,6 +470,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.refresher.close();
     for (const state of this.states.values()) state.clearRetry();
     if (this.reconcileState.timer) clearTimeout(this.reconcileState.timer);
+    await this.presence?.stop();
     await this.listener?.stop();
     if (this.ownsClient) this.client.destroy();
     if (this.started) this.options.logger.info('credential cache stopped');

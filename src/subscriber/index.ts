@@ -27,4 +27,6 @@ export type {
   CacheStatus,
   CredentialVersion,
   CredentialSource,
+  PresenceOptions,
+  PresenceStatus,
 } from './types.js';

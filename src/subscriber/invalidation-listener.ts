@@ -156,6 +156,14 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
   }
 
   /**
+   * The normal connection `readVersions` uses, for other small writes of the owner (fleet
+   * presence), so an instance keeps two connections. Undefined once stopped.
+   */
+  commandClient(): RedisClient | undefined {
+    return this.stopped ? undefined : this.getVersionsClient();
+  }
+
+  /**
    * The password the *next* (re)connect of both connections uses. The live connections are left
    * alone: an established connection stays authenticated when the password changes.
    */

@@ -1,9 +1,16 @@
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { NoopMetrics, type Metrics } from '../metrics/index.js';
-import { DEFAULT_MAX_AGE_MS } from '../protocol/index.js';
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_LAST_SEEN_RETENTION_MS,
+  DEFAULT_MAX_AGE_MS,
+  DEFAULT_PRESENCE_TTL_MS,
+  isValidInstanceId,
+} from '../protocol/index.js';
 import { DEFAULT_BACKOFF, type BackoffBounds } from './backoff.js';
 import type { Env } from './env-fallback.js';
 import { CredentialCacheConfigError } from './errors.js';
+import { defaultInstanceId } from './presence.js';
 import type { CredentialCacheOptions } from './types.js';
 
 /** The defaults documented on `CredentialCacheOptions`, in one place. */
@@ -16,7 +23,20 @@ export const CACHE_DEFAULTS = {
   subscribeWaitMs: 5_000,
   missedByEventsGraceMs: 60_000,
   maxAgeMs: DEFAULT_MAX_AGE_MS,
+  presence: {
+    heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+    ttlMs: DEFAULT_PRESENCE_TTL_MS,
+    lastSeenRetentionMs: DEFAULT_LAST_SEEN_RETENTION_MS,
+  },
 } as const;
+
+/** Presence settings once defaults are applied; undefined in `ResolvedCacheOptions` when off. */
+export interface ResolvedPresenceOptions {
+  instanceId: string;
+  heartbeatIntervalMs: number;
+  ttlMs: number;
+  lastSeenRetentionMs: number;
+}
 
 export interface ResolvedCacheOptions {
   pollIntervalMs: number;
@@ -29,6 +49,7 @@ export interface ResolvedCacheOptions {
   missedByEventsGraceMs: number;
   maxAgeMs: number;
   signingKeys: readonly string[];
+  presence: ResolvedPresenceOptions | undefined;
   env: Env;
   now: () => number;
   logger: Logger;
@@ -64,12 +85,37 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
     signingKeys: options.signingKeys ?? [],
+    presence: resolvePresence(options),
     env: options.env ?? process.env,
     now: options.now ?? (() => Date.now()),
     logger: options.logger ?? silentLogger(),
     metrics: options.metrics ?? new NoopMetrics(),
   };
   return resolved;
+}
+
+function resolvePresence(options: CredentialCacheOptions): ResolvedPresenceOptions | undefined {
+  const presence = options.presence;
+  if (presence === false) return undefined;
+  if (options.redis === undefined) {
+    if (presence !== undefined) throw new CredentialCacheConfigError('presence needs redis: it is written to the same Redis as the invalidations');
+    return undefined;
+  }
+  const instanceId = presence?.instanceId ?? defaultInstanceId();
+  if (!isValidInstanceId(instanceId)) {
+    throw new CredentialCacheConfigError(`presence.instanceId must be 1–200 printable characters without whitespace, got ${JSON.stringify(instanceId)}`);
+  }
+  const defaults = CACHE_DEFAULTS.presence;
+  const heartbeatIntervalMs = timerDelay('presence.heartbeatIntervalMs', presence?.heartbeatIntervalMs ?? defaults.heartbeatIntervalMs);
+  const ttlMs = timerDelay('presence.ttlMs', presence?.ttlMs ?? defaults.ttlMs);
+  if (!Number.isInteger(ttlMs) || ttlMs <= heartbeatIntervalMs) {
+    throw new CredentialCacheConfigError(`presence.ttlMs (${ttlMs}) must be a whole number of ms greater than presence.heartbeatIntervalMs (${heartbeatIntervalMs})`);
+  }
+  const lastSeenRetentionMs = nonNegative('presence.lastSeenRetentionMs', presence?.lastSeenRetentionMs ?? defaults.lastSeenRetentionMs);
+  if (lastSeenRetentionMs < ttlMs) {
+    throw new CredentialCacheConfigError(`presence.lastSeenRetentionMs (${lastSeenRetentionMs}) must be at least presence.ttlMs (${ttlMs})`);
+  }
+  return { instanceId, heartbeatIntervalMs, ttlMs, lastSeenRetentionMs };
 }
 
 /** Node clamps timer delays above 2^31 − 1 ms to 1 ms: a "25-day poll" would fire at once. */

@@ -28,6 +28,34 @@ export interface BackoffOptions {
   maxMs?: number;
 }
 
+/**
+ * Fleet presence (docs/protocol.md, "Presence and acknowledgements"): the cache registers itself
+ * in Redis with a heartbeat and a TTL, and acks the version it holds of each secret after every
+ * refresh, so `rotation-relay status`, `wait-converged` and the `InstancesStale` metric know which
+ * live instances still use an old version. Costs one pipelined write per heartbeat and per refresh
+ * on the cache's normal Redis connection (no extra connection).
+ */
+export interface PresenceOptions {
+  /**
+   * This instance's id in `{P}:instances` (1–200 printable characters, no whitespace); unique per
+   * process. @defaultValue `<hostname>:<pid>:<6 random hex characters>`
+   */
+  instanceId?: string;
+  /** Period of the heartbeat write. @defaultValue 10 000 ms */
+  heartbeatIntervalMs?: number;
+  /**
+   * The presence entry expires this long after the last write: an instance that dies stops
+   * counting after at most this long. Must exceed `heartbeatIntervalMs`. @defaultValue 30 000 ms
+   */
+  ttlMs?: number;
+  /**
+   * How long an instance that stopped heartbeating (crashed, partitioned) stays listed as such
+   * before heartbeats of others trim it away. A clean `stop()` deregisters at once.
+   * @defaultValue 3 600 000 ms (1 h)
+   */
+  lastSeenRetentionMs?: number;
+}
+
 export interface CredentialCacheOptions {
   /** Logical name → how to read it. Clients name secrets by these logical names. */
   secrets: Record<string, SecretSpec>;
@@ -49,6 +77,11 @@ export interface CredentialCacheOptions {
      */
     subscribeWaitMs?: number;
   };
+  /**
+   * Fleet presence and acks (see {@link PresenceOptions}); `false` turns them off. Needs `redis`.
+   * @defaultValue on, with the defaults of `PresenceOptions`, whenever `redis` is set
+   */
+  presence?: PresenceOptions | false;
   /** Accepted signing keys, current first. Empty: accept unsigned messages. @defaultValue [] */
   signingKeys?: readonly string[];
   /** Replay guard for signed invalidations. @defaultValue 300 000 ms */
@@ -124,12 +157,25 @@ export interface SecretStatus {
   failures: number;
 }
 
+/** The `presence` part of `status()` (present only when presence is on). */
+export interface PresenceStatus {
+  instanceId: string;
+  heartbeatIntervalMs: number;
+  ttlMs: number;
+  /** Last successful write (heartbeat or ack). */
+  lastWriteAt?: string;
+  /** Last failed write, until a write succeeds again. */
+  lastError?: { message: string; at: string };
+}
+
 export interface CacheStatus {
   running: boolean;
   pollIntervalMs: number;
   nextPollInMs?: number;
   pubsub: { enabled: boolean; connected: boolean; lastInvalidationAt?: string; lastInvalidation?: { secretName: string; versionId?: string } };
   secrets: Record<string, SecretStatus>;
+  /** Fleet presence; absent when it is off (no `redis`, or `presence: false`). */
+  presence?: PresenceStatus;
   counts: {
     refreshes: number;
     failures: number;

@@ -18,6 +18,9 @@ import { createSecretsClient, describeCurrentVersion } from '../secrets/index.js
 import { createMessageHandler, type MessageOutcome } from './handle-message.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { checkQueue } from './queue-check.js';
+import { parseEventBody } from '../events/index.js';
+import { recordTimeline, type TimelineEntry } from '../fleet/index.js';
+import { InstancesStaleCheck, type InstancesStaleOptions } from './instances-stale.js';
 
 export interface WorkerDeps {
   /** Pass clients to share them or point them at an emulator; built from config otherwise. */
@@ -26,6 +29,8 @@ export interface WorkerDeps {
   redis?: RedisClient;
   logger?: Logger;
   metrics?: Metrics;
+  /** The periodic `InstancesStale` check (fleet convergence); `false` turns it off. @defaultValue every 30 s, 60 s grace */
+  instancesStale?: InstancesStaleOptions | false;
 }
 
 export interface WorkerEvents {
@@ -68,6 +73,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   private passwordCache?: CredentialCache;
   private consumer?: Consumer;
   private health?: HealthServer;
+  private staleCheck?: InstancesStaleCheck;
+  private readonly staleOptions: InstancesStaleOptions | false;
   private inFlight = 0;
   private stopping?: Promise<void>;
   private onStopRequested?: () => void;
@@ -84,6 +91,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region, useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint });
     this.secrets = deps.secrets ?? createSecretsClient(config.aws);
     this.ownsRedis = deps.redis === undefined;
+    this.staleOptions = deps.instancesStale ?? {};
     // A rotating password can only be read once start() may do I/O; otherwise connect now.
     if (deps.redis !== undefined || config.redis.passwordSecretId === undefined) {
       this.attachRedis(deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false }));
@@ -175,6 +183,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
         this.inFlight += 1;
         try {
           const outcome = await handle({ body: message.Body ?? '', messageId: message.MessageId ?? '', receivedAt });
+          this.recordTimeline(outcome, message, receivedAt);
           this.emit('outcome', outcome, message);
           return outcome.ack ? message : undefined;
         } catch (error) {
@@ -196,11 +205,55 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.consumer.on('processing_error', () => undefined);
     this.consumer.on('stopped', () => this.emit('stopped'));
     this.consumer.start();
+    if (this.staleOptions !== false) {
+      this.staleCheck = new InstancesStaleCheck(
+        { redis: () => this.redis, keyPrefix: config.redis.keyPrefix, metrics: this.metrics, logger: this.logger },
+        this.staleOptions,
+      );
+      this.staleCheck.start();
+    }
     this.logger.info(
       { queueUrl: config.queueUrl, redis: describeRedisTarget(config.redis.url), healthPort: this.health.port, signed: config.signing.keys.length > 0 },
       'worker started',
     );
     this.emit('started');
+  }
+
+  /** Runs the `InstancesStale` check once now (tests, diagnostics); undefined when it is off or skipped. */
+  async checkInstancesStale(): Promise<number | undefined> {
+    return this.staleCheck?.check();
+  }
+
+  /**
+   * Best effort, never delays or fails the message: when the event reached the worker and what
+   * came of it, in `{P}:timeline:<secretArn>`, for `rotation-relay drill`.
+   */
+  private recordTimeline(outcome: MessageOutcome, message: Message, receivedAt: number): void {
+    if (outcome.kind !== 'published' && outcome.kind !== 'unchanged-version' && outcome.kind !== 'duplicate-event') return;
+    const redis = this.redis;
+    if (!redis) return;
+    try {
+      this.writeTimeline(redis, outcome, message, receivedAt);
+    } catch (error) {
+      this.logger.debug({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'timeline entry not recorded');
+    }
+  }
+
+  private writeTimeline(redis: RedisClient, outcome: Extract<MessageOutcome, { kind: TimelineEntry['outcome'] }>, message: Message, receivedAt: number): void {
+    const event = parseEventBody(message.Body ?? '');
+    const sent = Number(message.Attributes?.SentTimestamp);
+    const entry = {
+      receivedAt,
+      handledAt: Date.now(),
+      ...(Number.isFinite(sent) && sent > 0 ? { enqueuedAt: sent } : {}),
+      outcome: outcome.kind,
+      ...('versionId' in outcome ? { versionId: outcome.versionId } : {}),
+      ...(outcome.kind === 'published' ? { receivers: outcome.receivers } : {}),
+      ...(event.action !== 'reject' ? { eventName: event.eventName ?? event.detailType, ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}) } : {}),
+    };
+    recordTimeline(redis, this.config.redis.keyPrefix, outcome.secretArn, entry).catch((error: unknown) => {
+      this.logger.debug({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'timeline entry not recorded');
+    });
   }
 
   private async waitForRedis(): Promise<void> {
@@ -235,6 +288,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
       consumer.stop({ abort: this.inFlight === 0 });
       await stopped;
     }
+    this.staleCheck?.stop();
     await this.health?.close();
     this.metrics.close();
     const redis = this.redis;

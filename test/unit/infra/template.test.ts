@@ -31,8 +31,8 @@ const SQS_METRICS = new Set([
   'SentMessageSize',
 ]);
 
-/** Metrics the code defines but emits nothing for yet (fleet convergence is reserved). */
-const RESERVED_METRICS = new Set<string>([MetricNames.InstancesStale]);
+/** Metrics the code defines but emits nothing for yet (none since fleet convergence emits InstancesStale). */
+const RESERVED_METRICS = new Set<string>([]);
 
 function resourcesOfType(type: string): string[] {
   return Object.entries(template.Resources)
@@ -299,6 +299,23 @@ describe('infra/rotation-relay.yaml', () => {
         TreatMissingData: 'notBreaching',
         Dimensions: [{ Name: 'Service', Value: 'rotation-relay' }],
       });
+    });
+
+    it('fire when live instances stay on an old version (InstancesStale, the Maximum of the worker gauge, over two periods)', () => {
+      expect(find(METRIC_NAMESPACE, MetricNames.InstancesStale)).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Statistic: 'Maximum',
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        TreatMissingData: 'notBreaching',
+        Dimensions: [{ Name: 'Service', Value: 'rotation-relay' }],
+      });
+    });
+
+    it('shows every alarm on the dashboard', () => {
+      const body = String(evaluator.properties('Dashboard')['DashboardBody']);
+      for (const id of resourcesOfType('AWS::CloudWatch::Alarm')) expect(body).toContain(String(evaluator.evaluate({ 'Fn::GetAtt': [id, 'Arn'] })));
     });
 
     it('watch only metrics the code emits, and none that is reserved', () => {
