@@ -1,0 +1,406 @@
+/**
+ * From the merged results (bench/results/latest.json) to the generated documents: the API-cost
+ * arithmetic, the issue's targets checked against the figures, and bench/results/latest.md. Every
+ * number in the markdown comes from the JSON; nothing here is typed by hand except the targets'
+ * limits, which are the project's stated goals.
+ */
+import { CACHE_DEFAULTS } from '../../src/index.js';
+
+export interface PropagationRow {
+  subscribers: number;
+  secretsManager: 'double' | 'moto';
+  processes: number;
+  rotations: number;
+  samples: number;
+  publishP50Ms: number;
+  publishP99Ms: number;
+  publishMaxMs: number;
+  deliveryP50Ms: number;
+  deliveryP99Ms: number;
+  deliveryMaxMs: number;
+  refreshP50Ms: number;
+  refreshP99Ms: number;
+  refreshMaxMs: number;
+  endToEndP50Ms: number;
+  endToEndP99Ms: number;
+  endToEndMaxMs: number;
+  getSecretValuePerChange: number;
+  missing: number;
+  notSwitched: number;
+  otherTrigger: number;
+}
+
+export interface PollBaseline {
+  intervalMs: number;
+  jitter: number;
+  samples: number;
+  meanStalenessMs: number;
+  p50StalenessMs: number;
+  p99StalenessMs: number;
+  maxStalenessMs: number;
+  rotationsPerSize: number;
+  bySubscribers: Array<{ subscribers: number; rotations: number; samples: number; meanStalenessMs: number; p99StalenessMs: number; maxStalenessMs: number; missing: number }>;
+  defaultIntervalMs: number;
+  defaultExpectedMeanMs: number;
+  defaultWorstMs: number;
+}
+
+interface KindFigures {
+  operations: number;
+  failed: number;
+  steadyP50Ms: number;
+  steadyP99Ms: number;
+  rotationP50Ms: number | null;
+  rotationP99Ms: number | null;
+  failures: string[];
+}
+
+interface SoakRun {
+  operations: number;
+  failed: number;
+  operationsPerSec: number;
+  rotationsPerService: number;
+  unconverged: number;
+  windowP50Ms: number;
+  failedLogins: Record<string, number>;
+  failedLoginsPerRotationPerInstance: Record<string, number>;
+  readsPerRotationPerInstance: Record<string, number>;
+  byKind: Record<string, KindFigures>;
+}
+
+export interface Soak {
+  rotations: number;
+  rotationsPerService: number;
+  operations: number;
+  failed: number;
+  operationsPerSec: number;
+  failedLoginsPerRotation: number;
+  readsPerRotationPerInstance: number;
+  steadyP50Ms: number;
+  steadyP99Ms: number;
+  rotationP50Ms: number;
+  rotationP99Ms: number;
+  baselineIntervalMs: number;
+  baselineRotations: number;
+  baselineOperations: number;
+  baselineFailed: number;
+  peerOperations: number | null;
+  peerFailed: number | null;
+  ours: SoakRun;
+  baseline: SoakRun;
+}
+
+export interface Worker {
+  events: number;
+  /** False when the burst hit its deadline before the queue was empty. */
+  complete: boolean;
+  handled: number;
+  rotations: number;
+  seconds: number;
+  eventsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  rssPeakMb: number;
+  rssMeanMb: number;
+  cpuPercent: number;
+  idleRssMb: number;
+  idleCpuPercent: number;
+  idleSeconds: number;
+  bothBursts: { received: number; published: number; duplicates: number; ignored: number; publishErrors: number };
+  zeroDelay: { events: number; handled: number; complete: boolean; eventsPerSec: number; cpuPercent: number; seconds: number };
+}
+
+export interface ApiCostParams {
+  fleet: number;
+  secrets: number;
+  rotationsPerDay: number;
+}
+
+export interface Latest {
+  machine: { cores: number; cpuModel: string; platform: string; loadAverage1mAtStart: number; loadAverage1mAtEnd: number };
+  node: string;
+  date: string;
+  quick: boolean;
+  durationSec: number;
+  scenarios: Record<string, { ok: boolean; seconds: number; error?: string }>;
+  double?: { delayMs: number };
+  soakSetup?: { instances: number; windowMs: number };
+  workerRuntime?: string;
+  propagation?: PropagationRow[];
+  pollBaseline?: PollBaseline;
+  soak?: Soak;
+  worker?: Worker;
+  workerPublishLatency?: { events: number; publishLatencyMs: { p50: number; p99: number; max: number } };
+  getSecretValuePerChange?: number;
+  apiCost?: ReturnType<typeof apiCost>;
+  targets?: Target[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** Secrets Manager calls per instance per day: ours at default settings vs polling. */
+export function apiCost(params: ApiCostParams, getSecretValuePerChange: number, freshestP50Ms: number | undefined, worker: Worker | undefined) {
+  const pollsPerDay = DAY_MS / CACHE_DEFAULTS.pollIntervalMs;
+  const oursPerInstance = params.secrets * pollsPerDay + params.secrets * params.rotationsPerDay * getSecretValuePerChange;
+  const poll30PerInstance = params.secrets * (DAY_MS / (30 * 60_000));
+  // A poll whose mean staleness (half its interval) equals our measured end-to-end p50.
+  const equivalentIntervalMs = freshestP50Ms === undefined ? undefined : 2 * freshestP50Ms;
+  const equivalentPerInstance = equivalentIntervalMs === undefined ? undefined : Math.round(params.secrets * (DAY_MS / equivalentIntervalMs));
+  const both = worker?.bothBursts;
+  const describePerChange = both && both.published > 0 ? Math.round(((both.received - both.ignored) / both.published) * 100) / 100 : undefined;
+  return {
+    ...params,
+    getSecretValuePerChange,
+    defaultPollIntervalMs: CACHE_DEFAULTS.pollIntervalMs,
+    oursPerInstancePerDay: Math.round(oursPerInstance),
+    poll30MinPerInstancePerDay: Math.round(poll30PerInstance),
+    oursFleetPerDay: Math.round(oursPerInstance * params.fleet),
+    poll30MinFleetPerDay: Math.round(poll30PerInstance * params.fleet),
+    equallyFreshPollIntervalMs: equivalentIntervalMs === undefined ? undefined : Math.round(equivalentIntervalMs),
+    equallyFreshPollPerInstancePerDay: equivalentPerInstance,
+    workerDescribeSecretPerChange: describePerChange,
+  };
+}
+
+export interface Target {
+  what: string;
+  measured: number | null;
+  limit: string;
+  met: boolean | null;
+}
+
+/** The issue's targets, each against the figure that answers it (null: not measured in this run). */
+export function checkTargets(latest: Latest): Target[] {
+  const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
+  const largest = ours.reduce<PropagationRow | undefined>((a, r) => (!a || r.subscribers > a.subscribers ? r : a), undefined);
+  const ten = ours.find((r) => r.subscribers === 10);
+  const delay = latest.double?.delayMs ?? 20;
+  const soak = latest.soak;
+  const worker = latest.worker;
+  const t = (what: string, measured: number | null | undefined, limit: string, ok: (v: number) => boolean): Target => ({
+    what,
+    measured: measured ?? null,
+    limit,
+    met: measured === undefined || measured === null ? null : ok(measured),
+  });
+  const n = largest?.subscribers ?? 500;
+  return [
+    t(`delivery p99 at N = ${n} (ms)`, largest?.deliveryP99Ms, '≤ 50', (v) => v <= 50),
+    t(`enqueue → PUBLISH p99 at N = ${n} (ms)`, largest?.publishP99Ms, '≤ 10', (v) => v <= 10),
+    t(`end to end p99 at N = ${n} (ms)`, largest?.endToEndP99Ms, '≤ 500', (v) => v <= 500),
+    t('refresh p99 at N = 10 (ms)', ten?.refreshP99Ms, `≤ ${delay + 10} (double's delay + 10)`, (v) => v <= delay + 10),
+    t('soak: failed operations', soak?.failed, '= 0', (v) => v === 0),
+    t('soak: poll-only failed operations', soak?.baselineFailed, '> 0', (v) => v > 0),
+    t('soak: peer (AWS Advanced NodeJS Wrapper) failed operations', soak?.peerFailed, '> 0', (v) => v > 0),
+    t('soak: Secrets Manager reads per instance per rotation (worst secret)', soak?.readsPerRotationPerInstance, '≤ 2', (v) => v <= 2),
+    t('soak: failed logins per instance per rotation (worst service)', soak?.failedLoginsPerRotation, '≤ 2', (v) => v <= 2),
+    t('soak: rotation p99 ÷ steady p99', soak ? Math.round((soak.rotationP99Ms / soak.steadyP99Ms) * 100) / 100 : undefined, '≤ 2', (v) => v <= 2),
+    t('GetSecretValue per instance per change', latest.getSecretValuePerChange, '= 1', (v) => v === 1),
+    t('worker burst: events/s', worker?.eventsPerSec, '≥ 1,000', (v) => v >= 1_000),
+    t('worker burst: peak RSS (MB)', worker?.rssPeakMb, '≤ 120', (v) => v <= 120),
+  ];
+}
+
+const ms = (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v * 10) / 10}`);
+const int = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : Math.round(v).toLocaleString('en-US'));
+const human = (v: number): string => (v >= 3_600_000 ? `${v / 3_600_000} h` : v >= 60_000 ? `${v / 60_000} min` : v >= 1_000 ? `${Math.round(v / 100) / 10} s` : `${Math.round(v)} ms`);
+
+/** The table the README shows (between its bench-table markers). */
+export function summaryTable(latest: Latest): string {
+  const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
+  const largest = ours.reduce<PropagationRow | undefined>((a, r) => (!a || r.subscribers > a.subscribers ? r : a), undefined);
+  const poll = latest.pollBaseline;
+  const soak = latest.soak;
+  const worker = latest.worker;
+  const lines = [
+    `| measured on ${latest.machine.cores} cores (${latest.machine.cpuModel}), Node ${latest.node}, ${latest.date.slice(0, 10)}${latest.quick ? ', quick run' : ''} | rotation-relay | poll-only |`,
+    '| --- | --- | --- |',
+  ];
+  if (largest && poll) {
+    const ratio = Math.round(poll.defaultExpectedMeanMs / largest.endToEndP50Ms).toLocaleString('en-US');
+    lines.push(
+      `| rotation → every app instance switched, ${largest.subscribers} instances in ${largest.processes} processes (p50 / p99 / max) | ${ms(largest.endToEndP50Ms)} / ${ms(largest.endToEndP99Ms)} / ${ms(largest.endToEndMaxMs)} ms | ${human(poll.defaultExpectedMeanMs)} mean, ${human(poll.defaultWorstMs)} worst at the usual 30-min poll (${ratio}× our p50) |`,
+      `| of which delivery: event enqueued → invalidation in every instance (p50 / p99) | ${ms(largest.deliveryP50Ms)} / ${ms(largest.deliveryP99Ms)} ms | — |`,
+      `| poll-only, same fleet, poll every ${human(poll.intervalMs)} (staleness mean / p99) | — | ${ms(poll.meanStalenessMs)} / ${ms(poll.p99StalenessMs)} ms |`,
+    );
+  }
+  if (soak) {
+    lines.push(
+      `| failed operations, ${latest.soakSetup?.instances ?? 4} app instances (pg + Redis + SMTP), single-user rotations | **${int(soak.failed)}** of ${int(soak.operations)} across ${soak.rotations} rotations | ${int(soak.baselineFailed)} of ${int(soak.baselineOperations)} across ${soak.baselineRotations} rotations (${human(soak.baselineIntervalMs)} poll) |`,
+      `| operation latency p99, steady / within a rotation | ${ms(soak.steadyP99Ms)} / ${ms(soak.rotationP99Ms)} ms | — |`,
+    );
+  }
+  if (latest.getSecretValuePerChange !== undefined && latest.apiCost) {
+    const cost = latest.apiCost;
+    lines.push(
+      `| GetSecretValue per instance per change | ${latest.getSecretValuePerChange} | — |`,
+      `| Secrets Manager calls per instance per day (${cost.secrets} secrets, ${cost.rotationsPerDay} rotations each per day) | ${int(cost.oursPerInstancePerDay)} | ${int(cost.poll30MinPerInstancePerDay)} at a 30-min poll; ${int(cost.equallyFreshPollPerInstancePerDay)} polling as fresh as ours |`,
+    );
+  }
+  if (worker) {
+    lines.push(
+      `| worker: burst of ${int(worker.events)} events (events/s, p99 receive → PUBLISH, peak RSS) | ${int(worker.eventsPerSec)}/s${worker.complete ? '' : ' (not drained by the deadline)'}, ${ms(worker.p99Ms)} ms, ${ms(worker.rssPeakMb)} MB | — |`,
+      `| worker idle (RSS, CPU) | ${ms(worker.idleRssMb)} MB, ${worker.idleCpuPercent} % | — |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function markdown(latest: Latest): string {
+  const out: string[] = [];
+  const delay = latest.double?.delayMs;
+  out.push('# rotation-relay benchmarks', '');
+  out.push(
+    `Generated by \`npm run bench${latest.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${latest.date}: ${latest.machine.cores} cores (${latest.machine.cpuModel}), ` +
+      `Node ${latest.node}, ${latest.machine.platform}; the run took ${Math.round(latest.durationSec)} s (1-minute load average ${latest.machine.loadAverage1mAtStart} before, ` +
+      `${latest.machine.loadAverage1mAtEnd} after: anything else running shares the cores). Every figure below is read from ` +
+      '`bench/results/latest.json`; do not edit this file.',
+    '',
+  );
+  out.push('<!-- summary:begin -->', summaryTable(latest), '<!-- summary:end -->', '');
+
+  const failed = Object.entries(latest.scenarios).filter(([, s]) => !s.ok);
+  if (failed.length > 0) {
+    out.push('## Scenarios that failed', '');
+    for (const [name, s] of failed) out.push(`- \`${name}\`: ${s.error ?? 'failed'}`);
+    out.push('');
+  }
+
+  if (latest.propagation) {
+    out.push('## Propagation', '');
+    out.push(
+      'Per subscriber (a CredentialCache and a rotating pg pool, each with its own Secrets Manager client and Redis connections), ' +
+        'subscribers spread over separate processes, real worker on fauxqs, private redis-server. *delivery* = event enqueued → ' +
+        'verified invalidation in hand; *refresh* = in hand → new credentials in place and the rotating client switched; ' +
+        '*end to end* = both; *publish* = enqueue → PUBLISH confirmed (the worker\'s share, one per rotation). ' +
+        `Secrets Manager: \`double\` = the latency double (${delay ?? '?'} ms per GetSecretValue/DescribeSecret, no throughput ceiling), \`moto\` = moto_server. All in ms.`,
+      '',
+    );
+    out.push('| N | Secrets Manager | processes | rotations | publish p50 / p99 / max | delivery p50 / p99 / max | refresh p50 / p99 / max | end to end p50 / p99 / max | GetSecretValue per change |');
+    out.push('| ---: | --- | ---: | ---: | --- | --- | --- | --- | ---: |');
+    for (const r of latest.propagation) {
+      out.push(
+        `| ${r.subscribers} | ${r.secretsManager} | ${r.processes} | ${r.rotations} | ${ms(r.publishP50Ms)} / ${ms(r.publishP99Ms)} / ${ms(r.publishMaxMs)} | ${ms(r.deliveryP50Ms)} / ${ms(r.deliveryP99Ms)} / ${ms(r.deliveryMaxMs)} | ` +
+          `${ms(r.refreshP50Ms)} / ${ms(r.refreshP99Ms)} / ${ms(r.refreshMaxMs)} | ${ms(r.endToEndP50Ms)} / ${ms(r.endToEndP99Ms)} / ${ms(r.endToEndMaxMs)} | ${r.getSecretValuePerChange} |`,
+      );
+    }
+    const anomalies = latest.propagation.reduce((a, r) => a + r.missing + r.notSwitched + r.otherTrigger, 0);
+    out.push('', `Subscribers that did not report a rotation, reported it without the client switched, or got it by another trigger than the invalidation: ${anomalies}.`, '');
+    out.push('![propagation latency vs fleet size](propagation.svg)', '');
+  }
+
+  if (latest.pollBaseline) {
+    const p = latest.pollBaseline;
+    out.push('## Poll-only baseline', '');
+    out.push(
+      `The same subscribers with invalidations off and a poll every ${human(p.intervalMs)} (±${p.jitter * 100} % jitter), ${p.rotationsPerSize} rotations per fleet size at random points ` +
+        'of the poll cycle; staleness = AWSCURRENT moved → the subscriber\'s client switched. A poll every P leaves a rotation unseen for P/2 on average and P at worst: ' +
+        `at the usual 30-minute poll that is ${human(p.defaultExpectedMeanMs)} and ${human(p.defaultWorstMs)}.`,
+      '',
+    );
+    out.push('| N | rotations | samples | staleness mean | p99 | max |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of p.bySubscribers) out.push(`| ${r.subscribers} | ${r.rotations} | ${r.samples} | ${ms(r.meanStalenessMs)} | ${ms(r.p99StalenessMs)} | ${ms(r.maxStalenessMs)} |`);
+    out.push(`| all | | ${p.samples} | ${ms(p.meanStalenessMs)} | ${ms(p.p99StalenessMs)} | ${ms(p.maxStalenessMs)} |`, '');
+    const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
+    if (ours.length > 0) {
+      out.push('| N | ours end to end p50 | 30-min poll mean ÷ ours p50 | ours p99 | 30-min poll worst ÷ ours p99 |', '| ---: | ---: | ---: | ---: | ---: |');
+      for (const r of ours) {
+        out.push(`| ${r.subscribers} | ${ms(r.endToEndP50Ms)} ms | ${int(p.defaultExpectedMeanMs / r.endToEndP50Ms)}× | ${ms(r.endToEndP99Ms)} ms | ${int(p.defaultWorstMs / r.endToEndP99Ms)}× |`);
+      }
+      out.push('');
+    }
+  }
+
+  if (latest.soak) {
+    const s = latest.soak;
+    out.push('## Rotation soak', '');
+    out.push(
+      `${latest.soakSetup?.instances ?? '?'} app instances (separate processes), each with a pg pool (a connection serves 3 queries), an ioredis client and a pooled ` +
+        'nodemailer transport (a connection sends 5 messages), under continuous load. Each round rotates all three secrets at once, single-user: ' +
+        `PutSecretValue AWSPENDING, the password changed in the server (the old one refused from then on; Redis connections killed), AWSCURRENT moved ${latest.soakSetup?.windowMs ?? '?'} ms later, ` +
+        'the rotation\'s events through SQS and the real worker (moto_server as Secrets Manager). The rotation window runs from the password change to the last instance switched. ' +
+        `Poll-only: the same traffic with plain clients reading a CredentialCache that polls every ${human(s.baselineIntervalMs)} (pg reads the password per new connection; the Redis password and SMTP transport are replaced when the poll finds a change).`,
+      '',
+    );
+    out.push('| | rotation-relay | poll-only |', '| --- | --- | --- |');
+    out.push(`| rotations (per service) | ${s.rotations} (${s.rotationsPerService}) | ${s.baselineRotations} (${s.baseline.rotationsPerService}) |`);
+    out.push(`| operations (per second) | ${int(s.operations)} (${int(s.operationsPerSec)}) | ${int(s.baselineOperations)} (${int(s.baseline.operationsPerSec)}) |`);
+    out.push(`| failed operations | **${int(s.failed)}** | ${int(s.baselineFailed)} (${Math.round((s.baselineFailed / Math.max(1, s.baselineOperations)) * 100)} %) |`);
+    for (const kind of Object.keys(s.ours.byKind).sort()) {
+      const o = s.ours.byKind[kind];
+      const b = s.baseline.byKind[kind];
+      out.push(`| ${kind}: failed / operations | ${int(o?.failed)} / ${int(o?.operations)} | ${int(b?.failed)} / ${int(b?.operations)} |`);
+    }
+    const perService = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ');
+    out.push(`| failed logins seen by the servers | ${perService(s.ours.failedLogins)} | ${perService(s.baseline.failedLogins)} |`);
+    out.push(`| failed logins per instance per rotation | ${perService(s.ours.failedLoginsPerRotationPerInstance)} | ${perService(s.baseline.failedLoginsPerRotationPerInstance)} |`);
+    out.push(`| GetSecretValue per instance per rotation | ${perService(s.ours.readsPerRotationPerInstance)} | ${perService(s.baseline.readsPerRotationPerInstance)} |`);
+    out.push(`| latency p50 / p99, steady (ms) | ${ms(s.steadyP50Ms)} / ${ms(s.steadyP99Ms)} | — |`);
+    out.push(`| latency p50 / p99, within a rotation window (ms) | ${ms(s.rotationP50Ms)} / ${ms(s.rotationP99Ms)} | — |`);
+    for (const kind of Object.keys(s.ours.byKind).sort()) {
+      const o = s.ours.byKind[kind];
+      out.push(`| ${kind}: p99 steady / in rotation (ms) | ${ms(o?.steadyP99Ms)} / ${ms(o?.rotationP99Ms)} | — |`);
+    }
+    out.push(`| rotation window p50 (ms) | ${ms(s.ours.windowP50Ms)} | — |`);
+    out.push(`| peer: AWS Advanced NodeJS Wrapper | ${s.peerFailed === null ? 'not measured (see bench/README.md)' : `${int(s.peerFailed)} of ${int(s.peerOperations)} failed`} | |`);
+    const examples = Object.entries(s.baseline.byKind).flatMap(([kind, k]) => k.failures.slice(0, 1).map((m) => `${kind}: \`${m}\``));
+    if (examples.length > 0) out.push('', `What poll-only failures look like: ${examples.join('; ')}.`);
+    out.push('');
+  }
+
+  if (latest.worker) {
+    const w = latest.worker;
+    out.push('## Worker', '');
+    out.push(
+      `The worker as its own process (${latest.workerRuntime ?? 'rotation-relay worker'}), measured from outside through /proc. Burst: ${int(w.rotations)} rotated secrets × 4 events ` +
+        '(PutSecretValue AWSPENDING — ignored —, UpdateSecretVersionStage, RotationSucceeded, Secret Label Updated — one broadcast and two duplicates), ' +
+        `enqueued as fast as SQS takes them; DescribeSecret on the double at ${delay ?? '?'} ms. Latency = the worker's PublishLatencyMs (SQS receive → PUBLISH).`,
+      '',
+    );
+    out.push('| | value |', '| --- | ---: |');
+    const b = w.bothBursts;
+    out.push(`| events | ${int(w.events)} |`);
+    out.push(`| both bursts, as the worker counted them | ${int(b.received)} received: ${int(b.published)} published, ${int(b.duplicates)} duplicates, ${int(b.ignored)} ignored, ${int(b.publishErrors)} errors |`);
+    out.push(w.complete ? `| drained in | ${w.seconds} s |` : `| drained | **no**: ${int(w.handled)} of ${int(w.events)} handled when the ${w.seconds} s deadline came |`);
+    out.push(`| events/s at ${delay ?? '?'} ms per DescribeSecret | ${int(w.eventsPerSec)} (CPU ${w.cpuPercent} %) |`);
+    out.push(`| events/s at 0 ms per DescribeSecret (${int(w.zeroDelay.events)} events${w.zeroDelay.complete ? '' : `, ${int(w.zeroDelay.handled)} handled by the deadline`}) | ${int(w.zeroDelay.eventsPerSec)} (CPU ${w.zeroDelay.cpuPercent} %) |`);
+    out.push(`| receive → PUBLISH p50 / p99 / max (ms) | ${ms(w.p50Ms)} / ${ms(w.p99Ms)} / ${ms(w.maxMs)} |`);
+    out.push(`| RSS under load, mean / peak (MB) | ${ms(w.rssMeanMb)} / ${ms(w.rssPeakMb)} |`);
+    out.push(`| idle over ${w.idleSeconds} s: RSS (MB), CPU | ${ms(w.idleRssMb)}, ${w.idleCpuPercent} % |`);
+    if (latest.workerPublishLatency) {
+      const l = latest.workerPublishLatency;
+      out.push(`| one event at a time on moto_server (${l.events} events): receive → PUBLISH p50 / p99 / max (ms) | ${l.publishLatencyMs.p50} / ${l.publishLatencyMs.p99} / ${l.publishLatencyMs.max} |`);
+    }
+    out.push('');
+  }
+
+  if (latest.apiCost) {
+    const c = latest.apiCost;
+    out.push('## API cost', '');
+    out.push(
+      `Per app instance with ${c.secrets} secrets, each rotated ${c.rotationsPerDay} times a day; fleet of ${int(c.fleet)} instances. rotation-relay at default settings reads a secret once per change ` +
+        `(measured: ${c.getSecretValuePerChange} GetSecretValue per instance per change) and keeps a fallback poll every ${human(c.defaultPollIntervalMs)}.`,
+      '',
+    );
+    out.push('| | per instance per day | fleet per day |', '| --- | ---: | ---: |');
+    out.push(`| rotation-relay (push + ${human(c.defaultPollIntervalMs)} fallback poll) | ${int(c.oursPerInstancePerDay)} | ${int(c.oursFleetPerDay)} |`);
+    out.push(`| poll every 30 min | ${int(c.poll30MinPerInstancePerDay)} | ${int(c.poll30MinFleetPerDay)} |`);
+    if (c.equallyFreshPollIntervalMs !== undefined) {
+      out.push(`| poll as fresh as ours (every ${human(c.equallyFreshPollIntervalMs)}: mean staleness = our end-to-end p50) | ${int(c.equallyFreshPollPerInstancePerDay)} | ${int((c.equallyFreshPollPerInstancePerDay ?? 0) * c.fleet)} |`);
+    }
+    if (c.workerDescribeSecretPerChange !== undefined) {
+      out.push('', `The worker adds ${c.workerDescribeSecretPerChange} DescribeSecret per change for the whole fleet (one per invalidating event of a rotation), whatever the fleet size.`);
+    }
+    out.push('');
+  }
+
+  if (latest.targets) {
+    out.push('## Targets', '');
+    out.push('| target | measured | limit | |', '| --- | ---: | --- | --- |');
+    for (const t of latest.targets) out.push(`| ${t.what} | ${t.measured === null ? '—' : t.measured} | ${t.limit} | ${t.met === null ? 'not measured' : t.met ? 'met' : '**missed**'} |`);
+    out.push('');
+  }
+  out.push('Scenario durations: ' + Object.entries(latest.scenarios).map(([name, s]) => `${name} ${Math.round(s.seconds)} s${s.ok ? '' : ' (failed)'}`).join(', ') + '.', '');
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,181 @@
+/**
+ * One app instance of the rotation soak, as its own process: pg, Redis and SMTP traffic at a fixed
+ * pace, with pools that open new connections often (pg: a connection serves 3 queries; SMTP: a
+ * pooled connection sends 5 messages), configured by SOAK_APP_CONFIG (JSON).
+ *
+ * Two modes, same traffic:
+ * - `ours`: the subscriber SDK — a CredentialCache on the invalidation channel and the rotating
+ *   pg pool, ioredis client and nodemailer transport.
+ * - `poll`: what apps do without it — the same cache with invalidations off and a 30 s poll, and
+ *   the plain clients reading the polled value: pg asks for the password on every new connection,
+ *   the Redis client's password and the SMTP transport are replaced when the poll finds a change.
+ *   No retry on an authentication failure.
+ *
+ * Counts GetSecretValue calls per secret with SDK middleware (Secrets Manager reads per rotation).
+ * Prints JSON lines: `ready`, `rotated` (per secret change it holds, with the time), and on
+ * `{"cmd":"stop"}` a `summary` with every operation as [kind, startedAt, latencyMs, ok] and the
+ * first failures' messages (client messages, never a credential).
+ */
+import { createInterface } from 'node:readline';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Redis } from 'ioredis';
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import { createCredentialCache, createRotatingMailer, createRotatingPgPool, createRotatingRedis, type RotatedEvent } from '../../src/index.js';
+import { now, sleep } from './clock.js';
+
+export interface SoakAppConfig {
+  instanceId: string;
+  mode: 'ours' | 'poll';
+  pollIntervalMs: number;
+  aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  bus: { url: string; signingKeys: string[] };
+  secrets: { db: string; cache: string; mail: string };
+  pg: { host: string; port: number; database: string };
+  redis: { host: string; port: number };
+  smtp: { host: string; port: number };
+  /** Pause after each operation, per kind (one loop per kind). */
+  pauseMs: { pg: number; redis: number; smtp: number };
+  /** An operation slower than this counts as failed (a request a user gave up on). */
+  timeoutMs: number;
+}
+
+type Kind = 'pg' | 'redis' | 'smtp';
+const KINDS: Kind[] = ['pg', 'redis', 'smtp'];
+
+const config = JSON.parse(process.env.SOAK_APP_CONFIG ?? '{}') as SoakAppConfig;
+const print = (line: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ instanceId: config.instanceId, ...line })}\n`);
+};
+
+const reads: Record<string, number> = {};
+const client = new SecretsManagerClient({ ...config.aws, credentials: { ...config.aws.credentials } });
+client.middlewareStack.add(
+  (next, context) => (args) => {
+    if (context.commandName === 'GetSecretValueCommand') {
+      const id = String((args.input as { SecretId?: string }).SecretId);
+      reads[id] = (reads[id] ?? 0) + 1;
+    }
+    return next(args);
+  },
+  { step: 'initialize', name: 'soakCountReads' },
+);
+
+const cache = createCredentialCache({
+  secrets: {
+    db: { secretId: config.secrets.db, json: true },
+    cache: { secretId: config.secrets.cache, json: true },
+    mail: { secretId: config.secrets.mail, json: true },
+  },
+  ...(config.mode === 'ours' ? { redis: { url: config.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: config.bus.signingKeys } : {}),
+  pollIntervalMs: config.pollIntervalMs,
+  secretsClient: client,
+});
+await cache.start();
+cache.on('rotated', (event: RotatedEvent) => print({ type: 'rotated', name: event.name, versionId: event.versionId, trigger: event.trigger, at: now() }));
+
+interface Creds {
+  username: string;
+  password: string;
+}
+const creds = (name: string): Creds => cache.get<Creds>(name);
+const pgOptions = { host: config.pg.host, port: config.pg.port, database: config.pg.database, max: 4, idleTimeoutMillis: 1_000, maxUses: 3 };
+const smtpOptions = { host: config.smtp.host, port: config.smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 2, maxMessages: 5 } as const;
+const mail = (i: number) => ({ from: 'app@example.test', to: 'ops@example.test', subject: `${config.instanceId} ${i}`, text: 'hi' });
+
+interface Clients {
+  operation: Record<Kind, (i: number) => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+function ours(): Clients {
+  const pool = createRotatingPgPool(cache, 'db', pgOptions);
+  const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
+  const mailer = createRotatingMailer(cache, 'mail', smtpOptions);
+  return {
+    operation: {
+      pg: () => pool.query('SELECT 1'),
+      redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
+      smtp: (i) => mailer.sendMail(mail(i)),
+    },
+    close: async () => {
+      await Promise.allSettled([pool.end(), redis.quit(), mailer.close()]);
+    },
+  };
+}
+
+function pollOnly(): Clients {
+  const pool = new pg.Pool({ ...pgOptions, user: creds('db').username, password: () => creds('db').password });
+  pool.on('error', () => undefined);
+  const redis = new Redis({ host: config.redis.host, port: config.redis.port, username: creds('cache').username, password: creds('cache').password });
+  redis.on('error', () => undefined);
+  const transport = () => nodemailer.createTransport({ ...smtpOptions, auth: { user: creds('mail').username, pass: creds('mail').password } });
+  let mailer = transport();
+  cache.on('rotated', (event) => {
+    if (event.name === 'cache') redis.options.password = creds('cache').password;
+    if (event.name === 'mail') {
+      const old = mailer;
+      mailer = transport();
+      old.close();
+    }
+  });
+  return {
+    operation: {
+      pg: () => pool.query('SELECT 1'),
+      redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
+      smtp: (i) => mailer.sendMail(mail(i)),
+    },
+    close: async () => {
+      redis.disconnect();
+      mailer.close();
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
+const clients = config.mode === 'ours' ? ours() : pollOnly();
+let running = true;
+/** [kind index, startedAt, latencyMs, ok (1/0)] */
+const ops: Array<[number, number, number, number]> = [];
+const failures: Record<Kind, string[]> = { pg: [], redis: [], smtp: [] };
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`operation timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function loop(kind: Kind): Promise<void> {
+  const k = KINDS.indexOf(kind);
+  for (let i = 0; running; i += 1) {
+    const started = now();
+    let ok = 1;
+    try {
+      await withTimeout(clients.operation[kind](i), config.timeoutMs);
+    } catch (error) {
+      ok = 0;
+      if (failures[kind].length < 5) failures[kind].push(error instanceof Error ? error.message : String(error));
+    }
+    ops.push([k, Math.round(started * 10) / 10, Math.round((now() - started) * 100) / 100, ok]);
+    if (running) await sleep(config.pauseMs[kind]);
+  }
+}
+
+const loops = KINDS.map((kind) => loop(kind));
+print({ type: 'ready', at: now() });
+
+async function stop(): Promise<void> {
+  running = false;
+  await Promise.all(loops);
+  print({ type: 'summary', reads, ops, failures, status: cache.status().counts });
+  await clients.close();
+  await cache.stop();
+  process.exit(0);
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.includes('"stop"')) void stop();
+});
+process.once('SIGTERM', () => void stop());

@@ -1,0 +1,150 @@
+/**
+ * One process of a subscriber fleet for the propagation benchmark: it hosts a number of app
+ * instances' worth of subscribers — each a CredentialCache with its own Secrets Manager client
+ * and its own two Redis connections, plus a rotating pg pool that follows the secret (the pool
+ * never connects: what is measured is the switch, not PostgreSQL).
+ *
+ * Commands (JSON lines on stdin):
+ *   {"cmd":"start","phase":…,"count":…,"mode":"push"|"poll","secretId":…,"sm":{endpoint,region,credentials},
+ *    "bus":{url,signingKeys},"pollIntervalMs":…}   → {"type":"ready","phase",…,"startMs"}
+ *   {"cmd":"reads","phase"}                        → {"type":"reads","phase","getSecretValue":n}
+ *   {"cmd":"stop","phase"}                         → {"type":"stopped","phase","counts":{…}}
+ * Messages (JSON lines on stdout), one per subscriber and rotation:
+ *   {"type":"sample","phase","subscriber","versionId","trigger","inHandAt","switchedAt","switched"}
+ *
+ * Timing, measured from the outside through public APIs only: the cache is given a clock
+ * (`now`, a documented option) that reads `performance.timeOrigin + performance.now()`, the same
+ * system clock in every process. The `rotated` event carries `latencyMs` = trigger → value in
+ * place, where the trigger of an invalidation is stamped when the verified message is in hand; so
+ * `inHandAt` = (last clock reading, taken by the cache as it put the value in place) − latencyMs.
+ * `switchedAt` is read in a `rotated` listener registered after the pool's own, once
+ * `pool.rotation.versionId` shows the new version (the switch is synchronous in that event).
+ */
+import { createInterface } from 'node:readline';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createCredentialCache, createRotatingPgPool, type CredentialCache, type RotatedEvent, type RotatingPgPool } from '../../src/index.js';
+import { now } from './clock.js';
+
+interface StartCommand {
+  cmd: 'start';
+  phase: string;
+  count: number;
+  /** Offset of this process's first subscriber in the fleet (for unique ids). */
+  firstIndex: number;
+  mode: 'push' | 'poll';
+  secretId: string;
+  sm: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  bus?: { url: string; signingKeys: string[] };
+  pollIntervalMs?: number;
+}
+
+type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'stop'; phase: string };
+
+interface Subscriber {
+  cache: CredentialCache;
+  pool: RotatingPgPool;
+  client: SecretsManagerClient;
+}
+
+const STARTS_IN_PARALLEL = 25;
+const print = (message: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+};
+/**
+ * Samples leave in one write per turn of the event loop, not one per subscriber: a write per
+ * sample would put the benchmark's own I/O between the next subscribers' invalidations.
+ */
+let queued: string[] = [];
+const printSample = (message: Record<string, unknown>): void => {
+  if (queued.length === 0) setImmediate(() => {
+    const lines = queued;
+    queued = [];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+  queued.push(JSON.stringify(message));
+};
+
+let subscribers: Subscriber[] = [];
+let reads = 0;
+
+function countReads(client: SecretsManagerClient): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'GetSecretValueCommand') reads += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchCountReads' },
+  );
+}
+
+async function startOne(command: StartCommand, index: number): Promise<Subscriber> {
+  const client = new SecretsManagerClient({ endpoint: command.sm.endpoint, region: command.sm.region, credentials: { ...command.sm.credentials } });
+  countReads(client);
+  let lastClock = 0;
+  const cache = createCredentialCache({
+    secrets: { db: { secretId: command.secretId, json: true } },
+    ...(command.mode === 'push' && command.bus
+      ? { redis: { url: command.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: command.bus.signingKeys }
+      : {}),
+    ...(command.pollIntervalMs !== undefined ? { pollIntervalMs: command.pollIntervalMs } : {}),
+    secretsClient: client,
+    now: () => (lastClock = now()),
+  });
+  await cache.start();
+  const pool = createRotatingPgPool(cache, 'db', { max: 1 });
+  const subscriber = index + command.firstIndex;
+  cache.on('rotated', (event: RotatedEvent) => {
+    const switchedAt = now();
+    const adoptedAt = lastClock;
+    printSample({
+      type: 'sample',
+      phase: command.phase,
+      subscriber,
+      versionId: event.versionId,
+      trigger: event.trigger,
+      inHandAt: adoptedAt - (event.latencyMs ?? 0),
+      switchedAt,
+      switched: pool.rotation.versionId === event.versionId,
+    });
+  });
+  return { cache, pool, client };
+}
+
+async function start(command: StartCommand): Promise<void> {
+  const started = now();
+  reads = 0;
+  const created: Subscriber[] = [];
+  for (let offset = 0; offset < command.count; offset += STARTS_IN_PARALLEL) {
+    const batch = Array.from({ length: Math.min(STARTS_IN_PARALLEL, command.count - offset) }, (_, i) => startOne(command, offset + i));
+    created.push(...(await Promise.all(batch)));
+  }
+  subscribers = created;
+  print({ type: 'ready', phase: command.phase, count: created.length, startMs: Math.round(now() - started) });
+}
+
+async function stop(phase: string): Promise<void> {
+  const counts = { refreshes: 0, failures: 0, invalidationsReceived: 0, invalidationsRejected: 0, missedByEvents: 0 };
+  for (const { cache } of subscribers) {
+    const status = cache.status().counts;
+    for (const key of Object.keys(counts) as Array<keyof typeof counts>) counts[key] += status[key];
+  }
+  await Promise.all(
+    subscribers.map(async ({ cache, pool, client }) => {
+      await Promise.allSettled([pool.end(), cache.stop()]);
+      client.destroy();
+    }),
+  );
+  subscribers = [];
+  print({ type: 'stopped', phase, counts, getSecretValue: reads });
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  if (!line.trim()) return;
+  const command = JSON.parse(line) as Command;
+  const run = command.cmd === 'start' ? start(command) : command.cmd === 'stop' ? stop(command.phase) : Promise.resolve(print({ type: 'reads', phase: command.phase, getSecretValue: reads }));
+  run.catch((error: unknown) => print({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
+});
+lines.on('close', () => process.exit(0));
+process.once('SIGTERM', () => process.exit(0));
+print({ type: 'hello', pid: process.pid });

@@ -1,0 +1,277 @@
+/**
+ * The worker on its own: idle cost, then a burst of events.
+ *
+ * The worker runs as its own process (`rotation-relay worker`, compiled, under plain node), consuming
+ * fauxqs, publishing on a private redis-server and confirming with DescribeSecret against the
+ * latency double. Measured from outside through /proc: RSS and CPU while idle (long-polling an
+ * empty queue), then peak RSS while it drains a burst enqueued as fast as SQS takes it. The burst
+ * is what rotations really produce: per rotated secret the four events of one rotation
+ * (PutSecretValue AWSPENDING — ignored —, UpdateSecretVersionStage, RotationSucceeded and Secret
+ * Label Updated — one broadcast, two duplicates). Per-message latency is the worker's own
+ * `PublishLatencyMs` metric (SQS receive → PUBLISH), read from its EMF output. A second, smaller
+ * burst with the double's delay at 0 ms shows what bounds throughput: the read latency or the CPU.
+ *
+ * Usage: tsx bench/worker.ts [--quick] [--events 20000] [--delay-ms 20] [--out FILE]
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
+import { registerCleanup } from '../test/support/cleanup-registry.js';
+import { freePort } from '../test/support/free-port.js';
+import { MotoSecrets, type TestSecret } from '../test/support/moto-secrets.js';
+import type { MotoHandle } from '../test/support/moto-server.js';
+import { rotationEvents } from '../test/support/rotation-events.js';
+import { now, sleep } from './support/clock.js';
+import { cpuSeconds, memoryMb } from './support/proc.js';
+import { startRelay } from './support/relay.js';
+import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
+import { DOUBLE_DEFAULTS, startSecretsManagerDouble } from './support/secrets-manager-double.js';
+import { summarize } from './support/stats.js';
+
+const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds']);
+const progress = progressFor('worker');
+const EVENTS = Number(args.options.events ?? (args.quick ? 1_200 : 20_000));
+const IDLE_SECONDS = Number(args.options['idle-seconds'] ?? (args.quick ? 3 : 30));
+const delayMs = Number(args.options['delay-ms'] ?? DOUBLE_DEFAULTS.delayMs);
+const ZERO_DELAY_EVENTS = args.quick ? 400 : 8_000;
+/**
+ * A burst not drained by then is reported as it stands (`complete: false`, events/s over what was
+ * handled): the whole run must stay within its time budget even on a busy machine.
+ */
+const DRAIN_DEADLINE_S = args.quick ? { main: 15, zero: 8 } : { main: 150, zero: 40 };
+const EVENTS_PER_ROTATION = 4;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Where the worker is compiled for this run (node_modules is ignored by git and by the linter). */
+const BUILD_DIR = fileURLToPath(new URL('../node_modules/.cache/rotation-relay-bench/dist/', import.meta.url));
+
+/**
+ * The worker as it runs in production: compiled JavaScript under plain `node`. Compiles src/ with
+ * the project's build config into a cache directory; if that fails (say src/ is mid-edit), falls
+ * back to running the TypeScript through tsx and says so in the result (tsx adds its own memory).
+ */
+async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
+  const tsc = spawn(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  tsc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => tsc.on('close', resolve));
+  if (code === 0) return { args: [`${BUILD_DIR}cli/main.js`, 'worker'], runtime: 'node dist/cli/main.js worker (compiled with tsconfig.build.json)' };
+  progress(`could not compile src/ (${output.split('\n')[0]}); running the worker through tsx instead`);
+  return { args: ['--import', 'tsx', `${ROOT}src/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/cli/main.ts worker (tsx adds its own memory)' };
+}
+
+interface WorkerProcess {
+  pid: number;
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<unknown>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+function startWorkerProcess(args: string[], env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const unregister = registerCleanup('bench worker', () => child.kill('SIGKILL'));
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let pending = '';
+    child[stream].on('data', (chunk: Buffer) => {
+      const parts = (pending + chunk.toString('utf8')).split('\n');
+      pending = parts.pop() ?? '';
+      lines[stream].push(...parts.filter(Boolean));
+    });
+  }
+  const exited = new Promise((resolve) => child.on('close', (code) => {
+    unregister();
+    resolve(code);
+  }));
+  return { pid: child.pid ?? 0, stdout: lines.stdout, stderr: lines.stderr, exited, signal: (signal) => child.kill(signal) };
+}
+
+const relay = await startRelay();
+const double = await startSecretsManagerDouble({ delayMs });
+let worker: WorkerProcess | undefined;
+
+/** Runs `fn` over `items`, `parallel` at a time. */
+async function eachParallel<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
+  }));
+}
+
+try {
+  const admin = new MotoSecrets({ endpoint: double.endpoint, region: double.region, credentials: double.credentials } as unknown as MotoHandle);
+  /** Rotates `count` fresh secrets on the double; returns the events those rotations produce. */
+  const prepare = async (count: number, tag: string): Promise<unknown[]> => {
+    const secrets: TestSecret[] = [];
+    await eachParallel(Array.from({ length: count }, (_, i) => i), 64, async (i) => {
+      secrets.push(await admin.create(`bench/worker-${tag}-${i}-${randomUUID().slice(0, 6)}`));
+    });
+    const bodies: unknown[] = [];
+    await eachParallel(secrets, 64, async (secret) => {
+      const oldVersion = secret.versionId;
+      const versionId = await admin.rotate(secret);
+      bodies.push(...rotationEvents(secret.arn, versionId, oldVersion));
+    });
+    return bodies;
+  };
+  const rotations = Math.ceil(EVENTS / EVENTS_PER_ROTATION);
+  const zeroDelayRotations = Math.ceil(ZERO_DELAY_EVENTS / EVENTS_PER_ROTATION);
+  progress(`preparing ${rotations + zeroDelayRotations} rotated secrets on the double for bursts of ${rotations * EVENTS_PER_ROTATION} and ${zeroDelayRotations * EVENTS_PER_ROTATION} events`);
+  // Compile the worker while the double fills up (two cores, two jobs).
+  const compiled = workerCommand();
+  const bodies = await prepare(rotations, 'a');
+  const zeroDelayBodies = await prepare(zeroDelayRotations, 'b');
+
+  const command = await compiled;
+  const healthPort = await freePort();
+  worker = startWorkerProcess(command.args, {
+    ...relay.env({
+      ROTATION_RELAY_METRICS: 'true',
+      ROTATION_RELAY_LOG_LEVEL: 'warn',
+      ROTATION_RELAY_WAIT_TIME_SECONDS: '20',
+      ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS: '30',
+      ROTATION_RELAY_HEALTH_PORT: String(healthPort),
+    }),
+    AWS_ENDPOINT_URL_SQS: relay.fauxqs.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: double.endpoint,
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  });
+  const { pid } = worker;
+  const readyBy = now() + 60_000;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (now() > readyBy) throw new Error(`worker not ready after 60 s: ${worker.stderr.slice(-5).join(' | ')}`);
+    await sleep(100);
+  }
+  progress(`worker (pid ${pid}, ${command.runtime.split(' (')[0]}) ready; idle for ${IDLE_SECONDS} s`);
+
+  await sleep(2_000); // start-up work (module loading, JIT) done
+  const idleCpu0 = cpuSeconds(pid);
+  const idleRss: number[] = [];
+  for (let s = 0; s < IDLE_SECONDS; s += 1) {
+    await sleep(1_000);
+    idleRss.push(memoryMb(pid).rssMb);
+  }
+  const idleCpuPercent = ((cpuSeconds(pid) - idleCpu0) / IDLE_SECONDS) * 100;
+  const idleRssMb = idleRss.reduce((a, b) => a + b, 0) / idleRss.length;
+  progress(`idle: RSS ${round(idleRssMb)} MB, CPU ${round(idleCpuPercent, 2)} %`);
+
+  /** Enqueues `events` as fast as SQS takes them and waits until the queue is empty. */
+  const burst = async (events: unknown[], label: string, deadlineS: number) => {
+    const cpu0 = cpuSeconds(pid);
+    const started = now();
+    let sampling = true;
+    const rss: number[] = [];
+    const sampler = (async () => {
+      while (sampling) {
+        rss.push(memoryMb(pid).rssMb);
+        await sleep(250);
+      }
+    })();
+    await relay.sendMany(events, 16);
+    const enqueued = now();
+    progress(`${label}: ${events.length} events enqueued in ${Math.round(enqueued - started)} ms; draining`);
+    let lastReport = now();
+    let left = events.length;
+    for (;;) {
+      const { Attributes: a = {} } = await relay.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: relay.queue.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      left = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+      if (left === 0) break;
+      if (now() - started > deadlineS * 1000) {
+        progress(`${label}: deadline of ${deadlineS} s reached with ${left} events left; reporting what was handled`);
+        break;
+      }
+      if (now() - lastReport > 10_000) {
+        lastReport = now();
+        progress(`${label}: ${events.length - left}/${events.length} handled (${Math.round(((events.length - left) / (now() - started)) * 1000)} events/s)`);
+      }
+      await sleep(50);
+    }
+    const drained = now();
+    sampling = false;
+    await sampler;
+    const seconds = (drained - started) / 1000;
+    return {
+      drained,
+      events: events.length,
+      handled: events.length - left,
+      complete: left === 0,
+      seconds: round(seconds, 2),
+      enqueueSeconds: round((enqueued - started) / 1000, 2),
+      eventsPerSec: Math.round((events.length - left) / seconds),
+      cpuPercent: round(((cpuSeconds(pid) - cpu0) / seconds) * 100),
+      rssMeanMb: round(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)),
+    };
+  };
+
+  const main = await burst(bodies, `burst (${delayMs} ms reads)`, DRAIN_DEADLINE_S.main);
+  const { peakRssMb } = memoryMb(pid);
+  progress(`${main.eventsPerSec} events/s at ${delayMs} ms per DescribeSecret; now the same at 0 ms`);
+  double.setDelay(0);
+  // What an unfinished first burst left behind must not count for the second one.
+  if (!main.complete) await relay.sqs.send(new PurgeQueueCommand({ QueueUrl: relay.queue.queueUrl }));
+  const zero = await burst(zeroDelayBodies, 'burst (0 ms reads)', DRAIN_DEADLINE_S.zero);
+  double.setDelay(delayMs);
+
+  worker.signal('SIGTERM');
+  await worker.exited;
+  // PublishLatencyMs (SQS receive → PUBLISH) from the EMF documents written during the main burst.
+  const latencies: number[] = [];
+  const totals: Record<string, number> = {};
+  for (const line of worker.stdout) {
+    if (!line.includes('"_aws"')) continue;
+    const record = JSON.parse(line) as Record<string, unknown> & { _aws: { Timestamp: number } };
+    for (const name of ['InvalidationsPublished', 'DuplicateEvents', 'EventsIgnored', 'EventsReceived', 'PublishErrors']) {
+      const value = record[name];
+      if (value === undefined) continue;
+      totals[name] = (totals[name] ?? 0) + (Array.isArray(value) ? value.reduce((a: number, b: number) => a + b, 0) : Number(value));
+    }
+    const latency = record.PublishLatencyMs;
+    if (latency !== undefined && record._aws.Timestamp <= main.drained) latencies.push(...(Array.isArray(latency) ? (latency as number[]) : [Number(latency)]));
+  }
+  const latency = summarize(latencies);
+  const { drained: _drained, ...mainFigures } = main;
+  const { drained: _zeroDrained, ...zeroFigures } = zero;
+  const result = {
+    scenario: 'worker',
+    quick: args.quick,
+    date: new Date().toISOString(),
+    machine: machine(),
+    runtime: command.runtime,
+    double: { delayMs },
+    worker: {
+      ...mainFigures,
+      rotations,
+      p50Ms: latency.p50,
+      p99Ms: latency.p99,
+      maxMs: latency.max,
+      latencySamples: latency.count,
+      rssPeakMb: round(peakRssMb),
+      idleRssMb: round(idleRssMb),
+      idleCpuPercent: round(idleCpuPercent, 2),
+      idleSeconds: IDLE_SECONDS,
+      // The worker's own counters, over both bursts (its metrics are not split by burst).
+      bothBursts: {
+        received: totals.EventsReceived ?? 0,
+        published: totals.InvalidationsPublished ?? 0,
+        duplicates: totals.DuplicateEvents ?? 0,
+        ignored: totals.EventsIgnored ?? 0,
+        publishErrors: totals.PublishErrors ?? 0,
+      },
+      zeroDelay: { ...zeroFigures, rotations: zeroDelayRotations },
+    },
+  };
+  writeResult(args.out, result);
+  progress(`${main.eventsPerSec} events/s (${zero.eventsPerSec} at 0 ms), p99 ${latency.p99} ms, peak RSS ${result.worker.rssPeakMb} MB; done: ${args.out}`);
+} finally {
+  worker?.signal('SIGKILL');
+  await Promise.allSettled([double.stop(), relay.stop()]);
+}
+process.exit(0);
