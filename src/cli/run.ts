@@ -1,10 +1,13 @@
 import { ConfigError } from '../config/index.js';
 import { RotationRelayError } from '../errors.js';
+import { demo, demoHelp } from './commands/demo.js';
 import { infra, infraHelp } from './commands/infra.js';
 import { inspectEvent, inspectEventHelp } from './commands/inspect-event.js';
 import { listen, listenHelp } from './commands/listen.js';
 import { publish, publishHelp } from './commands/publish.js';
 import { status, statusHelp } from './commands/status.js';
+import { waitConvergedCommand, waitConvergedHelp } from './commands/wait-converged.js';
+import { drill, drillHelp } from './commands/drill.js';
 import { worker, workerHelp } from './commands/worker.js';
 import { EXIT, UsageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
@@ -19,9 +22,12 @@ const COMMANDS: Record<string, Command> = {
   worker: { summary: 'run the relay: SQS → confirm → signed invalidations on Redis', help: workerHelp, run: worker },
   listen: { summary: 'print verified invalidations as they arrive', help: listenHelp, run: listen },
   publish: { summary: 'broadcast a manual fleet-wide refresh of one secret', help: publishHelp, run: publish },
-  status: { summary: 'show the last broadcast version of every secret', help: statusHelp, run: status },
+  status: { summary: 'show each secret\'s last broadcast and which live instances hold it', help: statusHelp, run: status },
+  'wait-converged': { summary: 'wait until every live app instance holds a version of a secret', help: waitConvergedHelp, run: waitConvergedCommand },
+  drill: { summary: 'rotate a secret now and show the timeline until the fleet converged', help: drillHelp, run: drill },
   'inspect-event': { summary: 'show what the worker would do with one SQS body', help: inspectEventHelp, run: inspectEvent },
   infra: { summary: 'plan, apply, destroy or verify the queue and EventBridge rule', help: infraHelp, run: infra },
+  demo: { summary: 'the whole loop live on this machine (from a checkout)', help: demoHelp, run: (argv, io) => demo(argv, io) },
 };
 
 export const mainHelp = `Usage: rotation-relay <command> [options]

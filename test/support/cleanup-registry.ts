@@ -13,6 +13,7 @@ type Cleanup = { readonly name: string; readonly run: () => void };
 
 const pending = new Set<Cleanup>();
 let installed = false;
+let signalsHandledByCaller = false;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
@@ -26,6 +27,16 @@ export function registerCleanup(name: string, run: () => void): () => void {
   return () => {
     pending.delete(entry);
   };
+}
+
+/**
+ * For a long-running program (the demo) that handles SIGINT/SIGTERM/SIGHUP itself and stops what
+ * it started in order (app processes before the servers they use): from now on the registry
+ * leaves those signals alone and runs leftovers only on `exit`. Without this, a Ctrl-C would
+ * SIGKILL the servers at once, under the feet of processes that are still shutting down.
+ */
+export function leaveSignalsToCaller(): void {
+  signalsHandledByCaller = true;
 }
 
 /** Runs and forgets every pending cleanup, newest first. Errors are reported, not thrown. */
@@ -46,6 +57,7 @@ function install(): void {
   process.on('exit', runPendingCleanups);
   for (const signal of SIGNALS) {
     const onSignal = (): void => {
+      if (signalsHandledByCaller) return;
       runPendingCleanups();
       process.removeListener(signal, onSignal);
       // Someone else handles it (e.g. vitest when profiling): let them decide what happens.

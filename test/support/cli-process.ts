@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { registerCleanup } from './cleanup-registry.js';
+import { recordOutput } from './leak-guard.js';
 import { waitUntil } from './wait-until.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,14 +22,25 @@ export interface CliProcess {
  * Runs the CLI from source through tsx (no build step in the test loop). The environment is
  * exactly `env` plus PATH and HOME, so a test never inherits a developer's AWS settings.
  */
-export function runCliProcess(args: string[], env: Record<string, string>): CliProcess {
-  return runTsProcess(MAIN, args, env, `rotation-relay ${args[0] ?? ''}`);
+export function runCliProcess(args: string[], env: Record<string, string>, options: { detached?: boolean } = {}): CliProcess {
+  return runTsProcess(MAIN, args, env, `rotation-relay ${args[0] ?? ''}`, options);
 }
 
-/** Any TypeScript entry point of this repository as its own process (an app instance, say). */
-export function runTsProcess(script: string, args: string[], env: Record<string, string>, label = script): CliProcess {
+/**
+ * Any TypeScript entry point of this repository as its own process (an app instance, say).
+ * `detached` starts it in its own process group: a Ctrl-C in the terminal then reaches only the
+ * program that started it, which can stop its children in order (the demo does).
+ */
+export function runTsProcess(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  label = script,
+  options: { detached?: boolean } = {},
+): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
+    detached: options.detached ?? false,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
@@ -45,10 +57,16 @@ export function runTsProcess(script: string, args: string[], env: Record<string,
       pending += chunk.toString('utf8');
       const parts = pending.split('\n');
       pending = parts.pop() ?? '';
-      lines[stream].push(...parts.filter((line) => line.length > 0));
+      for (const line of parts) {
+        if (line.length === 0) continue;
+        lines[stream].push(line);
+        recordOutput(`${label} ${stream}`, line); // scanned by the secret-leak guard
+      }
     });
     child[stream].on('end', () => {
-      if (pending) lines[stream].push(pending);
+      if (!pending) return;
+      lines[stream].push(pending);
+      recordOutput(`${label} ${stream}`, pending);
     });
   }
   const exited = new Promise<number | string>((resolve) => {

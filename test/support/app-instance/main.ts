@@ -2,7 +2,9 @@
  * One app instance as a separate process, the way a web app uses rotation-relay: a credential
  * cache subscribed to invalidations, a rotating pg pool, ioredis client and nodemailer transport,
  * and continuous traffic on all three. Configured by APP_INSTANCE_CONFIG (JSON); prints JSON
- * lines: `ready`, periodic `stats`, every `failure`, and a final `summary` on SIGTERM.
+ * lines: `ready`, periodic `stats`, a `rotated` line each time the cache adopts a new version
+ * (with the wall-clock time, so the demo can measure propagation from the event's enqueue), and a
+ * final `summary` on SIGTERM. Launch it with `launchAppInstance` (./launch.ts).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 // Only the package's public API, as an app would import it.
@@ -18,6 +20,8 @@ export interface AppInstanceConfig {
   redis: { host: string; port: number };
   smtp: { host: string; port: number };
   statsEveryMs: number;
+  /** Pause after each operation, per client (ms). @defaultValue pg 2, redis 2, smtp 10 */
+  loadPauseMs?: { pg: number; redis: number; smtp: number };
 }
 
 const config = JSON.parse(process.env.APP_INSTANCE_CONFIG ?? '{}') as AppInstanceConfig;
@@ -40,15 +44,22 @@ const pool = createRotatingPgPool(cache, 'db', { host: config.pg.host, port: con
 const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
 const mailer = createRotatingMailer(cache, 'mail', { host: config.smtp.host, port: config.smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 2 });
 
+const pause = config.loadPauseMs ?? { pg: 2, redis: 2, smtp: 10 };
 const loops: Record<'pg' | 'redis' | 'smtp', LoadLoop> = {
-  pg: startLoadLoop(() => pool.query('SELECT 1'), 2, 2),
-  redis: startLoadLoop((loop, i) => redis.set(`${config.instanceId}:${loop}`, String(i)), 2, 2),
-  smtp: startLoadLoop((loop, i) => mailer.sendMail({ from: 'app@example.test', to: 'ops@example.test', subject: `${config.instanceId} ${loop}-${i}`, text: 'hi' }), 1, 10),
+  pg: startLoadLoop(() => pool.query('SELECT 1'), 2, pause.pg),
+  redis: startLoadLoop((loop, i) => redis.set(`${config.instanceId}:${loop}`, String(i)), 2, pause.redis),
+  smtp: startLoadLoop((loop, i) => mailer.sendMail({ from: 'app@example.test', to: 'ops@example.test', subject: `${config.instanceId} ${loop}-${i}`, text: 'hi' }), 1, pause.smtp),
 };
+
+// `refreshMs`: the cache's own measure, trigger (e.g. the invalidation's arrival) → new value in place.
+cache.on('rotated', ({ name, versionId, trigger, latencyMs }) => print({ type: 'rotated', name, versionId, trigger, refreshMs: latencyMs, at: Date.now() }));
 
 const versions = () => Object.fromEntries(Object.entries(cache.status().secrets).map(([name, s]) => [name, s.versionId]));
 const counts = () => Object.fromEntries(Object.entries(loops).map(([kind, loop]) => [kind, { ok: loop.completed() - loop.failed(), failed: loop.failed() }]));
-const timer = setInterval(() => print({ type: 'stats', versions: versions(), counts: counts() }), config.statsEveryMs);
+const timer = setInterval(
+  () => print({ type: 'stats', versions: versions(), counts: counts(), authRecoveries: cache.status().counts.authRecoveries }),
+  config.statsEveryMs,
+);
 print({ type: 'ready', versions: versions() });
 
 process.once('SIGTERM', async () => {
