@@ -5,17 +5,10 @@ import { backoffDelay } from './backoff.js';
 import type { ResolvedCacheOptions } from './options.js';
 import { parseSecretString } from './parse-secret.js';
 import { safeMessage, type HeldVersion, type RefreshRequest, type SecretState } from './secret-state.js';
-import type { RotatedEvent } from './types.js';
+import type { CacheCounts, RotatedEvent } from './types.js';
 
-/** Counters shared by the whole cache (the `counts` of `status()`). */
-export interface CacheCounts {
-  refreshes: number;
-  failures: number;
-  authRecoveries: number;
-  missedByEvents: number;
-  invalidationsReceived: number;
-  invalidationsRejected: number;
-}
+export type { CacheCounts } from './types.js';
+
 
 export interface RefreshResult {
   /** The version held now differs from the one held when the request was made. */

@@ -176,14 +176,17 @@ export interface CacheStatus {
   secrets: Record<string, SecretStatus>;
   /** Fleet presence; absent when it is off (no `redis`, or `presence: false`). */
   presence?: PresenceStatus;
-  counts: {
-    refreshes: number;
-    failures: number;
-    authRecoveries: number;
-    missedByEvents: number;
-    invalidationsReceived: number;
-    invalidationsRejected: number;
-  };
+  counts: CacheCounts;
+}
+
+/** Counters over the cache's life (the `counts` of `status()`). */
+export interface CacheCounts {
+  refreshes: number;
+  failures: number;
+  authRecoveries: number;
+  missedByEvents: number;
+  invalidationsReceived: number;
+  invalidationsRejected: number;
 }
 
 /** A credential version as the rotating clients use it. */
