@@ -1,4 +1,4 @@
-/* global process, console, setInterval, clearInterval */
+/* global process, setInterval, clearInterval */
 // The example app instance of docker-compose.yml: what an app does with rotation-relay, in
 // plain JavaScript. A credential cache subscribed to the worker's invalidations, a rotating pg
 // pool and a rotating nodemailer transport under light traffic, and `status()` every 10 s
