@@ -14,6 +14,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The secret-leak guard: captures every test file's output and fails the file when a
+    // registered secret value appears in it (test/support/leak-guard.ts).
+    setupFiles: ['test/support/leak-guard-setup.ts'],
     pool: 'forks',
     poolOptions: {
       forks: { minForks: 1, maxForks: 2 },

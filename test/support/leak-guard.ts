@@ -47,7 +47,6 @@ interface GuardState {
   needles: Map<string, Needle>;
   values: Set<string>;
   chunks: Chunk[];
-  perSource: Map<string, number>;
   currentTest: string;
   /** Error texts already recorded: a reconnect loop reports the same error thousands of times. */
   seenErrors: Set<string>;
@@ -61,7 +60,6 @@ function state(): GuardState {
     needles: new Map(),
     values: new Set(),
     chunks: [],
-    perSource: new Map(),
     currentTest: '(file set-up)',
     seenErrors: new Set(),
   };
@@ -103,7 +101,6 @@ export function registeredSecretCount(): number {
 export function recordOutput(source: string, text: string): void {
   if (typeof text !== 'string' || text.length === 0) return;
   const s = state();
-  s.perSource.set(source, (s.perSource.get(source) ?? 0) + 1);
   s.chunks.push({ source, test: s.currentTest, text });
 }
 
@@ -121,12 +118,6 @@ export function recordError(source: string, error: unknown): void {
 /** Names the test whose output is being recorded (set by the setup file's hooks). */
 export function setCurrentTest(name: string): void {
   state().currentTest = name;
-}
-
-/** How many chunks were captured so far (the self-test checks the channels are live). */
-export function capturedChunkCount(source?: string): number {
-  const s = state();
-  return source === undefined ? s.chunks.length : (s.perSource.get(source) ?? 0);
 }
 
 /**
@@ -197,14 +188,15 @@ export function describeLeaks(leaks: readonly Leak[], limit = 20): string {
   return lines.join('\n');
 }
 
-/** Forgets everything (the self-test fixtures use it between their own checks). */
-export function resetLeakGuard(): void {
+/**
+ * Starts a test file: forgets what the previous file in this process captured (with
+ * `isolate: false` several files share a process), keeps the registered values.
+ */
+export function beginFile(): void {
   const s = state();
-  s.needles.clear();
-  s.values.clear();
   s.chunks.length = 0;
-  s.perSource.clear();
   s.seenErrors.clear();
+  s.currentTest = '(file set-up)';
 }
 
 function spellings(text: string): Array<[string, string]> {

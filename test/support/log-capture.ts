@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
+import { recordOutput } from './leak-guard.js';
 
 /** A real pino logger whose lines are kept in memory, parsed, for assertions and leak scans. */
 export interface CapturedLogger {
@@ -12,13 +13,18 @@ export interface CapturedLogger {
 
 export function captureLogger(base: Record<string, unknown> = {}, level = 'debug'): CapturedLogger {
   const lines: string[] = [];
+  const source = `captureLogger ${JSON.stringify(base)}`;
   let pending = '';
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       pending += chunk.toString('utf8');
       const parts = pending.split('\n');
       pending = parts.pop() ?? '';
-      lines.push(...parts.filter((line) => line.length > 0));
+      for (const line of parts) {
+        if (line.length === 0) continue;
+        lines.push(line);
+        recordOutput(source, line); // the secret-leak guard scans it at the end of the file
+      }
       callback();
     },
   });

@@ -6,6 +6,7 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { registerSecretValue } from './leak-guard.js';
 import type { MotoHandle } from './moto-server.js';
 import { motoClientConfig } from './moto-server.js';
 
@@ -19,7 +20,9 @@ export interface TestSecret {
 
 /** A fresh random value; tests never log it, and leak scans look for it everywhere. */
 export function randomSecretValue(): string {
-  return JSON.stringify({ username: 'app', password: `pw-${randomBytes(12).toString('hex')}` });
+  const value = JSON.stringify({ username: 'app', password: `pw-${randomBytes(12).toString('hex')}` });
+  registerSecretValue(value, 'randomSecretValue()');
+  return value;
 }
 
 /**
@@ -35,6 +38,7 @@ export class MotoSecrets {
   }
 
   async create(name: string, value: string = randomSecretValue()): Promise<TestSecret> {
+    registerSecretValue(value, `MotoSecrets value of ${name}`); // for the secret-leak guard
     const created = await this.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
     if (!created.ARN || !created.VersionId) throw new Error(`CreateSecret ${name} returned no ARN/version`);
     return { arn: created.ARN, name, versionId: created.VersionId, values: [value] };
@@ -43,6 +47,7 @@ export class MotoSecrets {
   /** createSecret step only: the new version exists with AWSPENDING; AWSCURRENT has not moved. */
   async putPending(secret: TestSecret, value: string = randomSecretValue()): Promise<string> {
     const versionId = randomUUID();
+    registerSecretValue(value, `MotoSecrets value of ${secret.name}`);
     await this.client.send(
       new PutSecretValueCommand({ SecretId: secret.arn, SecretString: value, ClientRequestToken: versionId, VersionStages: ['AWSPENDING'] }),
     );

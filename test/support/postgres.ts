@@ -4,6 +4,7 @@ import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { withFreePort } from './free-port.js';
 import { registerCleanup } from './cleanup-registry.js';
+import { registerSecretValue } from './leak-guard.js';
 import { findExecutable } from './require-binary.js';
 import { runCommand, type RunOptions } from './run-command.js';
 import { createTempDir } from './temp-dir.js';
@@ -67,6 +68,7 @@ export async function startPostgres(): Promise<PgHandle> {
   const dataDir = join(dir.path, 'data');
   const logFile = join(dir.path, 'postgres.log');
   const password = randomBytes(18).toString('base64url');
+  registerSecretValue(password, 'PostgreSQL superuser password'); // for the secret-leak guard
   const as: RunOptions = { ...owner, cwd: dir.path, env: cleanEnv() };
   const pgCtl = join(bin, 'pg_ctl');
 

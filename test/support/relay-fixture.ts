@@ -7,6 +7,7 @@ import { RelayWorker } from '../../src/worker/relay-worker.js';
 import type { MessageOutcome } from '../../src/worker/handle-message.js';
 import { startFauxqs, type FauxqsHandle, type FauxqsQueue } from './fauxqs.js';
 import { captureLogger, type CapturedLogger } from './log-capture.js';
+import { registerSecretValue } from './leak-guard.js';
 import { startMoto, type MotoHandle } from './moto-server.js';
 import { MotoSecrets } from './moto-secrets.js';
 import { startRedis, type RedisHandle } from './redis-server.js';
@@ -40,6 +41,7 @@ export class RelayFixture {
     readonly queue: FauxqsQueue,
   ) {
     this.secrets = new MotoSecrets(moto);
+    for (const key of this.signingKeys) registerSecretValue(key, 'RelayFixture signing key');
     this.sqs = new SQSClient({ endpoint: fauxqs.endpoint, region: fauxqs.region, credentials: { ...fauxqs.credentials } });
   }
 
