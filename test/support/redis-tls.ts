@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
 import { withFreePort } from './free-port.js';
+import { redisAnswersPingOverTls } from './redis-probe.js';
 import { requireBinary } from './require-binary.js';
 import { runCommand } from './run-command.js';
 import { spawnDaemon, type Daemon } from './spawn-daemon.js';
@@ -70,7 +70,7 @@ export async function startRedisTls(): Promise<RedisTlsHandle> {
         logFile: file('redis.log'),
       });
       try {
-        await server.waitReady(() => answersPingOverTls(candidate, ca), READY_TIMEOUT_MS);
+        await server.waitReady(() => redisAnswersPingOverTls(candidate, ca), READY_TIMEOUT_MS);
       } catch (error) {
         await server.stop({ signal: 'SIGKILL' });
         throw error;
@@ -95,24 +95,5 @@ export async function startRedisTls(): Promise<RedisTlsHandle> {
     await dir.remove();
     throw error;
   }
-}
-
-/** A verified TLS handshake (CA + host name 127.0.0.1) and `+PONG`. */
-function answersPingOverTls(port: number, ca: Buffer, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ca });
-    let reply = '';
-    const done = (ready: boolean): void => {
-      socket.destroy();
-      resolve(ready);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('secureConnect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('utf8');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
 }
 

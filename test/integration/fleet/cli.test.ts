@@ -1,17 +1,16 @@
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergenceOf, readFleet } from '../../../src/fleet/index.js';
 import { FleetOptionsError, NotConvergedError, waitConverged } from '../../../src/index.js';
-import { runCliProcess, runTsProcess, type CliProcess } from '../../support/cli-process.js';
+import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
 import type { CacheInstanceConfig } from './support/cache-instance.js';
+import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
 import { startTcpProxyDouble, type TcpProxyDouble } from './support/tcp-proxy-double.js';
 
-const CACHE_INSTANCE = fileURLToPath(new URL('./support/cache-instance.ts', import.meta.url));
 const INSTANCES = 3;
 
 /**
@@ -80,12 +79,9 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
         // The partitioned one keeps its presence through the partition; the last one is killed.
         presence: { heartbeatIntervalMs: 500, ttlMs: i === 1 ? 60_000 : 5_000 },
       };
-      instances.push(runTsProcess(CACHE_INSTANCE, [], { CACHE_INSTANCE_CONFIG: JSON.stringify(config) }, `app-${i}`));
+      instances.push(launchCacheInstance(config, `app-${i}`));
     }
-    for (const p of instances) {
-      const line = await p.waitForLine('stdout', (l) => l.includes('"type":"ready"'), 'an instance to start', 30_000);
-      ids.push((JSON.parse(line) as { instanceId: string }).instanceId);
-    }
+    for (const p of instances) ids.push(await readyInstanceId(p));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,13 +1,12 @@
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageOutcome } from '../../../src/worker/handle-message.js';
-import { runCliProcess, runTsProcess, type CliProcess } from '../../support/cli-process.js';
+import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { waitUntil } from '../../support/wait-until.js';
 import type { CacheInstanceConfig } from './support/cache-instance.js';
+import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
 
-const CACHE_INSTANCE = fileURLToPath(new URL('./support/cache-instance.ts', import.meta.url));
 const INSTANCES = 3;
 
 interface DrillJson {
@@ -56,12 +55,9 @@ describe('rotation-relay drill against moto + fauxqs + the worker + 3 app instan
         secrets: { db: secret.name },
         presence: { heartbeatIntervalMs: 1_000, ttlMs: 5_000 },
       };
-      instances.push(runTsProcess(CACHE_INSTANCE, [], { CACHE_INSTANCE_CONFIG: JSON.stringify(config) }, `app-${i}`));
+      instances.push(launchCacheInstance(config, `app-${i}`));
     }
-    for (const p of instances) {
-      const line = await p.waitForLine('stdout', (l) => l.includes('"type":"ready"'), 'an instance to start', 30_000);
-      ids.push((JSON.parse(line) as { instanceId: string }).instanceId);
-    }
+    for (const p of instances) ids.push(await readyInstanceId(p));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,20 +1,19 @@
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergenceOf, NotConvergedError, readFleet, readFleetStatus, waitConverged } from '../../../src/fleet/index.js';
 import { protocolKeys, readPublishedVersion } from '../../../src/protocol/index.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
-import { runCliProcess, runTsProcess, type CliProcess } from '../../support/cli-process.js';
+import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
 import { instance, type Instance } from '../subscriber/cache-support.js';
 import type { CacheInstanceConfig } from './support/cache-instance.js';
+import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
 import { startTcpProxyDouble, type TcpProxyDouble } from './support/tcp-proxy-double.js';
 
-const CACHE_INSTANCE = fileURLToPath(new URL('./support/cache-instance.ts', import.meta.url));
 const PREFIX = 'rotation-relay';
 
 /**
@@ -60,15 +59,12 @@ describe('fleet presence and acks (moto + redis + fauxqs + worker)', () => {
       secrets: { db: secretArn },
       presence,
     };
-    const child = runTsProcess(CACHE_INSTANCE, [], { CACHE_INSTANCE_CONFIG: JSON.stringify(config) }, 'cache instance');
+    const child = launchCacheInstance(config);
     processes.push(child);
     return child;
   }
 
-  const readyId = async (child: CliProcess): Promise<string> => {
-    const line = await child.waitForLine('stdout', (l) => l.includes('"type":"ready"'), 'a cache instance to start', 30_000);
-    return (JSON.parse(line) as { instanceId: string }).instanceId;
-  };
+  const readyId = readyInstanceId;
 
   async function rotateThroughWorker(secret: Awaited<ReturnType<RelayFixture['createSecret']>>): Promise<string> {
     const oldVersion = secret.versionId;
