@@ -3,15 +3,19 @@
  * pace, with pools that open new connections often (pg: a connection serves 3 queries; SMTP: a
  * pooled connection sends 5 messages), configured by SOAK_APP_CONFIG (JSON).
  *
- * Two modes, same traffic:
+ * Three modes, same traffic:
  * - `ours`: the subscriber SDK — a CredentialCache on the invalidation channel and the rotating
  *   pg pool, ioredis client and nodemailer transport.
  * - `poll`: what apps do without it — the same cache with invalidations off and a 30 s poll, and
  *   the plain clients reading the polled value: pg asks for the password on every new connection,
  *   the Redis client's password and the SMTP transport are replaced when the poll finds a change.
  *   No retry on an authentication failure.
+ * - `peer`: PostgreSQL only, through the AWS Advanced NodeJS Wrapper's Secrets Manager plugin
+ *   (soak-peer-pg.ts), which reads Secrets Manager itself: no CredentialCache in this mode.
  *
- * Counts GetSecretValue calls per secret with SDK middleware (Secrets Manager reads per rotation).
+ * In `ours` and `poll`, counts GetSecretValue calls per secret with SDK middleware (Secrets
+ * Manager reads per rotation); the peer's own SDK client is out of reach, soak.ts counts its reads
+ * in the stage-proxy-double in front of moto_server.
  * Prints JSON lines: `ready`, `rotated` (per secret change it holds, with the time), and on
  * `{"cmd":"stop"}` a `summary` with every operation as [kind, startedAt, latencyMs, ok] and the
  * first failures' messages (client messages, never a credential).
@@ -21,12 +25,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
-import { createCredentialCache, createRotatingMailer, createRotatingPgPool, createRotatingRedis, type RotatedEvent } from '../../src/index.js';
+import { createCredentialCache, createRotatingMailer, createRotatingPgPool, createRotatingRedis, type CredentialCache, type RotatedEvent } from '../../src/index.js';
 import { now, sleep } from './clock.js';
+import { createPeerPg } from './soak-peer-pg.js';
 
 export interface SoakAppConfig {
   instanceId: string;
-  mode: 'ours' | 'poll';
+  mode: 'ours' | 'poll' | 'peer';
   pollIntervalMs: number;
   aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   bus: { url: string; signingKeys: string[] };
@@ -42,6 +47,8 @@ export interface SoakAppConfig {
 
 type Kind = 'pg' | 'redis' | 'smtp';
 const KINDS: Kind[] = ['pg', 'redis', 'smtp'];
+/** A pg connection serves this many queries, then a new one is opened (pools that recycle often). */
+const QUERIES_PER_CONNECTION = 3;
 
 const config = JSON.parse(process.env.SOAK_APP_CONFIG ?? '{}') as SoakAppConfig;
 const print = (line: Record<string, unknown>): void => {
@@ -49,46 +56,49 @@ const print = (line: Record<string, unknown>): void => {
 };
 
 const reads: Record<string, number> = {};
-const client = new SecretsManagerClient({ ...config.aws, credentials: { ...config.aws.credentials } });
-client.middlewareStack.add(
-  (next, context) => (args) => {
-    if (context.commandName === 'GetSecretValueCommand') {
-      const id = String((args.input as { SecretId?: string }).SecretId);
-      reads[id] = (reads[id] ?? 0) + 1;
-    }
-    return next(args);
-  },
-  { step: 'initialize', name: 'soakCountReads' },
-);
 
-const cache = createCredentialCache({
-  secrets: {
-    db: { secretId: config.secrets.db, json: true },
-    cache: { secretId: config.secrets.cache, json: true },
-    mail: { secretId: config.secrets.mail, json: true },
-  },
-  ...(config.mode === 'ours' ? { redis: { url: config.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: config.bus.signingKeys } : {}),
-  pollIntervalMs: config.pollIntervalMs,
-  secretsClient: client,
-});
-await cache.start();
-cache.on('rotated', (event: RotatedEvent) => print({ type: 'rotated', name: event.name, versionId: event.versionId, trigger: event.trigger, at: now() }));
+/** The CredentialCache of `ours` and `poll`, reading through an SDK client that counts GetSecretValue. */
+async function startCache(): Promise<CredentialCache> {
+  const client = new SecretsManagerClient({ ...config.aws, credentials: { ...config.aws.credentials } });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === 'GetSecretValueCommand') {
+        const id = String((args.input as { SecretId?: string }).SecretId);
+        reads[id] = (reads[id] ?? 0) + 1;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'soakCountReads' },
+  );
+  const cache = createCredentialCache({
+    secrets: {
+      db: { secretId: config.secrets.db, json: true },
+      cache: { secretId: config.secrets.cache, json: true },
+      mail: { secretId: config.secrets.mail, json: true },
+    },
+    ...(config.mode === 'ours' ? { redis: { url: config.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: config.bus.signingKeys } : {}),
+    pollIntervalMs: config.pollIntervalMs,
+    secretsClient: client,
+  });
+  await cache.start();
+  cache.on('rotated', (event: RotatedEvent) => print({ type: 'rotated', name: event.name, versionId: event.versionId, trigger: event.trigger, at: now() }));
+  return cache;
+}
 
 interface Creds {
   username: string;
   password: string;
 }
-const creds = (name: string): Creds => cache.get<Creds>(name);
-const pgOptions = { host: config.pg.host, port: config.pg.port, database: config.pg.database, max: 4, idleTimeoutMillis: 1_000, maxUses: 3 };
+const pgOptions = { host: config.pg.host, port: config.pg.port, database: config.pg.database, max: 4, idleTimeoutMillis: 1_000, maxUses: QUERIES_PER_CONNECTION };
 const smtpOptions = { host: config.smtp.host, port: config.smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 2, maxMessages: 5 } as const;
 const mail = (i: number) => ({ from: 'app@example.test', to: 'ops@example.test', subject: `${config.instanceId} ${i}`, text: 'hi' });
 
 interface Clients {
-  operation: Record<Kind, (i: number) => Promise<unknown>>;
+  operation: Partial<Record<Kind, (i: number) => Promise<unknown>>>;
   close(): Promise<void>;
 }
 
-function ours(): Clients {
+function ours(cache: CredentialCache): Clients {
   const pool = createRotatingPgPool(cache, 'db', pgOptions);
   const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
   const mailer = createRotatingMailer(cache, 'mail', smtpOptions);
@@ -104,7 +114,8 @@ function ours(): Clients {
   };
 }
 
-function pollOnly(): Clients {
+function pollOnly(cache: CredentialCache): Clients {
+  const creds = (name: string): Creds => cache.get<Creds>(name);
   const pool = new pg.Pool({ ...pgOptions, user: creds('db').username, password: () => creds('db').password });
   pool.on('error', () => undefined);
   const redis = new Redis({ host: config.redis.host, port: config.redis.port, username: creds('cache').username, password: creds('cache').password });
@@ -133,7 +144,13 @@ function pollOnly(): Clients {
   };
 }
 
-const clients = config.mode === 'ours' ? ours() : pollOnly();
+function peer(): Clients {
+  const pool = createPeerPg({ ...config.pg, secretId: config.secrets.db, region: config.aws.region, endpoint: config.aws.endpoint, queriesPerConnection: QUERIES_PER_CONNECTION });
+  return { operation: { pg: () => pool.query('SELECT 1') }, close: () => pool.close() };
+}
+
+const cache = config.mode === 'peer' ? undefined : await startCache();
+const clients = cache === undefined ? peer() : config.mode === 'ours' ? ours(cache) : pollOnly(cache);
 let running = true;
 /** [kind index, startedAt, latencyMs, ok (1/0)] */
 const ops: Array<[number, number, number, number]> = [];
@@ -149,11 +166,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 async function loop(kind: Kind): Promise<void> {
   const k = KINDS.indexOf(kind);
+  const operation = clients.operation[kind];
+  if (!operation) return; // this mode has no client for that kind (the peer is pg only)
   for (let i = 0; running; i += 1) {
     const started = now();
     let ok = 1;
     try {
-      await withTimeout(clients.operation[kind](i), config.timeoutMs);
+      await withTimeout(operation(i), config.timeoutMs);
     } catch (error) {
       ok = 0;
       if (failures[kind].length < 5) failures[kind].push(error instanceof Error ? error.message : String(error));
@@ -169,9 +188,9 @@ print({ type: 'ready', at: now() });
 async function stop(): Promise<void> {
   running = false;
   await Promise.all(loops);
-  print({ type: 'summary', reads, ops, failures, status: cache.status().counts });
+  print({ type: 'summary', reads, ops, failures, status: cache?.status().counts });
   await clients.close();
-  await cache.stop();
+  await cache?.stop();
   process.exit(0);
 }
 
