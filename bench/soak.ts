@@ -10,6 +10,12 @@
  * the servers saw, Secrets Manager reads per instance per rotation, and operation latency in
  * steady state vs within a rotation window (setSecret → every instance switched).
  *
+ * Then the peer users would pick instead, for PostgreSQL only: the AWS Advanced NodeJS Wrapper's
+ * Secrets Manager plugin (soak-peer-pg.ts) under the same pg traffic and the same single-user
+ * rotations, with at least as many rotations as the poll-only phase. It reads its secret without a
+ * stage, which moto answers wrongly after a rotation, so it talks to moto through
+ * support/stage-proxy-double.ts, which adds AWSCURRENT as AWS would and counts the peer's reads.
+ *
  * Usage: tsx bench/soak.ts [--quick] [--out FILE]
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +33,7 @@ import { startSmtpServer, type SmtpServerHandle } from '../test/support/smtp-ser
 import { JsonLineChild, type ChildMessage } from './support/child.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay, type Relay } from './support/relay.js';
+import { startStageProxyDouble, type StageProxyDouble } from './support/stage-proxy-double.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
 import type { SoakAppConfig } from './support/soak-app.js';
 import { summarize } from './support/stats.js';
@@ -35,7 +42,8 @@ const args = scenarioArgs('soak', ['instances']);
 const progress = progressFor('soak');
 const APP = fileURLToPath(new URL('./support/soak-app.ts', import.meta.url));
 const INSTANCES = Number(args.options.instances ?? 4);
-const PLAN = args.quick ? { rounds: 6, baselineRounds: 3 } : { rounds: 50, baselineRounds: 20 };
+// The peer gets at least as many pg rotations as the poll-only phase (issue 5).
+const PLAN = args.quick ? { rounds: 6, baselineRounds: 3, peerRounds: 4 } : { rounds: 50, baselineRounds: 20, peerRounds: 20 };
 /** setSecret → finishSecret: the window no event can close (about a minute with RDS-managed rotation). */
 const WINDOW_MS = 150;
 const PAUSE_BETWEEN_ROUNDS_MS = 200;
@@ -55,6 +63,7 @@ interface Summary {
 
 let relay: Relay | undefined;
 let moto: MotoHandle | undefined;
+let stageProxy: StageProxyDouble | undefined;
 let postgres: PgHandle | undefined;
 let appRedis: RedisHandle | undefined;
 let smtp: SmtpServerHandle | undefined;
@@ -71,6 +80,7 @@ try {
     startRedis({ aclUsers: [{ name: 'app', passwords: [passwords.cache] }] }),
     startSmtpServer({ users: new Map([['mailer', passwords.mail]]) }),
   ]);
+  stageProxy = await startStageProxyDouble(moto.endpoint);
   const pgAdmin = new pg.Client({ host: postgres.host, port: postgres.port, user: 'postgres', password: postgres.superuser.password, database: 'postgres' });
   admin = { pg: pgAdmin, redis: new Redis({ host: '127.0.0.1', port: appRedis.port }) };
   await admin.pg.connect();
@@ -108,7 +118,7 @@ try {
         instanceId: `${mode}-${i}`,
         mode,
         pollIntervalMs: mode === 'poll' ? BASELINE_POLL_MS : 30 * 60_000,
-        aws: { endpoint: moto!.endpoint, region: moto!.region, credentials: { ...moto!.credentials } },
+        aws: { endpoint: mode === 'peer' ? stageProxy!.endpoint : moto!.endpoint, region: moto!.region, credentials: { ...moto!.credentials } },
         bus: { url: relay!.redis.url, signingKeys: relay!.signingKeys },
         secrets: { db: secrets.db.arn, cache: secrets.cache.arn, mail: secrets.mail.arn },
         pg: { host: postgres!.host, port: postgres!.port, database: 'postgres' },
@@ -116,7 +126,9 @@ try {
         smtp: { host: smtp!.host, port: smtp!.port },
         ...PACE,
       };
-      const app = new JsonLineChild(APP, { SOAK_APP_CONFIG: JSON.stringify(config) }, config.instanceId);
+      // The peer's plugin builds its own SDK client: it finds moto's (any) credentials in the environment.
+      const credentials: Record<string, string> = mode === 'peer' ? { AWS_ACCESS_KEY_ID: moto!.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto!.credentials.secretAccessKey } : {};
+      const app = new JsonLineChild(APP, { SOAK_APP_CONFIG: JSON.stringify(config), ...credentials }, config.instanceId);
       held.set(app, new Map());
       app.on('message', (m: ChildMessage) => {
         if (m.type !== 'rotated') return;
@@ -171,24 +183,33 @@ try {
     return { service, from, to: now(), converged: ok };
   }
 
-  async function phase(mode: SoakAppConfig['mode'], rounds: number) {
+  /** Reads of each service's secret through the stage proxy so far (only the peer reads through it). */
+  const proxyReads = (): Record<Service, number> => {
+    const reads = stageProxy!.reads();
+    return { db: reads[secrets.db.arn] ?? 0, cache: reads[secrets.cache.arn] ?? 0, mail: reads[secrets.mail.arn] ?? 0 };
+  };
+
+  async function phase(mode: SoakAppConfig['mode'], rounds: number, services: readonly Service[] = ['db', 'cache', 'mail']) {
     await startApps(mode);
     await sleep(1_000); // pools warm, steady traffic
     await admin!.redis.call('CONFIG', 'SET', 'acllog-max-len', '10000');
     await admin!.redis.call('ACL', 'LOG', 'RESET');
     const loginsBefore = await failedLogins();
+    const readsBefore = proxyReads();
     const windows: Array<Awaited<ReturnType<typeof rotate>>> = [];
     const startedAt = now();
     for (let r = 0; r < rounds; r += 1) {
-      windows.push(...(await Promise.all((['db', 'cache', 'mail'] as const).map((service) => rotate(service, mode === 'ours')))));
-      if ((r + 1) % Math.max(1, Math.ceil(rounds / 5)) === 0) progress(`${mode}: ${r + 1}/${rounds} rounds (3 rotations each)`);
+      windows.push(...(await Promise.all(services.map((service) => rotate(service, mode === 'ours')))));
+      if ((r + 1) % Math.max(1, Math.ceil(rounds / 5)) === 0) progress(`${mode}: ${r + 1}/${rounds} rounds (${services.length} rotation${services.length === 1 ? '' : 's'} each)`);
       await sleep(PAUSE_BETWEEN_ROUNDS_MS);
     }
     const endedAt = now();
     await sleep(500);
     const loginsAfter = await failedLogins();
+    const readsAfter = proxyReads();
     const summaries = await stopApps();
-    return { summaries, windows, startedAt, endedAt, logins: { db: loginsAfter.db - loginsBefore.db, cache: loginsAfter.cache - loginsBefore.cache, mail: loginsAfter.mail - loginsBefore.mail } };
+    const delta = (after: Record<Service, number>, before: Record<Service, number>) => Object.fromEntries(services.map((service) => [service, after[service] - before[service]])) as Partial<Record<Service, number>>;
+    return { mode, services, summaries, windows, startedAt, endedAt, logins: delta(loginsAfter, loginsBefore), proxyReads: delta(readsAfter, readsBefore) };
   }
 
   function analyse(run: Awaited<ReturnType<typeof phase>>, rounds: number) {
@@ -217,12 +238,14 @@ try {
     }
     const seconds = (run.endedAt - run.startedAt) / 1000;
     const readsPerRotation = Object.fromEntries(
-      (['db', 'cache', 'mail'] as const).map((service) => {
+      run.services.map((service) => {
+        // The peer's reads are counted by the stage proxy during the rotations (its app has no SDK client of ours).
+        if (run.mode === 'peer') return [service, round((run.proxyReads[service] ?? 0) / (INSTANCES * rounds), 2)];
         const perInstance = run.summaries.map((s) => ((s.reads[secrets[service].arn] ?? 0) - 1) / rounds);
         return [service, round(perInstance.reduce((a, b) => a + b, 0) / perInstance.length, 2)];
       }),
     );
-    const loginsPerRotation = Object.fromEntries((['db', 'cache', 'mail'] as const).map((service) => [service, round(run.logins[service] / (INSTANCES * rounds), 2)]));
+    const loginsPerRotation = Object.fromEntries(run.services.map((service) => [service, round((run.logins[service] ?? 0) / (INSTANCES * rounds), 2)]));
     const s = summarize(steady);
     const w = summarize(rotating);
     return {
@@ -254,6 +277,9 @@ try {
   progress(`poll-only (${BASELINE_POLL_MS / 1000} s): ${INSTANCES} app instances, ${PLAN.baselineRounds} rounds`);
   const baselineRun = analyse(await phase('poll', PLAN.baselineRounds), PLAN.baselineRounds);
   progress(`poll-only: ${baselineRun.operations} operations, ${baselineRun.failed} failed`);
+  progress(`peer (AWS Advanced NodeJS Wrapper, Secrets Manager plugin): ${INSTANCES} app instances, pg only, ${PLAN.peerRounds} db rotations`);
+  const peerRun = analyse(await phase('peer', PLAN.peerRounds, ['db']), PLAN.peerRounds);
+  progress(`peer: ${peerRun.operations} operations, ${peerRun.failed} failed; per instance per rotation ${peerRun.failedLoginsPerRotationPerInstance.db} failed logins, ${peerRun.readsPerRotationPerInstance.db} reads`);
 
   const worst = (record: Record<string, number>): number => Math.max(...Object.values(record));
   writeResult(args.out, {
@@ -280,11 +306,16 @@ try {
       baselineRotations: PLAN.baselineRounds * 3,
       baselineOperations: baselineRun.operations,
       baselineFailed: baselineRun.failed,
-      // The AWS Advanced NodeJS Wrapper is not a dependency of this repository; see bench/README.md.
-      peerOperations: null,
-      peerFailed: null,
+      peerOperations: peerRun.operations,
+      peerFailed: peerRun.failed,
+      peerRotations: PLAN.peerRounds,
+      peerFailedLoginsPerRotation: worst(peerRun.failedLoginsPerRotationPerInstance),
+      peerReadsPerRotationPerInstance: worst(peerRun.readsPerRotationPerInstance),
+      // Reads the proxy had to give a stage (all of the peer's, if the plugin still reads without one).
+      peerStagelessReads: stageProxy.stagesAdded(),
       ours: oursRun,
       baseline: baselineRun,
+      peer: peerRun,
     },
   });
   progress(`done: ${args.out}`);
@@ -292,6 +323,6 @@ try {
   await Promise.allSettled(apps.map((app) => app.stop()));
   await admin?.pg.end().catch(() => undefined);
   admin?.redis.disconnect();
-  await Promise.allSettled([relay?.stop(), moto?.stop(), postgres?.stop(), appRedis?.stop(), smtp?.stop()]);
+  await Promise.allSettled([relay?.stop(), stageProxy?.stop(), moto?.stop(), postgres?.stop(), appRedis?.stop(), smtp?.stop()]);
 }
 process.exit(0);
