@@ -84,10 +84,19 @@ export interface Soak {
   baselineRotations: number;
   baselineOperations: number;
   baselineFailed: number;
+  /** The peer: the AWS Advanced NodeJS Wrapper's Secrets Manager plugin, PostgreSQL only (null: not measured). */
   peerOperations: number | null;
   peerFailed: number | null;
+  /** Single-user rotations of the pg secret in the peer's phase. */
+  peerRotations?: number;
+  peerFailedLoginsPerRotation?: number;
+  /** Counted by the stage proxy in front of moto_server (the peer builds its own SDK client). */
+  peerReadsPerRotationPerInstance?: number;
+  /** The peer's reads that named no stage (the proxy added AWSCURRENT, as AWS would). */
+  peerStagelessReads?: number;
   ours: SoakRun;
   baseline: SoakRun;
+  peer?: SoakRun;
 }
 
 export interface Worker {
@@ -320,32 +329,46 @@ export function markdown(latest: Latest): string {
         'nodemailer transport (a connection sends 5 messages), under continuous load. Each round rotates all three secrets at once, single-user: ' +
         `PutSecretValue AWSPENDING, the password changed in the server (the old one refused from then on; Redis connections killed), AWSCURRENT moved ${latest.soakSetup?.windowMs ?? '?'} ms later, ` +
         'the rotation\'s events through SQS and the real worker (moto_server as Secrets Manager). The rotation window runs from the password change to the last instance switched. ' +
-        `Poll-only: the same traffic with plain clients reading a CredentialCache that polls every ${human(s.baselineIntervalMs)} (pg reads the password per new connection; the Redis password and SMTP transport are replaced when the poll finds a change).`,
+        `Poll-only: the same traffic with plain clients reading a CredentialCache that polls every ${human(s.baselineIntervalMs)} (pg reads the password per new connection; the Redis password and SMTP transport are replaced when the poll finds a change). ` +
+        'Peer, PostgreSQL only: the same pg traffic and the same single-user rotations of the pg secret through the AWS Advanced NodeJS Wrapper (`AwsPGClient`, `secretsManager` plugin only, a new client every 3 queries). ' +
+        'The plugin caches the secret per process and, on a failed login, reads it once more and retries once; it reads without a stage, so it reaches moto_server through a proxy that adds AWSCURRENT, as AWS does (bench/README.md).',
       '',
     );
-    out.push('| | rotation-relay | poll-only |', '| --- | --- | --- |');
-    out.push(`| rotations (per service) | ${s.rotations} (${s.rotationsPerService}) | ${s.baselineRotations} (${s.baseline.rotationsPerService}) |`);
-    out.push(`| operations (per second) | ${int(s.operations)} (${int(s.operationsPerSec)}) | ${int(s.baselineOperations)} (${int(s.baseline.operationsPerSec)}) |`);
-    out.push(`| failed operations | **${int(s.failed)}** | ${int(s.baselineFailed)} (${Math.round((s.baselineFailed / Math.max(1, s.baselineOperations)) * 100)} %) |`);
+    const p = s.peer;
+    const peerName = 'peer: AWS Advanced NodeJS Wrapper (pg only)';
+    const perService = (r: Record<string, number> | undefined): string => (r ? Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ') : '—');
+    const share = (failed: number, operations: number): string => `${Math.round((failed / Math.max(1, operations)) * 100)} %`;
+    // The peer is PostgreSQL only: its column has figures in the pg and whole-run rows, "—" elsewhere.
+    const row = (what: string, ours: string, baseline: string, peer = '—'): void => {
+      out.push(`| ${what} | ${ours} | ${baseline} | ${p ? peer : 'not measured'} |`);
+    };
+    out.push(`| | rotation-relay | poll-only | ${peerName} |`, '| --- | --- | --- | --- |');
+    row('rotations (per service)', `${s.rotations} (${s.rotationsPerService})`, `${s.baselineRotations} (${s.baseline.rotationsPerService})`, `${s.peerRotations ?? '?'} (pg)`);
+    row('operations (per second)', `${int(s.operations)} (${int(s.operationsPerSec)})`, `${int(s.baselineOperations)} (${int(s.baseline.operationsPerSec)})`, `${int(s.peerOperations)} (${int(p?.operationsPerSec)})`);
+    row('failed operations', `**${int(s.failed)}**`, `${int(s.baselineFailed)} (${share(s.baselineFailed, s.baselineOperations)})`, `${int(s.peerFailed)} (${share(s.peerFailed ?? 0, s.peerOperations ?? 0)})`);
     for (const kind of Object.keys(s.ours.byKind).sort()) {
       const o = s.ours.byKind[kind];
       const b = s.baseline.byKind[kind];
-      out.push(`| ${kind}: failed / operations | ${int(o?.failed)} / ${int(o?.operations)} | ${int(b?.failed)} / ${int(b?.operations)} |`);
+      const q = p?.byKind[kind];
+      row(`${kind}: failed / operations`, `${int(o?.failed)} / ${int(o?.operations)}`, `${int(b?.failed)} / ${int(b?.operations)}`, q ? `${int(q.failed)} / ${int(q.operations)}` : '—');
     }
-    const perService = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ');
-    out.push(`| failed logins seen by the servers | ${perService(s.ours.failedLogins)} | ${perService(s.baseline.failedLogins)} |`);
-    out.push(`| failed logins per instance per rotation | ${perService(s.ours.failedLoginsPerRotationPerInstance)} | ${perService(s.baseline.failedLoginsPerRotationPerInstance)} |`);
-    out.push(`| GetSecretValue per instance per rotation | ${perService(s.ours.readsPerRotationPerInstance)} | ${perService(s.baseline.readsPerRotationPerInstance)} |`);
-    out.push(`| latency p50 / p99, steady (ms) | ${ms(s.steadyP50Ms)} / ${ms(s.steadyP99Ms)} | — |`);
-    out.push(`| latency p50 / p99, within a rotation window (ms) | ${ms(s.rotationP50Ms)} / ${ms(s.rotationP99Ms)} | — |`);
+    const pgPerRotation = (run: SoakRun | undefined): string => (run?.byKind.pg ? `${Math.round((run.byKind.pg.failed / run.rotationsPerService) * 10) / 10}` : '—');
+    row('pg: failed queries per rotation', pgPerRotation(s.ours), pgPerRotation(s.baseline), pgPerRotation(p));
+    row('failed logins seen by the servers', perService(s.ours.failedLogins), perService(s.baseline.failedLogins), perService(p?.failedLogins));
+    row('failed logins per instance per rotation', perService(s.ours.failedLoginsPerRotationPerInstance), perService(s.baseline.failedLoginsPerRotationPerInstance), perService(p?.failedLoginsPerRotationPerInstance));
+    row('GetSecretValue per instance per rotation', perService(s.ours.readsPerRotationPerInstance), perService(s.baseline.readsPerRotationPerInstance), `${perService(p?.readsPerRotationPerInstance)} (counted by the stage proxy)`);
+    row('latency p50 / p99, steady (ms)', `${ms(s.steadyP50Ms)} / ${ms(s.steadyP99Ms)}`, '—');
+    row('latency p50 / p99, within a rotation window (ms)', `${ms(s.rotationP50Ms)} / ${ms(s.rotationP99Ms)}`, '—');
     for (const kind of Object.keys(s.ours.byKind).sort()) {
       const o = s.ours.byKind[kind];
-      out.push(`| ${kind}: p99 steady / in rotation (ms) | ${ms(o?.steadyP99Ms)} / ${ms(o?.rotationP99Ms)} | — |`);
+      const q = p?.byKind[kind];
+      row(`${kind}: p99 steady / in rotation (ms)`, `${ms(o?.steadyP99Ms)} / ${ms(o?.rotationP99Ms)}`, '—', q ? `${ms(q.steadyP99Ms)} / ${ms(q.rotationP99Ms)}` : '—');
     }
-    out.push(`| rotation window p50 (ms) | ${ms(s.ours.windowP50Ms)} | — |`);
-    out.push(`| peer: AWS Advanced NodeJS Wrapper | ${s.peerFailed === null ? 'not measured (see bench/README.md)' : `${int(s.peerFailed)} of ${int(s.peerOperations)} failed`} | |`);
+    row('rotation window p50 (ms)', ms(s.ours.windowP50Ms), '—');
     const examples = Object.entries(s.baseline.byKind).flatMap(([kind, k]) => k.failures.slice(0, 1).map((m) => `${kind}: \`${m}\``));
     if (examples.length > 0) out.push('', `What poll-only failures look like: ${examples.join('; ')}.`);
+    const peerExample = s.peer?.byKind.pg?.failures[0];
+    if (peerExample) out.push('', `What the peer's failures look like: pg: \`${peerExample}\`.`);
     out.push('');
   }
 
