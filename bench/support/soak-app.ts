@@ -21,13 +21,8 @@
  * first failures' messages (client messages, never a credential).
  */
 import { createInterface } from 'node:readline';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Redis } from 'ioredis';
-import nodemailer from 'nodemailer';
-import pg from 'pg';
-import { createCredentialCache, createRotatingMailer, createRotatingPgPool, createRotatingRedis, type CredentialCache, type RotatedEvent } from '../../src/index.js';
+import type { CredentialCache, RotatedEvent } from '../../src/index.js';
 import { now, sleep } from './clock.js';
-import { createPeerPg } from './soak-peer-pg.js';
 
 export interface SoakAppConfig {
   instanceId: string;
@@ -57,8 +52,12 @@ const print = (line: Record<string, unknown>): void => {
 
 const reads: Record<string, number> = {};
 
+// Each mode imports only the libraries it uses: four processes importing the SDK, ioredis and
+// nodemailer for nothing cost the peer's phase seconds of start-up on a loaded 2-core machine.
+
 /** The CredentialCache of `ours` and `poll`, reading through an SDK client that counts GetSecretValue. */
 async function startCache(): Promise<CredentialCache> {
+  const [{ SecretsManagerClient }, { createCredentialCache }] = await Promise.all([import('@aws-sdk/client-secrets-manager'), import('../../src/index.js')]);
   const client = new SecretsManagerClient({ ...config.aws, credentials: { ...config.aws.credentials } });
   client.middlewareStack.add(
     (next, context) => (args) => {
@@ -98,7 +97,8 @@ interface Clients {
   close(): Promise<void>;
 }
 
-function ours(cache: CredentialCache): Clients {
+async function ours(cache: CredentialCache): Promise<Clients> {
+  const { createRotatingMailer, createRotatingPgPool, createRotatingRedis } = await import('../../src/index.js');
   const pool = createRotatingPgPool(cache, 'db', pgOptions);
   const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
   const mailer = createRotatingMailer(cache, 'mail', smtpOptions);
@@ -114,7 +114,8 @@ function ours(cache: CredentialCache): Clients {
   };
 }
 
-function pollOnly(cache: CredentialCache): Clients {
+async function pollOnly(cache: CredentialCache): Promise<Clients> {
+  const [{ default: pg }, { Redis }, { default: nodemailer }] = await Promise.all([import('pg'), import('ioredis'), import('nodemailer')]);
   const creds = (name: string): Creds => cache.get<Creds>(name);
   const pool = new pg.Pool({ ...pgOptions, user: creds('db').username, password: () => creds('db').password });
   pool.on('error', () => undefined);
@@ -144,13 +145,14 @@ function pollOnly(cache: CredentialCache): Clients {
   };
 }
 
-function peer(): Clients {
+async function peer(): Promise<Clients> {
+  const { createPeerPg } = await import('./soak-peer-pg.js');
   const pool = createPeerPg({ ...config.pg, secretId: config.secrets.db, region: config.aws.region, endpoint: config.aws.endpoint, queriesPerConnection: QUERIES_PER_CONNECTION });
   return { operation: { pg: () => pool.query('SELECT 1') }, close: () => pool.close() };
 }
 
 const cache = config.mode === 'peer' ? undefined : await startCache();
-const clients = cache === undefined ? peer() : config.mode === 'ours' ? ours(cache) : pollOnly(cache);
+const clients = await (cache === undefined ? peer() : config.mode === 'ours' ? ours(cache) : pollOnly(cache));
 let running = true;
 /** [kind index, startedAt, latencyMs, ok (1/0)] */
 const ops: Array<[number, number, number, number]> = [];
