@@ -223,7 +223,7 @@ export function summaryTable(latest: Latest): string {
   const soak = latest.soak;
   const worker = latest.worker;
   const lines = [
-    `| measured on ${latest.machine.cores} cores (${latest.machine.cpuModel}), Node ${latest.node}, ${latest.date.slice(0, 10)}${latest.quick ? ', quick run' : ''} | rotation-relay | poll-only |`,
+    `| measured on ${latest.machine.cores} cores (${latest.machine.cpuModel}), Node ${latest.node}, ${latest.date.slice(0, 10)}${latest.quick ? ', quick run' : ''} | rotation-relay | poll-only, or the peer where named |`,
     '| --- | --- | --- |',
   ];
   if (largest && poll) {
@@ -239,6 +239,14 @@ export function summaryTable(latest: Latest): string {
       `| failed operations, ${latest.soakSetup?.instances ?? 4} app instances (pg + Redis + SMTP), single-user rotations | **${int(soak.failed)}** of ${int(soak.operations)} across ${soak.rotations} rotations | ${int(soak.baselineFailed)} of ${int(soak.baselineOperations)} across ${soak.baselineRotations} rotations (${human(soak.baselineIntervalMs)} poll) |`,
       `| operation latency p99, steady / within a rotation | ${ms(soak.steadyP99Ms)} / ${ms(soak.rotationP99Ms)} ms | — |`,
     );
+    const pg = soak.ours.byKind.pg;
+    const peer = soak.peer?.byKind.pg;
+    if (pg && peer && soak.peerFailed !== null) {
+      // The peer is PostgreSQL only, so it is compared on the pg share of the same soak.
+      lines.push(
+        `| PostgreSQL only: failed queries vs the AWS Advanced NodeJS Wrapper (Secrets Manager plugin), same traffic and rotations | **${int(pg.failed)}** of ${int(pg.operations)} | wrapper: ${int(soak.peerFailed)} of ${int(soak.peerOperations)} across ${soak.peerRotations ?? '?'} rotations |`,
+      );
+    }
   }
   if (latest.getSecretValuePerChange !== undefined && latest.apiCost) {
     const cost = latest.apiCost;
