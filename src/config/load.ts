@@ -29,11 +29,16 @@ export interface WorkerConfig {
   signing: SigningConfig;
   queueUrl: string;
   batchSize: number;
+  /** Receive loops on the queue in this process (each handles one batch at a time). */
+  consumers: number;
   waitTimeSeconds: number;
   visibilityTimeoutSeconds: number;
   dedupeTtlSeconds: number;
   confirmWindowMs: number;
   confirmIntervalMs: number;
+  /** Publish authoritative AWSCURRENT events before DescribeSecret confirms them (then confirm). */
+  fastPublish: boolean;
+  fastPublishMarginMs: number;
   healthPort: number;
   healthHost: string;
   shutdownTimeoutMs: number;
@@ -90,11 +95,14 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     signing: loadSigningConfig(env),
     queueUrl: w.queueUrl.read(env),
     batchSize: w.batchSize.read(env),
+    consumers: w.consumers.read(env),
     waitTimeSeconds: w.waitTimeSeconds.read(env),
     visibilityTimeoutSeconds: w.visibilityTimeoutSeconds.read(env),
     dedupeTtlSeconds: w.dedupeTtlSeconds.read(env),
     confirmWindowMs: w.confirmWindowMs.read(env),
     confirmIntervalMs: w.confirmIntervalMs.read(env),
+    fastPublish: w.fastPublish.read(env),
+    fastPublishMarginMs: w.fastPublishMarginMs.read(env),
     healthPort: w.healthPort.read(env),
     healthHost: w.healthHost.read(env),
     shutdownTimeoutMs: w.shutdownTimeoutMs.read(env),

@@ -94,6 +94,13 @@ export const SETTINGS = {
       'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
     ),
     batchSize: intSetting('ROTATION_RELAY_BATCH_SIZE', 10, 1, 10, 'Messages per ReceiveMessage call (SQS allows at most 10).'),
+    consumers: intSetting(
+      'ROTATION_RELAY_CONSUMERS',
+      4,
+      1,
+      32,
+      'Receive loops polling the queue in one worker process. Each handles one batch at a time (its messages concurrently), so at most consumers × batch size messages are in flight; more loops hide the DescribeSecret round trip at the cost of memory. See docs/operations.md, "Throughput".',
+    ),
     waitTimeSeconds: intSetting('ROTATION_RELAY_WAIT_TIME_SECONDS', 20, 0, 20, 'Long-poll wait of each ReceiveMessage call.'),
     visibilityTimeoutSeconds: intSetting(
       'ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS',
@@ -117,6 +124,18 @@ export const SETTINGS = {
       'How long the worker re-reads DescribeSecret while it still shows the last published version but the event names another one (Secrets Manager reads are eventually consistent).',
     ),
     confirmIntervalMs: intSetting('ROTATION_RELAY_CONFIRM_INTERVAL_MS', 200, 10, 10_000, 'Pause between those DescribeSecret re-reads.'),
+    fastPublish: boolSetting(
+      'ROTATION_RELAY_FAST_PUBLISH',
+      true,
+      'Publish at once, before DescribeSecret answers, when an event itself says a version became AWSCURRENT (`Secret Label Updated` for AWSCURRENT, `UpdateSecretVersionStage` moving AWSCURRENT) and it is newer than anything the worker knows about that secret; the message is still confirmed with DescribeSecret before it is deleted, and a correction is published if the confirmed version differs. `false`: every event waits for DescribeSecret. See docs/protocol.md, "Fast publish".',
+    ),
+    fastPublishMarginMs: intSetting(
+      'ROTATION_RELAY_FAST_PUBLISH_MARGIN_MS',
+      100,
+      0,
+      600_000,
+      'How much newer than the last thing known about a secret (the time of the event or DescribeSecret read behind its stored version) an event must be to publish at once; closer events take the DescribeSecret path. Covers clock skew between AWS and the worker\'s clock.',
+    ),
     healthPort: intSetting(
       'ROTATION_RELAY_HEALTH_PORT',
       8080,
