@@ -120,7 +120,15 @@ function updateSecretVersionStage(detail: CloudTrailDetail, ref: SecretRef): Api
   if (moveTo === undefined) {
     return { action: 'ignore', reason: `AWSCURRENT was only removed from a version of ${ref.secretName}, no version became current` };
   }
-  return { action: 'invalidate', versionId: moveTo, reason: `AWSCURRENT of ${ref.secretName} moved to version ${shortText(moveTo, 80)}` };
+  // Only a full ARN filled in by AWS pins the secret; a caller's `secretId` may be a partial ARN
+  // that merely looks like a full one, so such an event waits for DescribeSecret to name it.
+  const awsArn = stringField(detail.responseElements, 'arn') ?? stringField(detail.responseElements, 'aRN');
+  return {
+    action: 'invalidate',
+    versionId: moveTo,
+    ...(awsArn === ref.secretArn ? { movesCurrent: true as const } : {}),
+    reason: `AWSCURRENT of ${ref.secretName} moved to version ${shortText(moveTo, 80)}`,
+  };
 }
 
 /**

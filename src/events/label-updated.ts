@@ -53,5 +53,6 @@ export function parseLabelUpdated(ctx: EventContext): ParseResult {
     reason: `AWSCURRENT of ${ref.secretName} moved to ${where}`,
     ref,
     versionId: detail.versionId,
+    movesCurrent: true,
   });
 }

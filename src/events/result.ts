@@ -16,6 +16,8 @@ export interface Decision {
   eventName?: string;
   ref?: SecretRef;
   versionId?: string;
+  /** The event records that `versionId` became AWSCURRENT (see RotationEvent.movesCurrent). */
+  movesCurrent?: true;
 }
 
 /** Builds a RotationEvent with the fields every family fills the same way. */
@@ -36,6 +38,7 @@ export function toRotationEvent(ctx: EventContext, decision: Decision): Rotation
     event.secretName = decision.ref.secretName;
   }
   if (decision.versionId !== undefined) event.versionId = decision.versionId;
+  if (decision.movesCurrent === true && decision.action === 'invalidate' && decision.versionId !== undefined) event.movesCurrent = true;
   if (eventTime !== undefined) event.eventTime = eventTime;
   if (ctx.viaSns) event.viaSns = true;
   return event;

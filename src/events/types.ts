@@ -27,6 +27,13 @@ export interface RotationEvent {
   secretName?: string;
   /** The version the event names (a hint: the worker confirms it with DescribeSecret). */
   versionId?: string;
+  /**
+   * True when the event itself records that `versionId` became AWSCURRENT at `eventTime`: the
+   * native `Secret Label Updated` for AWSCURRENT, and a successful `UpdateSecretVersionStage`
+   * moving AWSCURRENT. Not set for PutSecretValue, UpdateSecret or RotationSucceeded (their version
+   * or timing is indirect). The worker may publish such an event before DescribeSecret confirms it.
+   */
+  movesCurrent?: true;
   /** The EventBridge event id (`id`), used for the exact-duplicate guard. */
   eventId?: string;
   /** ISO-8601 event time (`time`, else `detail.eventTime`). */
