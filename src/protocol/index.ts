@@ -32,11 +32,15 @@ export {
   DEFAULT_DEDUPE_TTL_SECONDS,
   PUBLISH_SCRIPT,
   publishInvalidation,
+  publishIfNewer,
   readPublishedVersions,
   readPublishedVersion,
   type RedisClient,
   type PublishOptions,
   type PublishOutcome,
+  type ConfirmingRead,
+  type FastPublishOptions,
+  type FastPublishOutcome,
 } from './publish-script.js';
 export {
   InvalidKeyPrefixError,

@@ -17,6 +17,12 @@ export interface ProtocolKeys {
   readonly channel: string;
   /** Hash: field = secret ARN, value = JSON of the last published `Invalidation` for it. */
   readonly versions: string;
+  /**
+   * Hash: field = secret ARN, value = `{"id","asOf","old"}` about the `{P}:versions` entry with that
+   * `id`: when its version is last known to be AWSCURRENT and which versions are older (worker
+   * only; subscribers never read it). See docs/protocol.md, "Fast publish".
+   */
+  readonly versionsAsOf: string;
   /** Exact-duplicate guard for one EventBridge event id (`SET NX EX`). */
   event(eventId: string): string;
   /**
@@ -47,6 +53,7 @@ export function protocolKeys(prefix: string = DEFAULT_KEY_PREFIX): ProtocolKeys 
     tag,
     channel: `${tag}:invalidations`,
     versions: `${tag}:versions`,
+    versionsAsOf: `${tag}:versions-as-of`,
     event: (eventId: string) => `${tag}:event:${eventId}`,
     instances: `${tag}:instances`,
     instance: (instanceId: string) => `${tag}:instance:${instanceId}`,

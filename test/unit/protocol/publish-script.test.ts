@@ -42,7 +42,7 @@ describe('publishInvalidation', () => {
 
     // Assess
     expect(result).toEqual({ outcome: 'published', receivers: 3 });
-    expect(redis.calls).toEqual(['evalsha 2', 'eval PUBLISH_SCRIPT 2']);
+    expect(redis.calls).toEqual(['evalsha 3', 'eval PUBLISH_SCRIPT 3']);
   });
 
   it('rejects with PublishError carrying the cause when Redis fails', async () => {
@@ -60,7 +60,7 @@ describe('publishInvalidation', () => {
     // Assess
     await expect(act).rejects.toBeInstanceOf(PublishError);
     await expect(act).rejects.toMatchObject({ cause, code: 'PROTOCOL_PUBLISH_FAILED' });
-    expect(redis.calls).toEqual(['evalsha 2']);
+    expect(redis.calls).toEqual(['evalsha 3']);
   });
 
   it('rejects with PublishError when the script reply is not one it knows', async () => {
