@@ -1,0 +1,147 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { runTsProcess, type CliProcess } from '../../support/cli-process.js';
+
+/**
+ * `npm run bench -- --quick` in CI (issue 5): the whole runner, every scenario in its own process,
+ * its own services, into a temporary results folder (`--results-dir`) and without touching the
+ * README (`--no-readme`). What is asserted is what must hold on any machine: every scenario ran, every
+ * field of the documented JSON is there, nothing was lost or failed where the design says nothing
+ * may fail, and the poll-only baseline and the peer did fail where they must. Timing targets are
+ * reported in latest.md, never asserted here (a loaded CI machine is not a benchmark machine).
+ */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const RUNNER = `${ROOT}bench/run.ts`;
+
+/** The README's generated Performance block: what `--no-readme` must leave as it was. */
+function readmeBenchBlock(): string {
+  const text = readFileSync(`${ROOT}README.md`, 'utf8');
+  return /<!-- bench-table:begin[\s\S]*?<!-- bench-table:end -->/.exec(text)?.[0] ?? '(no bench-table block)';
+}
+
+const finite = z.number().refine(Number.isFinite, 'a finite number');
+const nonNegative = finite.refine((v) => v >= 0, 'not negative');
+
+const Latest = z.object({
+  machine: z.object({ cores: z.number().int().positive(), cpuModel: z.string().min(1), loadAverage1mAtStart: finite, loadAverage1mAtEnd: finite }),
+  node: z.string().regex(/^v\d+\./),
+  date: z.iso.datetime(),
+  quick: z.literal(true),
+  scenarios: z.record(z.string(), z.object({ ok: z.boolean(), seconds: nonNegative })),
+  propagation: z
+    .array(
+      z.object({
+        subscribers: z.number().int().positive(),
+        secretsManager: z.enum(['double', 'moto']),
+        publishP99Ms: nonNegative,
+        deliveryP50Ms: nonNegative,
+        deliveryP99Ms: nonNegative,
+        refreshP99Ms: nonNegative,
+        endToEndP50Ms: nonNegative,
+        endToEndP99Ms: nonNegative,
+        endToEndMaxMs: nonNegative,
+        getSecretValuePerChange: nonNegative,
+        missing: z.number().int(),
+        notSwitched: z.number().int(),
+        otherTrigger: z.number().int(),
+      }),
+    )
+    .min(1),
+  pollBaseline: z.object({ intervalMs: z.number().positive(), meanStalenessMs: nonNegative, p99StalenessMs: nonNegative }),
+  soak: z.object({
+    rotations: z.number().int().positive(),
+    operations: z.number().int().positive(),
+    failed: z.number().int(),
+    failedLoginsPerRotation: nonNegative,
+    readsPerRotationPerInstance: nonNegative,
+    steadyP99Ms: nonNegative,
+    rotationP99Ms: nonNegative,
+    baselineOperations: z.number().int().positive(),
+    baselineFailed: z.number().int(),
+    peerOperations: z.number().int().positive(),
+    peerFailed: z.number().int(),
+  }),
+  worker: z.object({
+    events: z.number().int().positive(),
+    complete: z.boolean(),
+    eventsPerSec: z.number().positive(),
+    p99Ms: nonNegative,
+    rssPeakMb: z.number().positive(),
+    idleRssMb: z.number().positive(),
+    bothBursts: z.object({ publishErrors: z.number().int() }),
+  }),
+  getSecretValuePerChange: nonNegative,
+  targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable() })).min(1),
+});
+
+describe('npm run bench -- --quick', () => {
+  let dir: string;
+  let run: CliProcess;
+  let exit: number | string;
+  let readmeBefore: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rr-bench-quick-'));
+    readmeBefore = readmeBenchBlock();
+    run = runTsProcess(RUNNER, ['--quick', '--results-dir', dir, '--no-readme'], {}, 'bench --quick');
+    exit = await run.exited;
+  }, 600_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs every scenario, shows progress and exits 0', () => {
+    const stderr = run.stderr();
+    expect(exit, stderr.slice(-20).join('\n')).toBe(0);
+    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency']) {
+      expect(stderr.some((line) => line.includes(`✓ ${name} in`))).toBe(true);
+    }
+    // Progress from inside the scenarios comes through while they run, not only at the end.
+    expect(stderr.filter((line) => /^\[bench\s+\d+s\] \[/.test(line)).length).toBeGreaterThan(4);
+  });
+
+  it('writes latest.json with every documented field, and leaves the README alone', () => {
+    const latest = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect(Object.values(latest.scenarios).every((s) => s.ok)).toBe(true);
+    expect(new Set(latest.propagation.map((r) => r.secretsManager))).toEqual(new Set(['double', 'moto']));
+    expect(readmeBenchBlock()).toBe(readmeBefore);
+  });
+
+  it('every subscriber got every rotation through its invalidation, with one read per change', () => {
+    const latest = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    for (const row of latest.propagation) {
+      expect({ n: row.subscribers, sm: row.secretsManager, missing: row.missing, notSwitched: row.notSwitched, otherTrigger: row.otherTrigger }).toEqual({
+        n: row.subscribers,
+        sm: row.secretsManager,
+        missing: 0,
+        notSwitched: 0,
+        otherTrigger: 0,
+      });
+    }
+    expect(latest.getSecretValuePerChange).toBe(1);
+  });
+
+  it('the soak: no failed operation for us, failures for poll-only and for the peer', () => {
+    const { soak } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect(soak.failed).toBe(0);
+    expect(soak.baselineFailed).toBeGreaterThan(0);
+    expect(soak.peerFailed).toBeGreaterThan(0);
+  });
+
+  it('the worker drained its burst without a publish error', () => {
+    const { worker } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect(worker.complete).toBe(true);
+    expect(worker.bothBursts.publishErrors).toBe(0);
+  });
+
+  it('writes latest.md with the targets table and an SVG plot', () => {
+    const md = readFileSync(join(dir, 'latest.md'), 'utf8');
+    expect(md).toContain('<!-- summary:begin -->');
+    expect(md).toContain('## Targets');
+    const svg = readFileSync(join(dir, 'propagation.svg'), 'utf8');
+    expect(svg.trimStart().startsWith('<svg')).toBe(true);
+    expect(svg).toMatch(/<(polyline|path)\b/);
+  });
+});
