@@ -319,12 +319,31 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       this.options.logger.debug({ name: state.name, versionId: invalidation.versionId, id: invalidation.id }, 'invalidation received');
       if (invalidation.versionId !== undefined) {
         state.announce(invalidation.versionId);
-        void this.background(state, { kind: 'version', versionId: invalidation.versionId, ifNotCurrent: 'wait-for-change', trigger: 'invalidation', at });
+        const confirmedAt = this.confirmedAt(invalidation);
+        void this.background(state, {
+          kind: 'version',
+          versionId: invalidation.versionId,
+          ifNotCurrent: 'wait-for-change',
+          trigger: 'invalidation',
+          at,
+          ...(confirmedAt !== undefined ? { confirmedAt } : {}),
+        });
       } else {
         state.announcedUnversionedAt = at;
         void this.background(state, { kind: 'changed', trigger: 'invalidation', at });
       }
     }
+  }
+
+  /**
+   * When the worker confirmed the invalidation's version as AWSCURRENT, if that is proven: with
+   * signing keys configured every accepted message (and versions-hash entry) had its signature,
+   * which covers `publishedAt`, verified. Unsigned messages prove nothing.
+   */
+  private confirmedAt(invalidation: Invalidation): number | undefined {
+    if (this.options.signingKeys.length === 0) return undefined;
+    const publishedAt = Date.parse(invalidation.publishedAt);
+    return Number.isNaN(publishedAt) ? undefined : publishedAt;
   }
 
   /**
@@ -373,7 +392,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       state.lastInvalidationId = entry.id;
       if (!request) continue;
       if (entry.versionId !== undefined) state.announce(entry.versionId);
-      void this.background(state, request);
+      const confirmedAt = request.kind === 'version' ? this.confirmedAt(entry) : undefined;
+      void this.background(state, request.kind === 'version' && confirmedAt !== undefined ? { ...request, confirmedAt } : request);
     }
   }
 

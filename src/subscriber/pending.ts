@@ -1,6 +1,6 @@
 import { SecretNotFoundError } from '../secrets/errors.js';
 import type { Refresher } from './refresher.js';
-import type { SecretState } from './secret-state.js';
+import type { PendingEntry, SecretState } from './secret-state.js';
 import type { CredentialVersion } from './types.js';
 
 /**
@@ -19,12 +19,16 @@ export function readPending(state: SecretState, refresher: Refresher, now: () =>
   const cached = state.pending;
   if (cached && cached.heldVersionId === heldVersionId && now() < cached.expiresAt) return cached.promise;
 
-  const entry = { heldVersionId, expiresAt: Number.POSITIVE_INFINITY, promise: Promise.resolve<CredentialVersion | undefined>(undefined) };
+  const entry: PendingEntry = { heldVersionId, requestedAt: now(), expiresAt: Number.POSITIVE_INFINITY, promise: Promise.resolve(undefined) };
   entry.promise = refresher
     .read(state, { versionStage: 'AWSPENDING' })
     .then(
-      ({ fetched, value }): CredentialVersion | undefined =>
-        fetched.versionId === state.held?.versionId ? undefined : { value, versionId: fetched.versionId, secretArn: fetched.arn },
+      ({ fetched, value }): CredentialVersion | undefined => {
+        if (fetched.versionId === state.held?.versionId) return undefined;
+        // Kept for the broadcast that will name this version once it is AWSCURRENT (Refresher).
+        entry.fetched = fetched;
+        return { value, versionId: fetched.versionId, secretArn: fetched.arn };
+      },
       (error: unknown) => {
         if (error instanceof SecretNotFoundError) return undefined;
         throw error;

@@ -111,6 +111,8 @@ export class Refresher {
   private async fetch(state: SecretState, request: RefreshRequest, base: string | undefined): Promise<SecretValue> {
     if (request.kind === 'current') return this.get(state, { versionStage: 'AWSCURRENT' });
     if (request.kind === 'changed') return this.readUntilChanged(state, base);
+    const confirmed = await this.confirmedPending(state, request);
+    if (confirmed) return confirmed;
     const named = await this.get(state, { versionId: request.versionId });
     // Only a version labelled AWSCURRENT is adopted. A version with no label at all is a
     // deprecated one (AWS keeps it readable by id until it deletes it): adopting it because there
@@ -121,6 +123,45 @@ export class Refresher {
       'the version an invalidation named is not AWSCURRENT (stale, replayed or not yet visible); reading AWSCURRENT instead',
     );
     return request.ifNotCurrent === 'read-current' ? this.get(state, { versionStage: 'AWSCURRENT' }) : this.readUntilChanged(state, base);
+  }
+
+  /**
+   * The AWSPENDING value this cache already read, when the broadcast naming it proves it is now
+   * AWSCURRENT — so a single-user rotation costs no third read: the client's failed login reads
+   * AWSCURRENT (still the old version) and AWSPENDING (the new one, which works), and the
+   * invalidation that follows names that same version.
+   *
+   * The guarantee of the read it replaces ("only a version labelled AWSCURRENT is installed")
+   * holds because every condition below must hold, otherwise the version is read as before:
+   * - the broadcast's signature verified (`confirmedAt` is set only then): it comes from a worker
+   *   that confirmed the version as AWSCURRENT with DescribeSecret;
+   * - it was published after this cache sent its AWSPENDING read (`publishedAt` is signed, so it
+   *   cannot be moved): the label moved to the version after we saw it pending. A replayed older
+   *   broadcast naming it — from a time the version was current before, e.g. before a roll-back —
+   *   fails this test. (The worker's and this host's clocks are compared, as the age check of
+   *   every signed message already does; hosts on NTP agree to milliseconds);
+   * - the read saw AWSPENDING without AWSPREVIOUS: a version that was current before and carries
+   *   AWSPENDING again (a label moved back by hand) is never taken from this shortcut;
+   * - the entry was read while the version held now was held, and for exactly `versionId`.
+   * A value never changes within a version, so the value read is the value of that version.
+   */
+  private async confirmedPending(state: SecretState, request: Extract<RefreshRequest, { kind: 'version' }>): Promise<SecretValue | undefined> {
+    const entry = state.pending;
+    const { confirmedAt } = request;
+    if (confirmedAt === undefined || !entry || entry.heldVersionId !== state.held?.versionId || !(confirmedAt > entry.requestedAt)) return undefined;
+    try {
+      await entry.promise; // a read still in flight is joined, not duplicated
+    } catch {
+      return undefined;
+    }
+    const fetched = entry.fetched;
+    if (!fetched || fetched.versionId !== request.versionId || fetched.versionStages.includes('AWSPREVIOUS')) return undefined;
+    if (state.pending !== entry || state.held?.versionId !== entry.heldVersionId) return undefined;
+    this.deps.options.logger.debug(
+      { name: state.name, versionId: fetched.versionId, trigger: request.trigger },
+      'the broadcast confirms the AWSPENDING version already read as AWSCURRENT; adopting it without another read',
+    );
+    return fetched;
   }
 
   /**

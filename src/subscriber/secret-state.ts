@@ -1,5 +1,6 @@
 import { secretIdMatches } from '../events/secret-id.js';
 import { RotationRelayError } from '../errors.js';
+import type { SecretValue } from '../secrets/get-secret-value.js';
 import { SingleFlight } from './single-flight.js';
 import type { CredentialVersion, RefreshTrigger, SecretSpec, SecretStatus } from './types.js';
 
@@ -19,20 +20,36 @@ export interface HeldVersion {
  *   version held when the request was made, bounded by `consistencyWindowMs`;
  * - `version`: an invalidation or versions-hash entry naming the new version — read exactly that
  *   version. It is adopted only if it carries AWSCURRENT (a replayed or stale message must never
- *   install an old credential); otherwise `ifNotCurrent` says what to do instead.
+ *   install an old credential); otherwise `ifNotCurrent` says what to do instead. `confirmedAt`
+ *   (see below) lets an AWSPENDING value already read stand in for that read.
  */
 export type RefreshRequest = { trigger: RefreshTrigger; at: number } & (
   | { kind: 'current' }
   | { kind: 'changed' }
-  | { kind: 'version'; versionId: string; ifNotCurrent: 'wait-for-change' | 'read-current' }
+  | {
+      kind: 'version';
+      versionId: string;
+      ifNotCurrent: 'wait-for-change' | 'read-current';
+      /**
+       * When the worker confirmed `versionId` as AWSCURRENT: the `publishedAt` (epoch ms) of a
+       * broadcast whose signature verified. Undefined for unsigned broadcasts (nothing proves
+       * who sent them). With it, a value this cache read as AWSPENDING *before* that moment is
+       * adopted without reading the version again (see `Refresher`).
+       */
+      confirmedAt?: number;
+    }
 );
 
-interface PendingEntry {
+export interface PendingEntry {
   /** The version held when it was fetched: a rotation makes the answer stale. */
   heldVersionId: string | undefined;
+  /** When the AWSPENDING read was sent (the cache's clock). */
+  requestedAt: number;
   /** Until the read settles this is Infinity (joiners share it); then settle time + TTL. */
   expiresAt: number;
   promise: Promise<CredentialVersion | undefined>;
+  /** The version read, with its labels as that read saw them, once the read succeeded. */
+  fetched?: SecretValue;
 }
 
 /** Everything the cache knows about one logical secret. Metadata only leaves through `status()`. */

@@ -75,6 +75,13 @@ export class FakeSecretsManager {
     this.staleVersion = old ? { ...old, stages: ['AWSCURRENT'] } : undefined;
   }
 
+  /** Replaces every label of one version (`[]` deprecates it; labels other versions hold stay). */
+  setStages(name: string, versionId: string, stages: string[]): void {
+    const version = this.secret(name).versions.find((candidate) => candidate.versionId === versionId);
+    if (!version) throw new Error(`no version ${versionId}`);
+    version.stages = [...stages];
+  }
+
   /** A whole rotation; returns the new current version id. */
   rotate(name: string, options: { keepPending?: boolean; staleReads?: number } = {}): string {
     const versionId = this.putPending(name);
