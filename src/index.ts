@@ -8,6 +8,7 @@ export {
   CredentialCache,
   createCredentialCache,
   CACHE_DEFAULTS,
+  SECRETS_CLIENT_SETTINGS,
   ENV_FALLBACK_VERSION_ID,
   InvalidationListener,
   type CredentialCacheEvents,

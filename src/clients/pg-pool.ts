@@ -77,7 +77,8 @@ export function createRotatingPgPool(source: CredentialSource, name: string, opt
     logger,
     isAuthError: isPgAuthError,
     create(creds) {
-      const own = pgConnectionFromSecret(name, creds.value, overrides);
+      // Parsed once per version: `rotation.user` and the password function read the same parse.
+      const own = connectionOf(creds);
       const pool = new pg.Pool({
         ...poolOptions,
         host: own.host,

@@ -1,5 +1,5 @@
 // The subscriber SDK: what app instances use to hold credentials that rotate.
-export { CredentialCache, createCredentialCache, type CredentialCacheEvents } from './credential-cache.js';
+export { CredentialCache, createCredentialCache, SECRETS_CLIENT_SETTINGS, type CredentialCacheEvents } from './credential-cache.js';
 export {
   InvalidationListener,
   type InvalidationListenerOptions,

@@ -38,7 +38,7 @@ const DEREGISTER_TIMEOUT_MS = 1_000;
 /**
  * Registers one CredentialCache in `{P}:instances` / `{P}:instance:<id>` and keeps the entry
  * alive: a heartbeat every `heartbeatIntervalMs`, and a write right after every refresh (the
- * ack). Each write is one pipeline (ZADD, HSET of the whole hash, PEXPIRE, and on heartbeats a
+ * ack, coalesced per turn of the event loop). Each write is one pipeline (ZADD, HSET of the whole hash, PEXPIRE, and on heartbeats a
  * ZREMRANGEBYSCORE that trims instances gone for longer than the retention). Writes never
  * overlap: a write requested while one is running is done once, after it. Failures are logged
  * (once per distinct error) and never reach the app; the next beat retries.
@@ -49,6 +49,7 @@ export class PresenceWriter {
   /** Per logical name: the version acked, since when, and under which field. */
   private readonly acked = new Map<string, PresenceAck>();
   private timer: NodeJS.Timeout | undefined;
+  private ackSoon: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
   private pending: { trim: boolean } | undefined;
   private stopped = false;
@@ -81,9 +82,18 @@ export class PresenceWriter {
     this.timer.unref();
   }
 
-  /** A refresh finished (or the subscription changed): write what is held now. */
+  /**
+   * A refresh finished (or the subscription changed): write what is held now, on the next turn of
+   * the event loop. Acks asked for in the same turn (the rotation and the end of its refresh,
+   * several secrets refreshed by one reconcile) become one write, and building the pipeline stays
+   * off the path that puts new credentials in place.
+   */
   ack(): void {
-    if (this.timer) this.request(false);
+    if (!this.timer || this.ackSoon) return;
+    this.ackSoon = setImmediate(() => {
+      this.ackSoon = undefined;
+      if (this.timer) this.request(false);
+    });
   }
 
   status(): PresenceStatus {
@@ -103,6 +113,8 @@ export class PresenceWriter {
     const wasStarted = this.timer !== undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.ackSoon) clearImmediate(this.ackSoon);
+    this.ackSoon = undefined;
     this.pending = undefined;
     // A write stuck on an unreachable Redis must not hold the app's shutdown.
     if (this.running) await withTimeout(this.running, DEREGISTER_TIMEOUT_MS);

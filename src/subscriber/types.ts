@@ -118,7 +118,10 @@ export interface CredentialCacheOptions {
    * @defaultValue 60 000 ms
    */
   missedByEventsGraceMs?: number;
-  /** Injected client (tests, custom credentials). @defaultValue one built from the SDK environment */
+  /**
+   * Injected client (tests, custom credentials). Building it with `cacheMiddleware: true` (as the
+   * default one is) saves CPU on every read. @defaultValue one built from the SDK environment
+   */
   secretsClient?: SecretsManagerClient;
   /** Region for the default client. @defaultValue the SDK's resolution (AWS_REGION, profile) */
   region?: string;

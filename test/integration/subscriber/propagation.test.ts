@@ -123,6 +123,78 @@ describe('CredentialCache propagation (moto + redis + fauxqs + worker)', () => {
     expect(app.cache.status().counts.invalidationsReceived).toBe(0);
   });
 
+  it('two caches in one process: both have the invalidation in hand before either sends its read', async () => {
+    const secret = await fixture.createSecret();
+    const apps = await start(...[1, 2].map(() => instance(fixture, { secrets: { db: { secretId: secret.arn, json: true } } })));
+    await waitUntil(() => apps.every((app) => app.cache.status().pubsub.connected), { message: 'both subscribed' });
+    // For each read by VersionId: how many of the two caches had the invalidation in hand when it was sent.
+    const inHandAtRead: number[] = [];
+    const inHand = (): number => apps.filter((app) => app.cache.status().counts.invalidationsReceived > 0).length;
+    for (const app of apps) {
+      app.counting.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'GetSecretValueCommand' && 'VersionId' in (args.input as object)) inHandAtRead.push(inHand());
+          return next(args);
+        },
+        { step: 'initialize', name: 'inHandAtRead' },
+      );
+    }
+    const next = await fixture.secrets.rotate(secret);
+    const publisher = new Redis(fixture.redis.url);
+    try {
+      const invalidation = createInvalidation({ secretArn: secret.arn, secretName: secret.name, versionId: next, reason: 'test publish', eventId: 'two-caches', eventTime: new Date().toISOString() });
+      await publishInvalidation(publisher, 'rotation-relay', signIfKeyed(invalidation, fixture.signingKeys));
+      // Redis wrote both subscribers' messages before its reply to the publisher came back. Hold
+      // this thread briefly so both sockets are readable in the same turn of the event loop — the
+      // situation of several caches sharing a process, which this test is about.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    } finally {
+      publisher.disconnect();
+    }
+    await waitUntil(() => apps.every((app) => app.cache.current('db').versionId === next), { message: 'both rotated' });
+    // Neither cache's read (and the SDK's CPU to send it) ran between the two messages.
+    expect(inHandAtRead).toEqual([2, 2]);
+  });
+
+  it('after a failed login read AWSPENDING, the signed broadcast naming it installs it without reading it again', async () => {
+    const secret = await fixture.createSecret();
+    const [app] = await start(instance(fixture, { secrets: { db: { secretId: secret.arn, json: true } } }));
+    if (!app) throw new Error('no app');
+    await waitUntil(() => app.cache.status().pubsub.connected, { message: 'subscribed' });
+    const publisher = new Redis(fixture.redis.url);
+    const broadcast = (versionId: string, eventId: string, publishedAt = Date.now()) =>
+      signIfKeyed(
+        createInvalidation({ secretArn: secret.arn, secretName: secret.name, versionId, reason: 'test publish', eventId, eventTime: new Date().toISOString() }, () => publishedAt),
+        fixture.signingKeys,
+      );
+    try {
+      // setSecret: the client's login fails and it reads AWSPENDING; finishSecret moves AWSCURRENT.
+      const next = await fixture.secrets.putPending(secret);
+      let before = app.counting.reads.length;
+      expect((await app.cache.pending('db'))?.versionId).toBe(next);
+      await fixture.secrets.moveCurrent(secret, next);
+      await publishInvalidation(publisher, 'rotation-relay', broadcast(next, 'pending-1'));
+      await waitUntil(() => app.cache.current('db').versionId === next, { message: 'the AWSPENDING version in place' });
+      expect(app.counting.reads.slice(before)).toEqual([{ SecretId: secret.arn, VersionStage: 'AWSPENDING' }]);
+      expect(app.cache.get<{ password: string }>('db').password).toBe(JSON.parse(secret.values.at(-1) ?? '{}').password);
+
+      // A broadcast published before the AWSPENDING read proves nothing about it: read as before.
+      const third = await fixture.secrets.putPending(secret);
+      const early = broadcast(third, 'pending-2', Date.now() - 1_000);
+      before = app.counting.reads.length;
+      expect((await app.cache.pending('db'))?.versionId).toBe(third);
+      await fixture.secrets.moveCurrent(secret, third);
+      await publishInvalidation(publisher, 'rotation-relay', early);
+      await waitUntil(() => app.cache.current('db').versionId === third, { message: 'the named version in place' });
+      expect(app.counting.reads.slice(before)).toEqual([
+        { SecretId: secret.arn, VersionStage: 'AWSPENDING' },
+        { SecretId: secret.arn, VersionId: third },
+      ]);
+    } finally {
+      publisher.disconnect();
+    }
+  });
+
   it('with the worker stopped, the poll alone picks a rotation up and counts MissedByEvents', async () => {
     await worker.stop();
     const secret = await fixture.createSecret();
