@@ -16,9 +16,11 @@
  * seconds; staleness = AWSCURRENT moved → the subscriber's client switched.
  *
  * Usage: tsx bench/propagation.ts [--quick] [--delay-ms 20] [--sizes 1,500] [--cpu-prof-dir DIR] [--out FILE]
- * (`--cpu-prof-dir` makes every fleet process write a V8 CPU profile there when it exits.)
+ * (`--cpu-prof-dir` makes every fleet process write a V8 CPU profile of each phase's rotations
+ * there, `<phase>-<pid>.cpuprofile`: start-up and shutdown of the fleet are left out.)
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CACHE_DEFAULTS } from '../src/index.js';
@@ -125,8 +127,9 @@ try {
   doubleProcess = new JsonLineChild(DOUBLE, {}, 'secrets-manager-double', ['--delay-ms', String(delayMs)]);
   const listening = doubleProcess.next((m) => m.type === 'listening', 'the double to listen', 30_000);
   const profile = args.options['cpu-prof-dir'];
-  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  for (let i = 0; i < PROCESSES; i += 1) children.push(new JsonLineChild(FLEET, {}, `fleet-${i}`, [], nodeArgs));
+  if (profile) mkdirSync(profile, { recursive: true });
+  const fleetArgs = profile ? ['--cpu-prof-dir', profile] : [];
+  for (let i = 0; i < PROCESSES; i += 1) children.push(new JsonLineChild(FLEET, {}, `fleet-${i}`, fleetArgs));
   const hellos = children.map((child) => child.next((m) => m.type === 'hello', 'the fleet process to start', 60_000));
   [moto] = await Promise.all([startMoto(), listening, ...hellos]);
   const doubleEndpoint = String((await listening).endpoint);
@@ -159,12 +162,13 @@ try {
     );
   }
 
-  async function stopFleet(phase: string, n: number): Promise<{ getSecretValue: number; counts: Record<string, number> }> {
+  async function stopFleet(phase: string, n: number): Promise<{ getSecretValue: number; cpuMs: number; counts: Record<string, number> }> {
     const used = children.slice(0, Math.min(PROCESSES, n));
     const replies = await Promise.all(used.map((child) => child.request({ cmd: 'stop', phase }, 'stopped', 60_000)));
     const counts: Record<string, number> = {};
     for (const reply of replies) for (const [k, v] of Object.entries(reply.counts as Record<string, number>)) counts[k] = (counts[k] ?? 0) + v;
-    return { getSecretValue: replies.reduce((sum, r) => sum + Number(r.getSecretValue), 0), counts };
+    const sum = (key: string): number => replies.reduce((total, r) => total + Number(r[key]), 0);
+    return { getSecretValue: sum('getSecretValue'), cpuMs: sum('cpuMs'), counts };
   }
 
   /** One rotation as a rotation Lambda makes it; returns the new AWSCURRENT version. */
@@ -225,6 +229,9 @@ try {
       refreshP50Ms: f.p50, refreshP99Ms: f.p99, refreshMaxMs: f.max,
       endToEndP50Ms: e.p50, endToEndP99Ms: e.p99, endToEndMaxMs: e.max,
       getSecretValuePerChange: round(perChange, 3),
+      // The fleet processes' CPU from "ready" to "stop" (idle heartbeats included), per subscriber
+      // and rotation: on 2 cores this is what bounds end to end at large N.
+      fleetCpuMsPerChange: round(stopped.cpuMs / (n * (WARMUP + rotations)), 2),
       ...anomalies,
     };
   }

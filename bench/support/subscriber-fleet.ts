@@ -8,21 +8,26 @@
  *   {"cmd":"start","phase":…,"count":…,"mode":"push"|"poll","secretId":…,"sm":{endpoint,region,credentials},
  *    "bus":{url,signingKeys},"pollIntervalMs":…}   → {"type":"ready","phase",…,"startMs"}
  *   {"cmd":"reads","phase"}                        → {"type":"reads","phase","getSecretValue":n}
- *   {"cmd":"stop","phase"}                         → {"type":"stopped","phase","counts":{…}}
+ *   {"cmd":"stop","phase"}                         → {"type":"stopped","phase","counts":{…},"getSecretValue","cpuMs"}
+ *   (`cpuMs`: this process's CPU time from "ready" to "stop")
  * Messages (JSON lines on stdout), one per subscriber and rotation:
  *   {"type":"sample","phase","subscriber","versionId","trigger","inHandAt","switchedAt","switched"}
  *
  * Timing, measured from the outside through public APIs only: the cache is given a clock
  * (`now`, a documented option) that reads `performance.timeOrigin + performance.now()`, the same
  * system clock in every process. The `rotated` event carries `latencyMs` = trigger → value in
- * place, where the trigger of an invalidation is stamped when the verified message is in hand; so
- * `inHandAt` = (last clock reading, taken by the cache as it put the value in place) − latencyMs.
+ * place, where the trigger of an invalidation is stamped when the verified message is in hand (the
+ * refresh starts on the next turn of the event loop); so `inHandAt` = (last clock reading, taken by
+ * the cache as it put the value in place) − latencyMs.
  * `switchedAt` is read in a `rotated` listener registered after the pool's own, once
  * `pool.rotation.versionId` shows the new version (the switch is synchronous in that event).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache, createRotatingPgPool, type CredentialCache, type RotatedEvent, type RotatingPgPool } from '../../src/index.js';
+import { createCredentialCache, createRotatingPgPool, SECRETS_CLIENT_SETTINGS, type CredentialCache, type RotatedEvent, type RotatingPgPool } from '../../src/index.js';
 import { now } from './clock.js';
 
 interface StartCommand {
@@ -66,6 +71,32 @@ const printSample = (message: Record<string, unknown>): void => {
 
 let subscribers: Subscriber[] = [];
 let reads = 0;
+/** CPU time of this process from "ready" on: what the phase's rotations cost the fleet. */
+let cpuAtReady: NodeJS.CpuUsage | undefined;
+
+/**
+ * `--cpu-prof-dir DIR`: a V8 CPU profile of each phase's measured part only (from "ready" to
+ * "stop"), written as `DIR/<phase>-<pid>.cpuprofile`; start-up and shutdown stay out of it.
+ */
+const PROFILE_DIR = process.argv.includes('--cpu-prof-dir') ? process.argv[process.argv.indexOf('--cpu-prof-dir') + 1] : undefined;
+let profiler: Session | undefined;
+
+async function startProfile(): Promise<void> {
+  if (PROFILE_DIR === undefined) return;
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+  await profiler.post('Profiler.start');
+}
+
+async function stopProfile(phase: string): Promise<void> {
+  if (PROFILE_DIR === undefined || !profiler) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  writeFileSync(join(PROFILE_DIR, `${phase}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+}
 
 function countReads(client: SecretsManagerClient): void {
   client.middlewareStack.add(
@@ -78,7 +109,8 @@ function countReads(client: SecretsManagerClient): void {
 }
 
 async function startOne(command: StartCommand, index: number): Promise<Subscriber> {
-  const client = new SecretsManagerClient({ endpoint: command.sm.endpoint, region: command.sm.region, credentials: { ...command.sm.credentials } });
+  // Built like the client a cache builds for itself (SECRETS_CLIENT_SETTINGS), plus the endpoint.
+  const client = new SecretsManagerClient({ endpoint: command.sm.endpoint, region: command.sm.region, credentials: { ...command.sm.credentials }, ...SECRETS_CLIENT_SETTINGS });
   countReads(client);
   let lastClock = 0;
   const cache = createCredentialCache({
@@ -119,10 +151,14 @@ async function start(command: StartCommand): Promise<void> {
     created.push(...(await Promise.all(batch)));
   }
   subscribers = created;
+  cpuAtReady = process.cpuUsage();
+  await startProfile();
   print({ type: 'ready', phase: command.phase, count: created.length, startMs: Math.round(now() - started) });
 }
 
 async function stop(phase: string): Promise<void> {
+  const cpu = process.cpuUsage(cpuAtReady);
+  await stopProfile(phase);
   const counts = { refreshes: 0, failures: 0, invalidationsReceived: 0, invalidationsRejected: 0, missedByEvents: 0 };
   for (const { cache } of subscribers) {
     const status = cache.status().counts;
@@ -135,7 +171,7 @@ async function stop(phase: string): Promise<void> {
     }),
   );
   subscribers = [];
-  print({ type: 'stopped', phase, counts, getSecretValue: reads });
+  print({ type: 'stopped', phase, counts, getSecretValue: reads, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
 
 const lines = createInterface({ input: process.stdin });
