@@ -1,13 +1,26 @@
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/index.js';
-import type { Invalidation, PublishOutcome } from '../protocol/index.js';
-import { parseEventBody, type RotationEvent } from '../events/index.js';
+import type { ConfirmingRead, FastPublishOutcome, Invalidation, PublishOutcome } from '../protocol/index.js';
+import { isSecretsManagerArn, parseEventBody, type RotationEvent } from '../events/index.js';
 import { SecretNotFoundError, type CurrentVersion } from '../secrets/index.js';
 import { confirmCurrentVersion } from './confirm-current-version.js';
 
 /** What became of one SQS message; `ack` says whether it may be deleted from the queue. */
 export type MessageOutcome =
-  | { kind: 'published'; ack: true; secretArn: string; versionId: string; receivers: number }
+  | {
+      kind: 'published';
+      ack: true;
+      secretArn: string;
+      versionId: string;
+      receivers: number;
+      /** Published before DescribeSecret answered (see `ROTATION_RELAY_FAST_PUBLISH`). */
+      fast?: true;
+      /**
+       * A fast publish that the confirming read contradicted: what was published in its place
+       * (only on the value the handler resolves with, never on the early report).
+       */
+      correction?: { versionId: string; receivers: number };
+    }
   | { kind: 'duplicate-event'; ack: true; secretArn: string }
   | { kind: 'unchanged-version'; ack: true; secretArn: string; versionId: string }
   | { kind: 'ignored'; ack: true; reason: string }
@@ -19,13 +32,31 @@ export interface ReceivedMessage {
   messageId: string;
   /** When this worker received the message (ms since epoch): the start of PublishLatencyMs. */
   receivedAt: number;
+  /**
+   * Which receive this message came from (increasing per ReceiveMessage call of this process).
+   * A DescribeSecret started after that receive may be shared with other messages, and a fast
+   * publish waits while a message from an earlier receive is still being handled for the secret.
+   * @defaultValue 0
+   */
+  receipt?: number;
 }
 
+export type PublishFields = Omit<Invalidation, 'v' | 'id' | 'publishedAt' | 'sig'>;
+
 export interface HandlerDeps {
-  describe(secretId: string): Promise<CurrentVersion>;
+  /**
+   * Reads the secret's current version (DescribeSecret). With `receipt`, a read of the same secret
+   * started after that receive may be shared; without it, the read is the caller's own.
+   */
+  describe(secretId: string, receipt?: number): Promise<CurrentVersion>;
   lastPublished(secretArn: string): Promise<Invalidation | undefined>;
   /** Signs and publishes through the protocol's all-or-nothing script. */
-  publish(invalidation: Omit<Invalidation, 'v' | 'id' | 'publishedAt' | 'sig'>): Promise<PublishOutcome>;
+  publish(invalidation: PublishFields, confirmedBy?: ConfirmingRead): Promise<PublishOutcome>;
+  /**
+   * The fast path (the protocol's `publishIfNewer`): publish an event that says its version became
+   * AWSCURRENT before DescribeSecret answers. Absent: every event waits for DescribeSecret.
+   */
+  publishIfNewer?(invalidation: PublishFields, eventTime: number): Promise<FastPublishOutcome>;
   metrics: Metrics;
   logger: Logger;
   confirmWindowMs: number;
@@ -35,29 +66,154 @@ export interface HandlerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
+export interface HandleHooks {
+  /**
+   * Called once per message, as soon as its outcome is known: for a fast publish when the PUBLISH
+   * reply is back (its DescribeSecret confirmation, and the delete, come after); otherwise just
+   * before the handler resolves. `event` is the parsed body, when it parsed.
+   */
+  decided?(outcome: MessageOutcome, event: RotationEvent | undefined): void;
+}
+
+export type MessageHandler = (message: ReceivedMessage, hooks?: HandleHooks) => Promise<MessageOutcome>;
+
+/** Versions a read shows as older than its current one (AWSPREVIOUS, or no label at all). */
+function supersededIn(read: CurrentVersion): string[] {
+  if (!read.stagesByVersion) return [];
+  return Object.entries(read.stagesByVersion)
+    .filter(([id, labels]) => id !== read.versionId && !labels.includes('AWSCURRENT') && !labels.includes('AWSPENDING'))
+    .map(([id]) => id);
+}
+
 /**
  * One SQS body in, one outcome out. Transient failures (Redis or Secrets Manager unreachable)
  * throw, so the message stays on the queue and comes back; a body we cannot understand is
  * `rejected` and not acknowledged, so the queue's redrive policy moves it to the DLQ. Nothing
  * here reads or logs a secret value: the worker only ever calls DescribeSecret.
+ *
+ * Fast path (when `deps.publishIfNewer` is given): an event that itself says version V became
+ * AWSCURRENT at time T is published at once if T is newer than everything known about the secret
+ * and V is not a version known to be older (the protocol script decides, atomically); then the
+ * message is confirmed with DescribeSecret as every other one, and if the confirmed AWSCURRENT
+ * differs, that is published through the same compare-and-set as a correction.
  */
-export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessage) => Promise<MessageOutcome> {
+export function createMessageHandler(deps: HandlerDeps): MessageHandler {
   const now = deps.now ?? Date.now;
   const { metrics, logger } = deps;
+  /** Receipts of the invalidating messages in flight, per secret name. */
+  const inFlight = new Map<string, number[]>();
 
-  async function invalidate(event: RotationEvent & { secretArn: string }, message: ReceivedMessage): Promise<MessageOutcome> {
+  function enter(key: string, receipt: number): () => void {
+    const list = inFlight.get(key) ?? [];
+    list.push(receipt);
+    inFlight.set(key, list);
+    return () => {
+      list.splice(list.indexOf(receipt), 1);
+      if (list.length === 0) inFlight.delete(key);
+    };
+  }
+
+  /** No message from an earlier receive is still being handled for this secret. */
+  function firstInLine(key: string, receipt: number): boolean {
+    return (inFlight.get(key) ?? []).every((other) => other >= receipt);
+  }
+
+  function recordPublished(message: ReceivedMessage, event: RotationEvent, publishedAt: number): void {
+    metrics.count('InvalidationsPublished');
+    metrics.timing('PublishLatencyMs', publishedAt - message.receivedAt);
+    const eventTime = event.eventTime ? Date.parse(event.eventTime) : Number.NaN;
+    if (Number.isFinite(eventTime)) metrics.timing('EventAgeMs', Math.max(0, publishedAt - eventTime));
+  }
+
+  async function tryFastPublish(
+    event: RotationEvent & { secretArn: string },
+    message: ReceivedMessage,
+    key: string,
+  ): Promise<FastPublishOutcome | undefined> {
+    const eventTime = event.eventTime ? Date.parse(event.eventTime) : Number.NaN;
+    if (
+      !deps.publishIfNewer ||
+      event.movesCurrent !== true ||
+      event.versionId === undefined ||
+      event.eventId === undefined ||
+      event.secretName === undefined ||
+      !Number.isFinite(eventTime) ||
+      !isSecretsManagerArn(event.secretArn) ||
+      !firstInLine(key, message.receipt ?? 0)
+    ) {
+      return undefined;
+    }
+    return deps.publishIfNewer(
+      {
+        secretArn: event.secretArn,
+        secretName: event.secretName,
+        versionId: event.versionId,
+        reason: event.eventName ?? event.detailType,
+        eventId: event.eventId,
+        eventTime: event.eventTime ?? new Date(eventTime).toISOString(),
+      },
+      eventTime,
+    );
+  }
+
+  async function invalidate(event: RotationEvent & { secretArn: string }, message: ReceivedMessage, hooks: HandleHooks): Promise<MessageOutcome> {
+    const key = event.secretName ?? event.secretArn;
+    const leave = enter(key, message.receipt ?? 0);
+    try {
+      return await invalidateInLine(event, message, hooks, key);
+    } finally {
+      leave();
+    }
+  }
+
+  async function invalidateInLine(
+    event: RotationEvent & { secretArn: string },
+    message: ReceivedMessage,
+    hooks: HandleHooks,
+    key: string,
+  ): Promise<MessageOutcome> {
     const secretId = event.secretArn;
+    const log = { secretArn: event.secretArn, eventId: event.eventId, eventName: event.eventName ?? event.detailType };
+
+    const fast = await tryFastPublish(event, message, key);
+    if (fast?.outcome === 'duplicate-event') {
+      metrics.count('DuplicateEvents');
+      logger.info(log, 'duplicate event; already handled');
+      return { kind: 'duplicate-event', ack: true, secretArn: event.secretArn };
+    }
+    let fastOutcome: Extract<MessageOutcome, { kind: 'published' }> | undefined;
+    if (fast?.outcome === 'published' && event.versionId !== undefined) {
+      const publishedAt = now();
+      recordPublished(message, event, publishedAt);
+      metrics.count('SubscribersReached', fast.receivers);
+      logger.info(
+        { ...log, versionId: event.versionId, receivers: fast.receivers, latencyMs: publishedAt - message.receivedAt, fast: true },
+        'invalidation published',
+      );
+      fastOutcome = { kind: 'published', ack: true, secretArn: event.secretArn, versionId: event.versionId, receivers: fast.receivers, fast: true };
+      hooks.decided?.(fastOutcome, event);
+    }
+
+    // Confirm with DescribeSecret: always, fast publish or not, before the message is deleted.
     let confirmed;
+    let readStartedAt = now();
     try {
       // The versions hash is keyed by full ARN, and an API-call event may carry only the name
       // the caller used: read once first to learn the ARN, then compare.
-      const firstRead = await deps.describe(secretId);
+      const firstReadStartedAt = readStartedAt;
+      const firstRead = await deps.describe(secretId, message.receipt ?? 0);
       const lastKnown = await deps.lastPublished(firstRead.arn);
+      const lastPublishedAt = lastKnown ? Date.parse(lastKnown.publishedAt) : Number.NaN;
       confirmed = await confirmCurrentVersion({
-        describe: () => deps.describe(secretId),
+        describe: () => {
+          readStartedAt = now();
+          return deps.describe(secretId);
+        },
         firstRead,
+        firstReadStartedAt,
         ...(event.versionId ? { eventVersionId: event.versionId } : {}),
         ...(lastKnown?.versionId ? { lastPublishedVersionId: lastKnown.versionId } : {}),
+        ...(Number.isFinite(lastPublishedAt) ? { lastPublishedAt } : {}),
         windowMs: deps.confirmWindowMs,
         intervalMs: deps.confirmIntervalMs,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
@@ -67,7 +223,7 @@ export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessa
         // Deleted between the event and now: nothing to refresh, but an operator must know.
         metrics.count('EventsAlerted');
         logger.warn({ secretId, eventId: event.eventId, err: { code: error.code } }, 'secret no longer exists; event dropped with an alert');
-        return { kind: 'alerted', ack: true, reason: error.message };
+        return fastOutcome ?? { kind: 'alerted', ack: true, reason: error.message };
       }
       throw error;
     }
@@ -75,39 +231,56 @@ export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessa
     if (confirmed.gaveUp) {
       logger.info(
         { secretArn: current.arn, eventVersionId: event.versionId, currentVersionId: current.versionId, reads: confirmed.reads },
-        'event names a version that is not current; treating it as stale',
+        confirmed.staleBecause === 'published-version'
+          ? 'reads kept showing another version than the last published one without knowing that one; publishing what they show'
+          : 'event names a version that is not current; treating it as stale',
       );
     }
-    const result = await deps.publish({
-      secretArn: current.arn,
-      secretName: current.name,
-      versionId: current.versionId,
-      reason: event.eventName ?? event.detailType,
-      eventId: event.eventId ?? `sqs-${message.messageId}`,
-      eventTime: event.eventTime ?? new Date(message.receivedAt).toISOString(),
-    });
-    const log = { secretArn: current.arn, versionId: current.versionId, eventId: event.eventId, eventName: event.eventName ?? event.detailType };
-    if (result.outcome === 'duplicate-event') {
+    const result = await deps.publish(
+      {
+        secretArn: current.arn,
+        secretName: current.name,
+        versionId: current.versionId,
+        reason: event.eventName ?? event.detailType,
+        eventId: event.eventId ?? `sqs-${message.messageId}`,
+        eventTime: event.eventTime ?? new Date(message.receivedAt).toISOString(),
+      },
+      { startedAt: readStartedAt, supersededVersionIds: supersededIn(current) },
+    );
+    const confirmedLog = { ...log, secretArn: current.arn, versionId: current.versionId };
+
+    if (fastOutcome) {
+      // Our own fast publish, now confirmed: nothing more unless the read contradicts it.
+      if (result.outcome !== 'published') return fastOutcome;
+      metrics.count('InvalidationsPublished');
+      metrics.count('SubscribersReached', result.receivers);
+      logger.warn(
+        { ...confirmedLog, fastVersionId: fastOutcome.versionId, receivers: result.receivers },
+        'DescribeSecret shows another AWSCURRENT than the event published at once; published a correction',
+      );
+      return { ...fastOutcome, correction: { versionId: current.versionId, receivers: result.receivers } };
+    }
+    // A redelivery of a message whose fast publish was made but never confirmed (a crash, a
+    // failed read): this delivery confirmed it; unless that changed something, it is a duplicate.
+    const redelivered = fast?.outcome === 'confirm-pending';
+    if (result.outcome === 'duplicate-event' || (redelivered && result.outcome === 'unchanged-version')) {
       metrics.count('DuplicateEvents');
-      logger.info(log, 'duplicate event; already handled');
+      logger.info(confirmedLog, 'duplicate event; already handled');
       return { kind: 'duplicate-event', ack: true, secretArn: current.arn };
     }
     if (result.outcome === 'unchanged-version') {
       metrics.count('DuplicateEvents');
-      logger.info(log, 'version already broadcast; nothing to publish');
+      logger.info(confirmedLog, 'version already broadcast; nothing to publish');
       return { kind: 'unchanged-version', ack: true, secretArn: current.arn, versionId: current.versionId };
     }
     const publishedAt = now();
-    metrics.count('InvalidationsPublished');
+    recordPublished(message, event, publishedAt);
     metrics.count('SubscribersReached', result.receivers);
-    metrics.timing('PublishLatencyMs', publishedAt - message.receivedAt);
-    const eventTime = event.eventTime ? Date.parse(event.eventTime) : Number.NaN;
-    if (Number.isFinite(eventTime)) metrics.timing('EventAgeMs', Math.max(0, publishedAt - eventTime));
-    logger.info({ ...log, receivers: result.receivers, latencyMs: publishedAt - message.receivedAt }, 'invalidation published');
+    logger.info({ ...confirmedLog, receivers: result.receivers, latencyMs: publishedAt - message.receivedAt }, 'invalidation published');
     return { kind: 'published', ack: true, secretArn: current.arn, versionId: current.versionId, receivers: result.receivers };
   }
 
-  return async function handleMessage(message: ReceivedMessage): Promise<MessageOutcome> {
+  async function handle(message: ReceivedMessage, hooks: HandleHooks): Promise<{ outcome: MessageOutcome; event?: RotationEvent }> {
     metrics.count('EventsReceived');
     const parsed = parseEventBody(message.body);
     switch (parsed.action) {
@@ -116,11 +289,11 @@ export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessa
         // The reason names what is wrong with the shape; the body itself is not logged
         // (it is untrusted and could be large or hostile).
         logger.warn({ messageId: message.messageId, eventId: parsed.eventId, reason: parsed.reason }, 'message rejected; left for the DLQ');
-        return { kind: 'rejected', ack: false, reason: parsed.reason };
+        return { outcome: { kind: 'rejected', ack: false, reason: parsed.reason } };
       case 'ignore':
         metrics.count('EventsIgnored');
         logger.debug({ messageId: message.messageId, eventId: parsed.eventId, reason: parsed.reason }, 'event ignored');
-        return { kind: 'ignored', ack: true, reason: parsed.reason };
+        return { outcome: { kind: 'ignored', ack: true, reason: parsed.reason }, event: parsed };
       case 'alert': {
         const rotationFailure = parsed.eventName === 'RotationFailed' || parsed.eventName === 'RotationAbandoned';
         metrics.count(rotationFailure ? 'RotationFailures' : 'EventsAlerted');
@@ -128,16 +301,29 @@ export function createMessageHandler(deps: HandlerDeps): (message: ReceivedMessa
           { secretArn: parsed.secretArn, eventId: parsed.eventId, eventName: parsed.eventName, reason: parsed.reason },
           rotationFailure ? 'rotation failed' : 'secret alert',
         );
-        return { kind: 'alerted', ack: true, reason: parsed.reason };
+        return { outcome: { kind: 'alerted', ack: true, reason: parsed.reason }, event: parsed };
       }
       case 'invalidate': {
         if (!parsed.secretArn) {
           // The parser guarantees an id for invalidations; this guards the contract, not a real path.
           metrics.count('EventsInvalid');
-          return { kind: 'rejected', ack: false, reason: 'invalidation without a secret id' };
+          return { outcome: { kind: 'rejected', ack: false, reason: 'invalidation without a secret id' } };
         }
-        return invalidate({ ...parsed, secretArn: parsed.secretArn }, message);
+        return { outcome: await invalidate({ ...parsed, secretArn: parsed.secretArn }, message, hooks), event: parsed };
       }
     }
+  }
+
+  return async function handleMessage(message: ReceivedMessage, hooks: HandleHooks = {}): Promise<MessageOutcome> {
+    let reported = false;
+    const once: HandleHooks = {
+      decided: (outcome, event) => {
+        reported = true;
+        hooks.decided?.(outcome, event);
+      },
+    };
+    const { outcome, event } = await handle(message, once);
+    if (!reported) hooks.decided?.(outcome, event);
+    return outcome;
   };
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Consumer } from 'sqs-consumer';
 import type { WorkerConfig } from '../config/index.js';
@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { MetricsEmitter, NoopMetrics, type Metrics } from '../metrics/index.js';
 import {
   createInvalidation,
+  publishIfNewer,
   publishInvalidation,
   readPublishedVersion,
   signIfKeyed,
@@ -14,12 +15,13 @@ import {
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
 import { connectRotatingRedis } from './rotating-redis.js';
 import type { CredentialCache } from '../subscriber/index.js';
-import { createSecretsClient, describeCurrentVersion } from '../secrets/index.js';
-import { createMessageHandler, type MessageOutcome } from './handle-message.js';
+import { createSecretsClient, describeCurrentVersion, type CurrentVersion } from '../secrets/index.js';
+import { createMessageHandler, type MessageHandler, type MessageOutcome } from './handle-message.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { checkQueue } from './queue-check.js';
-import { parseEventBody } from '../events/index.js';
+import type { RotationEvent } from '../events/index.js';
 import { recordTimeline, type TimelineEntry } from '../fleet/index.js';
+import { SharedReads } from './shared-reads.js';
 import { InstancesStaleCheck, type InstancesStaleOptions } from './instances-stale.js';
 
 export interface WorkerDeps {
@@ -34,8 +36,14 @@ export interface WorkerDeps {
 }
 
 export interface WorkerEvents {
-  /** After every message, with what became of it (tests and the CLI await these). */
+  /**
+   * Once per message, with what became of it (tests and the CLI await these), as soon as that is
+   * known: for a fast publish when the PUBLISH reply is back, before the DescribeSecret
+   * confirmation and the delete; otherwise when the handling is done, before the delete.
+   */
   outcome: [MessageOutcome, Message];
+  /** A fast publish that DescribeSecret contradicted, after the correction was published. */
+  corrected: [Extract<MessageOutcome, { kind: 'published' }>, Message];
   /** A message whose handling failed transiently; it stays on the queue. */
   retry: [Error, Message];
   /** The consumer is polling. */
@@ -44,9 +52,16 @@ export interface WorkerEvents {
 }
 
 export interface WorkerStatus {
+  /** Every consumer is polling. */
   running: boolean;
+  /** Consumers polling now, of `consumersConfigured` (ROTATION_RELAY_CONSUMERS). */
+  consumersRunning: number;
+  consumersConfigured: number;
   redisReady: boolean;
+  /** Messages being handled now, over all consumers. */
   inFlight: number;
+  /** DescribeSecret reads started, and reads shared by messages handled together. */
+  reads: { started: number; shared: number };
   healthPort?: number;
 }
 
@@ -55,6 +70,8 @@ function retryVisibilitySeconds(messages: Message[], cap: number): number {
   const receives = Number(messages[0]?.Attributes?.ApproximateReceiveCount ?? '1');
   return Math.min(cap, 2 ** Math.min(Math.max(receives, 1), 10));
 }
+
+type Disposition = 'ack' | 'leave' | 'retry';
 
 /**
  * The relay: SQS → parse → confirm with DescribeSecret → one signed PUBLISH per change.
@@ -71,7 +88,10 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   private readonly ownsRedis: boolean;
   /** Follows the Redis password's own secret, when ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID is set. */
   private passwordCache?: CredentialCache;
-  private consumer?: Consumer;
+  private readonly consumers: Consumer[] = [];
+  /** Messages in flight per consumer: an idle one's long poll is aborted at shutdown. */
+  private readonly consumerInFlight: number[] = [];
+  private reads?: SharedReads<CurrentVersion>;
   private health?: HealthServer;
   private staleCheck?: InstancesStaleCheck;
   private readonly staleOptions: InstancesStaleOptions | false;
@@ -109,11 +129,19 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     return this.redis;
   }
 
+  private get consumersRunning(): number {
+    return this.consumers.filter((consumer) => consumer.status.isRunning).length;
+  }
+
   get status(): WorkerStatus {
+    const consumersRunning = this.consumersRunning;
     return {
-      running: this.consumer?.status.isRunning ?? false,
+      running: consumersRunning > 0 && consumersRunning === this.config.consumers,
+      consumersRunning,
+      consumersConfigured: this.config.consumers,
       redisReady: this.redis?.status === 'ready',
       inFlight: this.inFlight,
+      reads: { ...(this.reads?.counts ?? { started: 0, shared: 0 }) },
       ...(this.health ? { healthPort: this.health.port } : {}),
     };
   }
@@ -135,7 +163,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     const { config } = this;
     this.health = await startHealthServer(config.healthHost, config.healthPort, {
       ready: () => {
-        const checks = { consuming: this.consumer?.status.isRunning ?? false, redis: this.redis?.status === 'ready' };
+        const running = this.consumersRunning;
+        const checks = { consuming: running > 0 && running === config.consumers, redis: this.redis?.status === 'ready' };
         return { ready: checks.consuming && checks.redis, checks };
       },
     });
@@ -150,61 +179,35 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     // A SIGTERM during start-up (say, while Redis was down) must not leave a consumer running.
     if (this.stopping) return;
 
+    const reads = new SharedReads((secretId) => describeCurrentVersion(this.secrets, secretId));
+    this.reads = reads;
+    const publishOptions = { dedupeTtlSeconds: config.dedupeTtlSeconds };
     const handle = createMessageHandler({
-      describe: (secretId) => describeCurrentVersion(this.secrets, secretId),
+      describe: (secretId, receipt) => reads.get(secretId, receipt),
       lastPublished: (secretArn) => readPublishedVersion(this.connection, config.redis.keyPrefix, secretArn),
-      publish: (fields) =>
-        publishInvalidation(
-          this.connection,
-          config.redis.keyPrefix,
-          signIfKeyed(createInvalidation(fields), config.signing.keys),
-          { dedupeTtlSeconds: config.dedupeTtlSeconds },
-        ),
+      publish: (fields, confirmedBy) =>
+        publishInvalidation(this.connection, config.redis.keyPrefix, signIfKeyed(createInvalidation(fields), config.signing.keys), {
+          ...publishOptions,
+          ...(confirmedBy ? { confirmedBy } : {}),
+        }),
+      ...(config.fastPublish
+        ? {
+            publishIfNewer: (fields, eventTime) =>
+              publishIfNewer(this.connection, config.redis.keyPrefix, signIfKeyed(createInvalidation(fields), config.signing.keys), {
+                ...publishOptions,
+                eventTime,
+                marginMs: config.fastPublishMarginMs,
+              }),
+          }
+        : {}),
       metrics: this.metrics,
       logger: this.logger,
       confirmWindowMs: config.confirmWindowMs,
       confirmIntervalMs: config.confirmIntervalMs,
     });
 
-    this.consumer = Consumer.create({
-      queueUrl: config.queueUrl,
-      sqs: this.sqs,
-      batchSize: config.batchSize,
-      waitTimeSeconds: config.waitTimeSeconds,
-      visibilityTimeout: config.visibilityTimeoutSeconds,
-      heartbeatInterval: Math.max(1, Math.floor(config.visibilityTimeoutSeconds / 2)),
-      messageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
-      terminateVisibilityTimeout: (messages) => retryVisibilitySeconds(messages, config.visibilityTimeoutSeconds),
-      pollingCompleteWaitTimeMs: config.shutdownTimeoutMs,
-      useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint,
-      suppressFifoWarning: true,
-      handleMessage: async (message) => {
-        const receivedAt = Date.now();
-        this.inFlight += 1;
-        try {
-          const outcome = await handle({ body: message.Body ?? '', messageId: message.MessageId ?? '', receivedAt });
-          this.recordTimeline(outcome, message, receivedAt);
-          this.emit('outcome', outcome, message);
-          return outcome.ack ? message : undefined;
-        } catch (error) {
-          this.metrics.count('PublishErrors');
-          const err = error instanceof Error ? error : new Error(String(error));
-          this.logger.warn(
-            { messageId: message.MessageId, err: { name: err.name, code: (err as { code?: unknown }).code, message: err.message } },
-            'message failed; it stays on the queue and will be retried',
-          );
-          this.emit('retry', err, message);
-          throw err;
-        } finally {
-          this.inFlight -= 1;
-        }
-      },
-    });
-    // Processing errors are logged in the handler; these are SQS-level errors (receive, delete).
-    this.consumer.on('error', (error) => this.logger.error({ err: { name: error.name, message: error.message } }, 'sqs error'));
-    this.consumer.on('processing_error', () => undefined);
-    this.consumer.on('stopped', () => this.emit('stopped'));
-    this.consumer.start();
+    for (let index = 0; index < config.consumers; index += 1) this.consumers.push(this.createConsumer(index, handle, reads));
+    for (const consumer of this.consumers) consumer.start();
     if (this.staleOptions !== false) {
       this.staleCheck = new InstancesStaleCheck(
         { redis: () => this.redis, keyPrefix: config.redis.keyPrefix, metrics: this.metrics, logger: this.logger },
@@ -213,10 +216,113 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
       this.staleCheck.start();
     }
     this.logger.info(
-      { queueUrl: config.queueUrl, redis: describeRedisTarget(config.redis.url), healthPort: this.health.port, signed: config.signing.keys.length > 0 },
+      {
+        queueUrl: config.queueUrl,
+        redis: describeRedisTarget(config.redis.url),
+        healthPort: this.health.port,
+        signed: config.signing.keys.length > 0,
+        consumers: config.consumers,
+        fastPublish: config.fastPublish,
+      },
       'worker started',
     );
     this.emit('started');
+  }
+
+  /**
+   * One receive loop. sqs-consumer handles one batch at a time per consumer, so several consumers
+   * keep several batches in flight. Batches go through `handleMessageBatch` so that the handled
+   * messages are deleted with one DeleteMessageBatch call; a message that failed transiently gets
+   * its own backoff (ChangeMessageVisibilityBatch) and a rejected one is left for the DLQ.
+   */
+  private createConsumer(index: number, handle: MessageHandler, reads: SharedReads<CurrentVersion>): Consumer {
+    const { config } = this;
+    this.consumerInFlight[index] = 0;
+    const consumer = Consumer.create({
+      queueUrl: config.queueUrl,
+      sqs: this.sqs,
+      batchSize: config.batchSize,
+      waitTimeSeconds: config.waitTimeSeconds,
+      visibilityTimeout: config.visibilityTimeoutSeconds,
+      heartbeatInterval: Math.max(1, Math.floor(config.visibilityTimeoutSeconds / 2)),
+      messageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
+      // Only when the batch as a whole fails (DeleteMessageBatch): the messages come back after a backoff.
+      terminateVisibilityTimeout: (messages) => retryVisibilitySeconds(messages, config.visibilityTimeoutSeconds),
+      pollingCompleteWaitTimeMs: config.shutdownTimeoutMs,
+      useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint,
+      suppressFifoWarning: true,
+      handleMessageBatch: async (messages) => {
+        const receipt = reads.receive();
+        const receivedAt = Date.now();
+        this.inFlight += messages.length;
+        this.consumerInFlight[index] = (this.consumerInFlight[index] ?? 0) + messages.length;
+        try {
+          const dispositions = await Promise.all(messages.map((message) => this.handleOne(handle, message, receivedAt, receipt)));
+          const retry = messages.filter((_, i) => dispositions[i] === 'retry');
+          if (retry.length > 0) await this.backOff(retry);
+          return messages.filter((_, i) => dispositions[i] === 'ack');
+        } finally {
+          this.inFlight -= messages.length;
+          this.consumerInFlight[index] = (this.consumerInFlight[index] ?? 0) - messages.length;
+        }
+      },
+    });
+    // Processing errors are handled per message; these are SQS-level errors (receive, delete).
+    consumer.on('error', (error) => {
+      // Stopping aborts the idle long polls: that is not an error worth an alert.
+      if (this.stopping && /abort/i.test(error.message)) return;
+      this.logger.error({ err: { name: error.name, message: error.message }, consumer: index }, 'sqs error');
+    });
+    consumer.on('processing_error', () => undefined);
+    return consumer;
+  }
+
+  private async handleOne(handle: MessageHandler, message: Message, receivedAt: number, receipt: number): Promise<Disposition> {
+    try {
+      const outcome = await handle(
+        { body: message.Body ?? '', messageId: message.MessageId ?? '', receivedAt, receipt },
+        {
+          decided: (decided, event) => {
+            this.recordTimeline(decided, event, message, receivedAt);
+            this.emit('outcome', decided, message);
+          },
+        },
+      );
+      if (outcome.kind === 'published' && outcome.correction) this.emit('corrected', outcome, message);
+      return outcome.ack ? 'ack' : 'leave';
+    } catch (error) {
+      this.metrics.count('PublishErrors');
+      const err = error instanceof Error ? error : new Error(String(error));
+      this.logger.warn(
+        { messageId: message.MessageId, err: { name: err.name, code: (err as { code?: unknown }).code, message: err.message } },
+        'message failed; it stays on the queue and will be retried',
+      );
+      this.emit('retry', err, message);
+      return 'retry';
+    }
+  }
+
+  /** Messages that failed transiently come back after 2, 4, 8 … s by their own receive count. */
+  private async backOff(messages: Message[]): Promise<void> {
+    const cap = this.config.visibilityTimeoutSeconds;
+    try {
+      const result = await this.sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.config.queueUrl,
+          Entries: messages.map((message, i) => ({
+            Id: String(i),
+            ReceiptHandle: message.ReceiptHandle,
+            VisibilityTimeout: retryVisibilitySeconds([message], cap),
+          })),
+        }),
+      );
+      if (result.Failed && result.Failed.length > 0) {
+        this.logger.warn({ failed: result.Failed.length }, 'could not shorten the visibility of failed messages; they return after the visibility timeout');
+      }
+    } catch (error) {
+      // They come back after the visibility timeout anyway.
+      this.logger.warn({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'could not shorten the visibility of failed messages; they return after the visibility timeout');
+    }
   }
 
   /** Runs the `InstancesStale` check once now (tests, diagnostics); undefined when it is off or skipped. */
@@ -226,30 +332,22 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
 
   /**
    * Best effort, never delays or fails the message: when the event reached the worker and what
-   * came of it, in `{P}:timeline:<secretArn>`, for `rotation-relay drill`.
+   * came of it, in `{P}:timeline:<secretArn>`, for `rotation-relay drill`. Uses the event as the
+   * handler parsed it (no second parse).
    */
-  private recordTimeline(outcome: MessageOutcome, message: Message, receivedAt: number): void {
+  private recordTimeline(outcome: MessageOutcome, event: RotationEvent | undefined, message: Message, receivedAt: number): void {
     if (outcome.kind !== 'published' && outcome.kind !== 'unchanged-version' && outcome.kind !== 'duplicate-event') return;
     const redis = this.redis;
     if (!redis) return;
-    try {
-      this.writeTimeline(redis, outcome, message, receivedAt);
-    } catch (error) {
-      this.logger.debug({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'timeline entry not recorded');
-    }
-  }
-
-  private writeTimeline(redis: RedisClient, outcome: Extract<MessageOutcome, { kind: TimelineEntry['outcome'] }>, message: Message, receivedAt: number): void {
-    const event = parseEventBody(message.Body ?? '');
     const sent = Number(message.Attributes?.SentTimestamp);
-    const entry = {
+    const entry: TimelineEntry = {
       receivedAt,
       handledAt: Date.now(),
       ...(Number.isFinite(sent) && sent > 0 ? { enqueuedAt: sent } : {}),
       outcome: outcome.kind,
       ...('versionId' in outcome ? { versionId: outcome.versionId } : {}),
       ...(outcome.kind === 'published' ? { receivers: outcome.receivers } : {}),
-      ...(event.action !== 'reject' ? { eventName: event.eventName ?? event.detailType, ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}) } : {}),
+      ...(event ? { eventName: event.eventName ?? event.detailType, ...(event.eventId ? { eventId: event.eventId } : {}), ...(event.eventTime ? { eventTime: event.eventTime } : {}) } : {}),
     };
     recordTimeline(redis, this.config.redis.keyPrefix, outcome.secretArn, entry).catch((error: unknown) => {
       this.logger.debug({ err: { name: error instanceof Error ? error.name : 'unknown' } }, 'timeline entry not recorded');
@@ -280,14 +378,18 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   }
 
   private async shutdown(): Promise<void> {
-    const consumer = this.consumer;
-    if (consumer?.status.isRunning) {
-      const stopped = new Promise<void>((resolve) => consumer.once('stopped', () => resolve()));
-      // With no message in flight only an idle long poll is pending: abort it rather than wait
-      // up to 20 s. With messages in flight, let them finish (and be deleted) first.
-      consumer.stop({ abort: this.inFlight === 0 });
-      await stopped;
-    }
+    await Promise.all(
+      this.consumers.map(async (consumer, index) => {
+        if (!consumer.status.isRunning) return;
+        const stopped = new Promise<void>((resolve) => consumer.once('stopped', () => resolve()));
+        // A consumer with no message in flight has only an idle long poll pending: abort it
+        // rather than wait up to 20 s. One with messages in flight lets them finish (and be
+        // deleted) first, bounded by the shutdown timeout.
+        consumer.stop({ abort: (this.consumerInFlight[index] ?? 0) === 0 });
+        await stopped;
+      }),
+    );
+    if (this.consumers.length > 0) this.emit('stopped');
     this.staleCheck?.stop();
     await this.health?.close();
     this.metrics.close();
