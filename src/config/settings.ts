@@ -126,8 +126,8 @@ export const SETTINGS = {
     confirmIntervalMs: intSetting('ROTATION_RELAY_CONFIRM_INTERVAL_MS', 200, 10, 10_000, 'Pause between those DescribeSecret re-reads.'),
     fastPublish: boolSetting(
       'ROTATION_RELAY_FAST_PUBLISH',
-      true,
-      'Publish at once, before DescribeSecret answers, when an event itself says a version became AWSCURRENT (`Secret Label Updated` for AWSCURRENT, `UpdateSecretVersionStage` moving AWSCURRENT) and it is newer than anything the worker knows about that secret; the message is still confirmed with DescribeSecret before it is deleted, and a correction is published if the confirmed version differs. `false`: every event waits for DescribeSecret. See docs/protocol.md, "Fast publish".',
+      false,
+      'Publish at once, before DescribeSecret answers, when an event itself says a version became AWSCURRENT (`Secret Label Updated` for AWSCURRENT, `UpdateSecretVersionStage` moving AWSCURRENT) and it is newer than anything the worker knows about that secret; the message is still confirmed with DescribeSecret before it is deleted, and a correction is published if the confirmed version differs. Off by default because a signed broadcast then vouches for what an event on the queue said rather than for what the worker read: see docs/operations.md, "Fast publish (opt-in)".',
     ),
     fastPublishMarginMs: intSetting(
       'ROTATION_RELAY_FAST_PUBLISH_MARGIN_MS',
