@@ -4,49 +4,131 @@
  * One event at a time, each after the previous one was published: the latency of an idle worker
  * picking up a rotation, not of a queue backlog (bench/worker.ts measures the backlog).
  *
- * Usage: tsx bench/worker-publish-latency.ts [--quick] [--events N] [--out FILE]
+ * With `--delay-ms N`, Secrets Manager is the latency double instead (DescribeSecret answered
+ * after N ms, as in the propagation bench), and the figure also includes enqueue → PUBLISH (the
+ * propagation bench's "worker's share"). `--fast-publish true` turns ROTATION_RELAY_FAST_PUBLISH
+ * on, to compare the two paths under the same load.
+ *
+ * Usage: tsx bench/worker-publish-latency.ts [--quick] [--events N] [--delay-ms N] [--fast-publish true|false] [--out FILE]
  */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadWorkerConfig } from '../src/config/index.js';
+import { createLogger } from '../src/logging/logger.js';
+import { MetricsRecorderDouble } from '../test/support/metrics-recorder-double.js';
+import { MotoSecrets } from '../test/support/moto-secrets.js';
+import type { MotoHandle } from '../test/support/moto-server.js';
 import { RelayFixture } from '../test/support/relay-fixture.js';
 import { labelUpdatedEvent } from '../test/support/rotation-events.js';
+import { RelayWorker } from '../src/worker/relay-worker.js';
+import type { MessageOutcome } from '../src/worker/handle-message.js';
+import { now, sleep } from './support/clock.js';
+import { startRelay } from './support/relay.js';
 import { machine, progressFor, scenarioArgs, writeResult } from './support/scenario.js';
+import { startSecretsManagerDouble } from './support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const args = scenarioArgs('worker-publish-latency', ['events']);
+const args = scenarioArgs('worker-publish-latency', ['events', 'delay-ms', 'fast-publish']);
 const progress = progressFor('worker-publish-latency');
 const total = Number(args.options.events ?? (args.quick ? 50 : 300));
+const fastPublish = args.options['fast-publish'] ?? 'false';
 
-const fixture = await RelayFixture.start();
-try {
-  const { worker, outcomes } = await fixture.startWorker({ ROTATION_RELAY_LOG_LEVEL: 'warn' });
-  progress(`moto_server, redis-server and fauxqs up; ${total} secrets, one rotation each`);
-  const secrets = [];
-  for (let i = 0; i < total; i += 1) secrets.push(await fixture.createSecret('bench/db'));
-  const versions = [];
-  for (const secret of secrets) versions.push(await fixture.secrets.rotate(secret));
-  for (const [i, secret] of secrets.entries()) {
-    const before = outcomes.length;
-    await fixture.send(labelUpdatedEvent(secret.arn, versions[i] ?? ''));
-    await fixture.until(() => outcomes.length > before, `event ${i} to be handled`);
-    if ((i + 1) % Math.ceil(total / 4) === 0) progress(`${i + 1}/${total} events published`);
-  }
-  await worker.stop();
-  const latencies = fixture.logs
-    .records()
-    .filter((r) => r._aws !== undefined && r.PublishLatencyMs !== undefined)
-    .flatMap((r) => (Array.isArray(r.PublishLatencyMs) ? r.PublishLatencyMs : [r.PublishLatencyMs]) as number[]);
-  const result = {
-    scenario: 'worker SQS receive → PUBLISH, one event at a time (Secrets Manager: moto_server)',
-    quick: args.quick,
-    date: new Date().toISOString(),
-    machine: machine(),
-    events: total,
-    published: outcomes.filter((o) => o.kind === 'published').length,
-    publishLatencyMs: summarize(latencies),
-  };
-  writeResult(args.out, result);
-  progress(`p50 ${result.publishLatencyMs.p50} ms, p99 ${result.publishLatencyMs.p99} ms; done: ${args.out}`);
-} finally {
-  await fixture.stop();
-}
+if (args.options['delay-ms'] !== undefined) await onDouble(Number(args.options['delay-ms']));
+else await onMoto();
 process.exit(0);
+
+async function onMoto(): Promise<void> {
+  const fixture = await RelayFixture.start();
+  try {
+    const { worker, outcomes } = await fixture.startWorker({ ROTATION_RELAY_LOG_LEVEL: 'warn', ROTATION_RELAY_FAST_PUBLISH: fastPublish });
+    progress(`moto_server, redis-server and fauxqs up; ${total} secrets, one rotation each (fast publish: ${fastPublish})`);
+    const secrets = [];
+    for (let i = 0; i < total; i += 1) secrets.push(await fixture.createSecret('bench/db'));
+    const versions = [];
+    for (const secret of secrets) versions.push(await fixture.secrets.rotate(secret));
+    for (const [i, secret] of secrets.entries()) {
+      const before = outcomes.length;
+      await fixture.send(labelUpdatedEvent(secret.arn, versions[i] ?? ''));
+      await fixture.until(() => outcomes.length > before, `event ${i} to be handled`);
+      if ((i + 1) % Math.ceil(total / 4) === 0) progress(`${i + 1}/${total} events published`);
+    }
+    await worker.stop();
+    const latencies = fixture.logs
+      .records()
+      .filter((r) => r._aws !== undefined && r.PublishLatencyMs !== undefined)
+      .flatMap((r) => (Array.isArray(r.PublishLatencyMs) ? r.PublishLatencyMs : [r.PublishLatencyMs]) as number[]);
+    const result = {
+      scenario: 'worker SQS receive → PUBLISH, one event at a time (Secrets Manager: moto_server)',
+      quick: args.quick,
+      date: new Date().toISOString(),
+      machine: machine(),
+      fastPublish: fastPublish === 'true',
+      events: total,
+      published: outcomes.filter((o) => o.kind === 'published').length,
+      publishLatencyMs: summarize(latencies),
+    };
+    writeResult(args.out, result);
+    progress(`p50 ${result.publishLatencyMs.p50} ms, p99 ${result.publishLatencyMs.p99} ms; done: ${args.out}`);
+  } finally {
+    await fixture.stop();
+  }
+}
+
+async function onDouble(delayMs: number): Promise<void> {
+  const relay = await startRelay();
+  const double = await startSecretsManagerDouble({ delayMs });
+  const secretsClient = new SecretsManagerClient({ endpoint: double.endpoint, region: double.region, credentials: double.credentials });
+  const metrics = new MetricsRecorderDouble();
+  const config = { ...loadWorkerConfig(relay.env({ ROTATION_RELAY_FAST_PUBLISH: fastPublish })), aws: { region: relay.fauxqs.region, customSqsEndpoint: true } };
+  const worker = new RelayWorker(config, {
+    sqs: relay.sqs,
+    secrets: secretsClient,
+    metrics,
+    instancesStale: false,
+    logger: createLogger({ level: 'warn', base: { component: 'worker' }, destination: process.stderr }),
+  });
+  try {
+    const admin = new MotoSecrets({ endpoint: double.endpoint, region: double.region, credentials: double.credentials } as unknown as MotoHandle);
+    let decided: { outcome: MessageOutcome; at: number } | undefined;
+    worker.on('outcome', (outcome) => (decided = { outcome, at: now() }));
+    await worker.start();
+    progress(`latency double (${delayMs} ms), redis-server and fauxqs up; ${total} rotations of one secret (fast publish: ${fastPublish})`);
+    const secret = await admin.create('bench/latency');
+    const enqueueToPublish: number[] = [];
+    let published = 0;
+    for (let i = 0; i < total; i += 1) {
+      const versionId = await admin.rotate(secret);
+      decided = undefined;
+      const enqueuedAt = now();
+      await relay.send(labelUpdatedEvent(secret.arn, versionId));
+      while (decided === undefined) await sleep(1);
+      const { outcome, at } = decided as { outcome: MessageOutcome; at: number };
+      if (outcome.kind === 'published') {
+        published += 1;
+        enqueueToPublish.push(at - enqueuedAt);
+      }
+      // Let the confirmation finish, as between two real rotations.
+      while (worker.status.inFlight > 0) await sleep(1);
+      await sleep(20);
+      if ((i + 1) % Math.ceil(total / 4) === 0) progress(`${i + 1}/${total} events published`);
+    }
+    const result = {
+      scenario: `worker enqueue → PUBLISH and receive → PUBLISH, one rotation at a time (Secrets Manager: latency double, ${delayMs} ms)`,
+      quick: args.quick,
+      date: new Date().toISOString(),
+      machine: machine(),
+      fastPublish: fastPublish === 'true',
+      events: total,
+      published,
+      describeSecretCalls: double.stats().byOperation.DescribeSecret ?? 0,
+      enqueueToPublishMs: summarize(enqueueToPublish),
+      publishLatencyMs: summarize(metrics.timings('PublishLatencyMs')),
+    };
+    writeResult(args.out, result);
+    progress(`enqueue → PUBLISH p50 ${result.enqueueToPublishMs.p50} / p99 ${result.enqueueToPublishMs.p99} ms; done: ${args.out}`);
+  } finally {
+    await worker.stop();
+    secretsClient.destroy();
+    await Promise.allSettled([double.stop(), relay.stop()]);
+  }
+}

@@ -11,7 +11,10 @@
  * `PublishLatencyMs` metric (SQS receive → PUBLISH), read from its EMF output. A second, smaller
  * burst with the double's delay at 0 ms shows what bounds throughput: the read latency or the CPU.
  *
- * Usage: tsx bench/worker.ts [--quick] [--events 20000] [--delay-ms 20] [--out FILE]
+ * Usage: tsx bench/worker.ts [--quick] [--events 20000] [--delay-ms 20] [--consumers N] [--fast-publish true|false]
+ *        [--cpu-prof-dir DIR] [--out FILE]
+ * (`--consumers` and `--fast-publish` set ROTATION_RELAY_CONSUMERS / ROTATION_RELAY_FAST_PUBLISH, default: the
+ * worker's own defaults; `--cpu-prof-dir` makes the worker write a V8 CPU profile there when it exits.)
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +25,7 @@ import { freePort } from '../test/support/free-port.js';
 import { MotoSecrets, type TestSecret } from '../test/support/moto-secrets.js';
 import type { MotoHandle } from '../test/support/moto-server.js';
 import { rotationEvents } from '../test/support/rotation-events.js';
+import { SETTINGS } from '../src/config/index.js';
 import { now, sleep } from './support/clock.js';
 import { cpuSeconds, memoryMb } from './support/proc.js';
 import { startRelay } from './support/relay.js';
@@ -29,12 +33,18 @@ import { machine, progressFor, round, scenarioArgs, writeResult } from './suppor
 import { DOUBLE_DEFAULTS, startSecretsManagerDouble } from './support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
-const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds']);
+const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds', 'consumers', 'fast-publish', 'cpu-prof-dir']);
 const progress = progressFor('worker');
 const EVENTS = Number(args.options.events ?? (args.quick ? 1_200 : 20_000));
 const IDLE_SECONDS = Number(args.options['idle-seconds'] ?? (args.quick ? 3 : 30));
 const delayMs = Number(args.options['delay-ms'] ?? DOUBLE_DEFAULTS.delayMs);
 const ZERO_DELAY_EVENTS = args.quick ? 400 : 8_000;
+/** The worker's settings under test; unset means the worker's defaults (what users run). */
+const workerSettings: Record<string, string> = {
+  ...(args.options.consumers ? { ROTATION_RELAY_CONSUMERS: args.options.consumers } : {}),
+  ...(args.options['fast-publish'] ? { ROTATION_RELAY_FAST_PUBLISH: args.options['fast-publish'] } : {}),
+};
+const cpuProfArgs = args.options['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', args.options['cpu-prof-dir']] : [];
 /**
  * A burst not drained by then is reported as it stands (`complete: false`, events/s over what was
  * handled): the whole run must stay within its time budget even on a busy machine.
@@ -127,13 +137,14 @@ try {
 
   const command = await compiled;
   const healthPort = await freePort();
-  worker = startWorkerProcess(command.args, {
+  worker = startWorkerProcess([...cpuProfArgs, ...command.args], {
     ...relay.env({
       ROTATION_RELAY_METRICS: 'true',
       ROTATION_RELAY_LOG_LEVEL: 'warn',
       ROTATION_RELAY_WAIT_TIME_SECONDS: '20',
       ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS: '30',
       ROTATION_RELAY_HEALTH_PORT: String(healthPort),
+      ...workerSettings,
     }),
     AWS_ENDPOINT_URL_SQS: relay.fauxqs.endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: double.endpoint,
@@ -163,6 +174,7 @@ try {
 
   /** Enqueues `events` as fast as SQS takes them and waits until the queue is empty. */
   const burst = async (events: unknown[], label: string, deadlineS: number) => {
+    double.resetStats();
     const cpu0 = cpuSeconds(pid);
     const started = now();
     let sampling = true;
@@ -208,6 +220,8 @@ try {
       eventsPerSec: Math.round((events.length - left) / seconds),
       cpuPercent: round(((cpuSeconds(pid) - cpu0) / seconds) * 100),
       rssMeanMb: round(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)),
+      // The worker's reads during the burst: one per invalidating event without sharing.
+      describeSecretCalls: double.stats().byOperation.DescribeSecret ?? 0,
     };
   };
 
@@ -246,6 +260,8 @@ try {
     machine: machine(),
     runtime: command.runtime,
     double: { delayMs },
+    // The worker's effective settings (its defaults unless --consumers / --fast-publish were given).
+    settings: { consumers: SETTINGS.worker.consumers.read(workerSettings), fastPublish: SETTINGS.worker.fastPublish.read(workerSettings) },
     worker: {
       ...mainFigures,
       rotations,
