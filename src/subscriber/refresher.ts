@@ -134,7 +134,8 @@ export class Refresher {
    * The guarantee of the read it replaces ("only a version labelled AWSCURRENT is installed")
    * holds because every condition below must hold, otherwise the version is read as before:
    * - the broadcast's signature verified (`confirmedAt` is set only then): it comes from a worker
-   *   that confirmed the version as AWSCURRENT with DescribeSecret;
+   *   that established the version as AWSCURRENT (DescribeSecret, or with fast publish the AWS
+   *   event that moved the label, confirmed right after — a correction is a new broadcast);
    * - it was published after this cache sent its AWSPENDING read (`publishedAt` is signed, so it
    *   cannot be moved): the label moved to the version after we saw it pending. A replayed older
    *   broadcast naming it — from a time the version was current before, e.g. before a roll-back —
