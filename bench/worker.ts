@@ -12,7 +12,7 @@
  * burst with the double's delay at 0 ms shows what bounds throughput: the read latency or the CPU.
  *
  * Usage: tsx bench/worker.ts [--quick] [--events 20000] [--delay-ms 20] [--consumers N] [--fast-publish true|false]
- *        [--cpu-prof-dir DIR] [--out FILE]
+ *        [--cpu-prof-dir DIR] [--node-flags="--max-old-space-size=64"] [--out FILE]
  * (`--consumers` and `--fast-publish` set ROTATION_RELAY_CONSUMERS / ROTATION_RELAY_FAST_PUBLISH, default: the
  * worker's own defaults; `--cpu-prof-dir` makes the worker write a V8 CPU profile there when it exits.)
  */
@@ -33,7 +33,7 @@ import { machine, progressFor, round, scenarioArgs, writeResult } from './suppor
 import { DOUBLE_DEFAULTS, startSecretsManagerDouble } from './support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
-const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds', 'consumers', 'fast-publish', 'cpu-prof-dir']);
+const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds', 'consumers', 'fast-publish', 'cpu-prof-dir', 'node-flags']);
 const progress = progressFor('worker');
 const EVENTS = Number(args.options.events ?? (args.quick ? 1_200 : 20_000));
 const IDLE_SECONDS = Number(args.options['idle-seconds'] ?? (args.quick ? 3 : 30));
@@ -45,6 +45,8 @@ const workerSettings: Record<string, string> = {
   ...(args.options['fast-publish'] ? { ROTATION_RELAY_FAST_PUBLISH: args.options['fast-publish'] } : {}),
 };
 const cpuProfArgs = args.options['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', args.options['cpu-prof-dir']] : [];
+/** Extra V8/Node flags for the worker process (investigations only: the report says which were used). */
+const nodeFlags = args.options['node-flags'] ? args.options['node-flags'].split(' ').filter(Boolean) : [];
 /**
  * A burst not drained by then is reported as it stands (`complete: false`, events/s over what was
  * handled): the whole run must stay within its time budget even on a busy machine.
@@ -137,7 +139,7 @@ try {
 
   const command = await compiled;
   const healthPort = await freePort();
-  worker = startWorkerProcess([...cpuProfArgs, ...command.args], {
+  worker = startWorkerProcess([...cpuProfArgs, ...nodeFlags, ...command.args], {
     ...relay.env({
       ROTATION_RELAY_METRICS: 'true',
       ROTATION_RELAY_LOG_LEVEL: 'warn',
@@ -261,7 +263,11 @@ try {
     runtime: command.runtime,
     double: { delayMs },
     // The worker's effective settings (its defaults unless --consumers / --fast-publish were given).
-    settings: { consumers: SETTINGS.worker.consumers.read(workerSettings), fastPublish: SETTINGS.worker.fastPublish.read(workerSettings) },
+    settings: {
+      consumers: SETTINGS.worker.consumers.read(workerSettings),
+      fastPublish: SETTINGS.worker.fastPublish.read(workerSettings),
+      ...(nodeFlags.length > 0 ? { nodeFlags } : {}),
+    },
     worker: {
       ...mainFigures,
       rotations,
