@@ -13,20 +13,16 @@ import {
   type Invalidation,
   type InvalidationFields,
 } from '../../src/protocol/index.js';
-import { startRedis, type RedisHandle } from '../support/redis-server.js';
-import { waitUntil } from '../support/wait-until.js';
+import { startChannelRecorder, type ChannelRecorder } from '../support/channel-recorder.js';
 
 const PREFIX = 'rr-test';
 const KEYS = protocolKeys(PREFIX);
 const SIGNING_KEY = 'integration-signing-key-0123456789abcdef';
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const OTHER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/cache-XyZ123';
-const SENTINEL = 'sentinel';
 
-let server: RedisHandle;
+let recorder: ChannelRecorder;
 let client: Redis;
-let subscriber: Redis;
-let received: string[] = [];
 
 /** A signed invalidation, as the worker would build it. */
 function signedInvalidation(eventId: string, versionId: string | undefined, secretArn = ARN): Invalidation {
@@ -41,35 +37,21 @@ function signedInvalidation(eventId: string, versionId: string | undefined, secr
   return signInvalidation(createInvalidation(fields), [SIGNING_KEY]);
 }
 
-/**
- * Everything published so far, once a sentinel sent after it has arrived: one connection's
- * publishes reach a subscriber in order, so "nothing received" is proven without a fixed sleep.
- */
-async function drainMessages(): Promise<string[]> {
-  await client.publish(KEYS.channel, SENTINEL);
-  await waitUntil(() => received.includes(SENTINEL), { message: 'the sentinel message to arrive' });
-  const messages = received.filter((message) => message !== SENTINEL);
-  received = [];
-  return messages;
-}
+/** Everything broadcast since the last call. */
+const drainMessages = (): Promise<string[]> => recorder.drain();
 
 beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-  subscriber = new Redis(server.url);
-  subscriber.on('message', (_channel: string, message: string) => received.push(message));
-  await subscriber.subscribe(KEYS.channel);
+  recorder = await startChannelRecorder(KEYS.channel);
+  client = recorder.client;
 });
 
 afterAll(async () => {
-  subscriber?.disconnect();
-  client?.disconnect();
-  await server?.stop();
+  await recorder?.stop();
 });
 
 beforeEach(async () => {
   await client.flushall();
-  received = [];
+  recorder.clear();
 });
 
 describe('publishInvalidation against a real redis-server', () => {

@@ -8,8 +8,7 @@ import {
   readPublishedVersion,
   type Invalidation,
 } from '../../../src/protocol/index.js';
-import { startRedis, type RedisHandle } from '../../support/redis-server.js';
-import { waitUntil } from '../../support/wait-until.js';
+import { startChannelRecorder, type ChannelRecorder } from '../../support/channel-recorder.js';
 
 /**
  * The publish script's fast path (`publishIfNewer`) and the bookkeeping it relies on
@@ -20,24 +19,17 @@ const KEYS = protocolKeys(PREFIX);
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const MARGIN = 100;
-const SENTINEL = 'sentinel';
 
-let server: RedisHandle;
+let recorder: ChannelRecorder;
 let client: Redis;
-let subscriber: Redis;
-let received: string[] = [];
 
 function invalidation(eventId: string, versionId: string, eventTime = T0): Invalidation {
   return createInvalidation({ secretArn: ARN, secretName: 'prod/db', versionId, reason: 'test', eventId, eventTime: new Date(eventTime).toISOString() });
 }
 
-/** What was broadcast since the last call, proven complete by a sentinel published after it. */
+/** The versions broadcast since the last call. */
 async function drain(): Promise<string[]> {
-  await client.publish(KEYS.channel, SENTINEL);
-  await waitUntil(() => received.includes(SENTINEL), { message: 'the sentinel to arrive' });
-  const messages = received.filter((m) => m !== SENTINEL).map((m) => (JSON.parse(m) as Invalidation).versionId ?? '');
-  received = [];
-  return messages;
+  return (await recorder.drain()).map((m) => (JSON.parse(m) as Invalidation).versionId ?? '');
 }
 
 const fast = (eventId: string, versionId: string, eventTime: number) =>
@@ -46,22 +38,17 @@ const confirm = (eventId: string, versionId: string, startedAt: number, supersed
   publishInvalidation(client, PREFIX, invalidation(eventId, versionId), { confirmedBy: { startedAt, supersededVersionIds } });
 
 beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-  subscriber = new Redis(server.url);
-  subscriber.on('message', (_channel: string, message: string) => received.push(message));
-  await subscriber.subscribe(KEYS.channel);
+  recorder = await startChannelRecorder(KEYS.channel);
+  client = recorder.client;
 });
 
 afterAll(async () => {
-  subscriber?.disconnect();
-  client?.disconnect();
-  await server?.stop();
+  await recorder?.stop();
 });
 
 beforeEach(async () => {
   await client.flushall();
-  received = [];
+  recorder.clear();
 });
 
 describe('publishIfNewer (fast publish) against a real redis-server', () => {
