@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { configErrorOf, MINIMAL_WORKER_ENV } from '../../support/worker-config.js';
 
-const minimal = {
-  AWS_REGION: 'eu-west-1',
-  ROTATION_RELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
-};
-
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const minimal = MINIMAL_WORKER_ENV;
 
 describe('loadWorkerConfig', () => {
   it('applies every documented default when only the required variables are set', () => {
