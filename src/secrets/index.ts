@@ -1,4 +1,4 @@
-export { createSecretsClient, type SecretsClientOptions } from './client.js';
+export { createSecretsClient, SDK_CLIENT_SETTINGS, type SecretsClientOptions } from './client.js';
 export { describeCurrentVersion, type CurrentVersion } from './describe-current-version.js';
 export { classifySecretsManagerError } from './classify-error.js';
 export {

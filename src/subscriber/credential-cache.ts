@@ -3,6 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricNames } from '../metrics/index.js';
 import type { Invalidation } from '../protocol/index.js';
 import { SecretsManagerUnavailableError } from '../secrets/errors.js';
+import { SDK_CLIENT_SETTINGS } from '../secrets/client.js';
 import { backoffDelay } from './backoff.js';
 import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from './env-fallback.js';
 import { CacheNotStartedError, CacheStoppedError, SecretUnavailableAtStartError, UnknownSecretError } from './errors.js';
@@ -17,13 +18,8 @@ import { Refresher, type CacheCounts } from './refresher.js';
 import { safeMessage, SecretState, type RefreshRequest } from './secret-state.js';
 import type { CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
 
-/**
- * Settings of the Secrets Manager client the cache builds when none is injected.
- * `cacheMiddleware`: the SDK resolves a command's middleware stack once per client and command
- * type instead of on every call — about a fifth of the SDK's CPU per GetSecretValue. Safe here:
- * nothing adds middleware to a client the cache owns after its first call.
- */
-export const SECRETS_CLIENT_SETTINGS = { cacheMiddleware: true } as const;
+/** Settings of the Secrets Manager client the cache builds when none is injected (see SDK_CLIENT_SETTINGS). */
+export const SECRETS_CLIENT_SETTINGS = SDK_CLIENT_SETTINGS;
 
 /** Events of a `CredentialCache`. */
 export interface CredentialCacheEvents {

@@ -15,7 +15,7 @@ import {
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
 import { connectRotatingRedis } from './rotating-redis.js';
 import type { CredentialCache } from '../subscriber/index.js';
-import { createSecretsClient, describeCurrentVersion, type CurrentVersion } from '../secrets/index.js';
+import { createSecretsClient, describeCurrentVersion, SDK_CLIENT_SETTINGS, type CurrentVersion } from '../secrets/index.js';
 import { createMessageHandler, type MessageHandler, type MessageOutcome } from './handle-message.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { checkQueue } from './queue-check.js';
@@ -108,7 +108,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.metrics = deps.metrics ?? (config.metrics ? new MetricsEmitter({ logger: this.logger }) : new NoopMetrics());
     // With an endpoint override (LocalStack, moto) the queue URL's host may not resolve; the
     // SDK's own default is to send each call to the queue URL's host.
-    this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region, useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint });
+    this.sqs = deps.sqs ?? new SQSClient({ region: config.aws.region, useQueueUrlAsEndpoint: !config.aws.customSqsEndpoint, ...SDK_CLIENT_SETTINGS });
     this.secrets = deps.secrets ?? createSecretsClient(config.aws);
     this.ownsRedis = deps.redis === undefined;
     this.staleOptions = deps.instancesStale ?? {};
