@@ -60,6 +60,13 @@ const SCENARIOS: Scenario[] = [
   { name: 'soak', file: 'soak.ts', args: [], budgetSeconds: quick ? 60 : 180 },
   { name: 'worker', file: 'worker.ts', args: delayArgs, budgetSeconds: quick ? 90 : 300 },
   { name: 'worker-publish-latency', file: 'worker-publish-latency.ts', args: [], budgetSeconds: quick ? 45 : 120 },
+  // The opt-in fast publish (ROTATION_RELAY_FAST_PUBLISH): enqueue → PUBLISH without waiting for DescribeSecret.
+  {
+    name: 'fast-publish',
+    file: 'worker-publish-latency.ts',
+    args: [...delayArgs, '--fast-publish', 'true', '--events', quick ? '20' : '150'],
+    budgetSeconds: quick ? 45 : 120,
+  },
 ];
 /** What the whole run should take on an otherwise idle 2-core machine (10 minutes; 90 s for --quick). */
 const TARGET_S = quick ? 90 : 600;
@@ -150,6 +157,7 @@ const propagation = read<any>('propagation', outcomes.propagation?.ok === true);
 const soak = read<any>('soak', outcomes.soak?.ok === true);
 const worker = read<any>('worker', outcomes.worker?.ok === true);
 const publishLatency = read<any>('worker-publish-latency', outcomes['worker-publish-latency']?.ok === true);
+const fastPublish = read<any>('fast-publish', outcomes['fast-publish']?.ok === true);
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 const m = machine();
@@ -177,6 +185,15 @@ if (worker) {
   latest.double ??= worker.double;
 }
 if (publishLatency) latest.workerPublishLatency = { events: publishLatency.events, publishLatencyMs: publishLatency.publishLatencyMs };
+if (fastPublish) {
+  latest.fastPublish = {
+    events: fastPublish.events,
+    published: fastPublish.published,
+    fastPublished: fastPublish.fastPublished,
+    delayMs: Number(values['delay-ms']),
+    enqueueToPublishMs: fastPublish.enqueueToPublishMs,
+  };
+}
 if (latest.getSecretValuePerChange !== undefined) {
   const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
   const largest = ours.reduce<(typeof ours)[number] | undefined>((a, r) => (!a || r.subscribers > a.subscribers ? r : a), undefined);

@@ -18,6 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { registerCleanup } from '../test/support/cleanup-registry.js';
@@ -64,6 +65,9 @@ const BUILD_DIR = fileURLToPath(new URL('../node_modules/.cache/rotation-relay-b
  * back to running the TypeScript through tsx and says so in the result (tsx adds its own memory).
  */
 async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
+  // `npm ci` builds dist/ (the prepare script): when it is newer than every source file, it is
+  // what we would compile, and reusing it saves a compile of several seconds (the quick run in CI).
+  if (distIsFresh()) return { args: [`${ROOT}dist/cli/main.js`, 'worker'], runtime: 'node dist/cli/main.js worker (the build from npm run build)' };
   const tsc = spawn(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -72,6 +76,15 @@ async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
   if (code === 0) return { args: [`${BUILD_DIR}cli/main.js`, 'worker'], runtime: 'node dist/cli/main.js worker (compiled with tsconfig.build.json)' };
   progress(`could not compile src/ (${output.split('\n')[0]}); running the worker through tsx instead`);
   return { args: ['--import', 'tsx', `${ROOT}src/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/cli/main.ts worker (tsx adds its own memory)' };
+}
+
+/** True when dist/cli/main.js exists and is newer than src/ and the build config. */
+function distIsFresh(): boolean {
+  const built = statSync(`${ROOT}dist/cli/main.js`, { throwIfNoEntry: false });
+  if (!built) return false;
+  const sources = readdirSync(`${ROOT}src`, { recursive: true, encoding: 'utf8' }).map((file) => `${ROOT}src/${file}`);
+  const newest = Math.max(...[...sources, `${ROOT}tsconfig.build.json`, `${ROOT}tsconfig.json`].map((file) => statSync(file).mtimeMs));
+  return built.mtimeMs > newest;
 }
 
 interface WorkerProcess {

@@ -74,6 +74,7 @@ const Latest = z.object({
     idleRssMb: z.number().positive(),
     bothBursts: z.object({ publishErrors: z.number().int() }),
   }),
+  fastPublish: z.object({ events: z.number().int().positive(), published: z.number().int(), fastPublished: z.number().int(), enqueueToPublishMs: z.object({ p99: nonNegative }) }),
   getSecretValuePerChange: nonNegative,
   targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable() })).min(1),
 });
@@ -95,7 +96,7 @@ describe('npm run bench -- --quick', () => {
   it('runs every scenario, shows progress and exits 0', () => {
     const stderr = run.stderr();
     expect(exit, stderr.slice(-20).join('\n')).toBe(0);
-    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency']) {
+    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency', 'fast-publish']) {
       expect(stderr.some((line) => line.includes(`✓ ${name} in`))).toBe(true);
     }
     // Progress from inside the scenarios comes through while they run, not only at the end.
@@ -134,6 +135,12 @@ describe('npm run bench -- --quick', () => {
     const { worker } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
     expect(worker.complete).toBe(true);
     expect(worker.bothBursts.publishErrors).toBe(0);
+  });
+
+  it('fast publish (opt-in) broadcast every rotation before its DescribeSecret answered', () => {
+    const { fastPublish } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    // Each rotation comes well after the previous one was confirmed, beyond the margin: all fast.
+    expect(fastPublish).toMatchObject({ published: fastPublish.events, fastPublished: fastPublish.events });
   });
 
   it('writes latest.md with the targets table and an SVG plot', () => {
