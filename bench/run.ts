@@ -49,16 +49,17 @@ interface Scenario {
   args: string[];
   /**
    * A scenario still running after this long is stopped and reported as failed: a guard against a
-   * hang, about twice what it takes on an idle machine (scenarios bound their own loops too).
+   * hang, at least twice what it takes on an idle machine, more for --quick, which runs in CI
+   * beside other tests (scenarios bound their own loops too).
    */
   budgetSeconds: number;
 }
 
 const delayArgs = ['--delay-ms', String(values['delay-ms'])];
 const SCENARIOS: Scenario[] = [
-  { name: 'propagation', file: 'propagation.ts', args: delayArgs, budgetSeconds: quick ? 90 : 300 },
-  { name: 'soak', file: 'soak.ts', args: [], budgetSeconds: quick ? 60 : 180 },
-  { name: 'worker', file: 'worker.ts', args: delayArgs, budgetSeconds: quick ? 90 : 300 },
+  { name: 'propagation', file: 'propagation.ts', args: delayArgs, budgetSeconds: quick ? 150 : 300 },
+  { name: 'soak', file: 'soak.ts', args: [], budgetSeconds: quick ? 120 : 240 },
+  { name: 'worker', file: 'worker.ts', args: delayArgs, budgetSeconds: quick ? 120 : 300 },
   { name: 'worker-publish-latency', file: 'worker-publish-latency.ts', args: [], budgetSeconds: quick ? 45 : 120 },
   // The opt-in fast publish (ROTATION_RELAY_FAST_PUBLISH): enqueue → PUBLISH without waiting for DescribeSecret.
   {
@@ -97,7 +98,7 @@ function runScenario(scenario: Scenario): Promise<{ ok: boolean; seconds: number
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
         tail.push(line);
-        if (tail.length > 10) tail.shift();
+        if (tail.length > 40) tail.shift();
         // Progress lines go through as they come; other output only when the scenario fails.
         if (stream === 'stderr' && line.startsWith('[')) process.stderr.write(`[bench ${elapsed()}] ${line}\n`);
       }
