@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   PublishError,
   createInvalidation,
@@ -13,7 +13,7 @@ import {
   type Invalidation,
   type InvalidationFields,
 } from '../../src/protocol/index.js';
-import { startChannelRecorder, type ChannelRecorder } from '../support/channel-recorder.js';
+import { useChannelRecorder } from '../support/channel-recorder.js';
 
 const PREFIX = 'rr-test';
 const KEYS = protocolKeys(PREFIX);
@@ -21,7 +21,7 @@ const SIGNING_KEY = 'integration-signing-key-0123456789abcdef';
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const OTHER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/cache-XyZ123';
 
-let recorder: ChannelRecorder;
+const channel = useChannelRecorder(KEYS.channel);
 let client: Redis;
 
 /** A signed invalidation, as the worker would build it. */
@@ -38,20 +38,10 @@ function signedInvalidation(eventId: string, versionId: string | undefined, secr
 }
 
 /** Everything broadcast since the last call. */
-const drainMessages = (): Promise<string[]> => recorder.drain();
+const drainMessages = (): Promise<string[]> => channel.drain();
 
-beforeAll(async () => {
-  recorder = await startChannelRecorder(KEYS.channel);
-  client = recorder.client;
-});
-
-afterAll(async () => {
-  await recorder?.stop();
-});
-
-beforeEach(async () => {
-  await client.flushall();
-  recorder.clear();
+beforeAll(() => {
+  client = channel.client;
 });
 
 describe('publishInvalidation against a real redis-server', () => {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startRedis, type RedisHandle } from './redis-server.js';
 import { waitUntil } from './wait-until.js';
 
@@ -48,5 +49,33 @@ export async function startChannelRecorder(channel: string): Promise<ChannelReco
       client.disconnect();
       await server.stop();
     },
+  };
+}
+
+/**
+ * For a test file about one channel: starts a recorder before its tests, flushes Redis and
+ * forgets what was received before each test, and stops it after them.
+ */
+export function useChannelRecorder(channel: string): { readonly client: Redis; drain(): Promise<string[]> } {
+  let recorder: ChannelRecorder | undefined;
+  const started = (): ChannelRecorder => {
+    if (!recorder) throw new Error('the channel recorder is used outside its tests');
+    return recorder;
+  };
+  beforeAll(async () => {
+    recorder = await startChannelRecorder(channel);
+  });
+  afterAll(async () => {
+    await recorder?.stop();
+  });
+  beforeEach(async () => {
+    await started().client.flushall();
+    started().clear();
+  });
+  return {
+    get client() {
+      return started().client;
+    },
+    drain: () => started().drain(),
   };
 }

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createInvalidation,
   protocolKeys,
@@ -8,7 +8,7 @@ import {
   readPublishedVersion,
   type Invalidation,
 } from '../../../src/protocol/index.js';
-import { startChannelRecorder, type ChannelRecorder } from '../../support/channel-recorder.js';
+import { useChannelRecorder } from '../../support/channel-recorder.js';
 
 /**
  * The publish script's fast path (`publishIfNewer`) and the bookkeeping it relies on
@@ -20,7 +20,7 @@ const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const MARGIN = 100;
 
-let recorder: ChannelRecorder;
+const channel = useChannelRecorder(KEYS.channel);
 let client: Redis;
 
 function invalidation(eventId: string, versionId: string, eventTime = T0): Invalidation {
@@ -29,7 +29,7 @@ function invalidation(eventId: string, versionId: string, eventTime = T0): Inval
 
 /** The versions broadcast since the last call. */
 async function drain(): Promise<string[]> {
-  return (await recorder.drain()).map((m) => (JSON.parse(m) as Invalidation).versionId ?? '');
+  return (await channel.drain()).map((m) => (JSON.parse(m) as Invalidation).versionId ?? '');
 }
 
 const fast = (eventId: string, versionId: string, eventTime: number) =>
@@ -37,18 +37,8 @@ const fast = (eventId: string, versionId: string, eventTime: number) =>
 const confirm = (eventId: string, versionId: string, startedAt: number, supersededVersionIds: string[] = []) =>
   publishInvalidation(client, PREFIX, invalidation(eventId, versionId), { confirmedBy: { startedAt, supersededVersionIds } });
 
-beforeAll(async () => {
-  recorder = await startChannelRecorder(KEYS.channel);
-  client = recorder.client;
-});
-
-afterAll(async () => {
-  await recorder?.stop();
-});
-
-beforeEach(async () => {
-  await client.flushall();
-  recorder.clear();
+beforeAll(() => {
+  client = channel.client;
 });
 
 describe('publishIfNewer (fast publish) against a real redis-server', () => {
