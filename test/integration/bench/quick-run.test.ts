@@ -31,7 +31,7 @@ const Latest = z.object({
   node: z.string().regex(/^v\d+\./),
   date: z.iso.datetime(),
   quick: z.literal(true),
-  scenarios: z.record(z.string(), z.object({ ok: z.boolean(), seconds: nonNegative })),
+  scenarios: z.record(z.string(), z.object({ ok: z.boolean(), seconds: nonNegative, firstAttempt: z.object({ error: z.string() }).optional() })),
   propagation: z
     .array(
       z.object({
@@ -108,6 +108,10 @@ describe('npm run bench -- --quick', () => {
   it('writes latest.json with every documented field, and leaves the README alone', () => {
     const latest = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
     expect(Object.values(latest.scenarios).every((s) => s.ok)).toBe(true);
+    // A scenario the runner had to run twice passes, but says so in this test's output.
+    for (const [name, s] of Object.entries(latest.scenarios)) {
+      if (s.firstAttempt) console.warn(`bench --quick: ${name} failed once and was run again: ${s.firstAttempt.error}`);
+    }
     expect(new Set(latest.propagation.map((r) => r.secretsManager))).toEqual(new Set(['double', 'moto']));
     expect(readmeBenchBlock()).toBe(readmeBefore);
   });
