@@ -97,17 +97,26 @@ interface Clients {
   close(): Promise<void>;
 }
 
+/** The load's three operations, the same for our clients and plain ones (the mailer is looked up per call: poll-only replaces it). */
+function operationsOn(
+  pool: { query(sql: string): Promise<unknown> },
+  redis: { set(key: string, value: string): Promise<unknown> },
+  mailer: () => { sendMail(message: ReturnType<typeof mail>): Promise<unknown> },
+): Clients['operation'] {
+  return {
+    pg: () => pool.query('SELECT 1'),
+    redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
+    smtp: (i) => mailer().sendMail(mail(i)),
+  };
+}
+
 async function ours(cache: CredentialCache): Promise<Clients> {
   const { createRotatingMailer, createRotatingPgPool, createRotatingRedis } = await import('../../src/index.js');
   const pool = createRotatingPgPool(cache, 'db', pgOptions);
   const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
   const mailer = createRotatingMailer(cache, 'mail', smtpOptions);
   return {
-    operation: {
-      pg: () => pool.query('SELECT 1'),
-      redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
-      smtp: (i) => mailer.sendMail(mail(i)),
-    },
+    operation: operationsOn(pool, redis, () => mailer),
     close: async () => {
       await Promise.allSettled([pool.end(), redis.quit(), mailer.close()]);
     },
@@ -132,11 +141,7 @@ async function pollOnly(cache: CredentialCache): Promise<Clients> {
     }
   });
   return {
-    operation: {
-      pg: () => pool.query('SELECT 1'),
-      redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
-      smtp: (i) => mailer.sendMail(mail(i)),
-    },
+    operation: operationsOn(pool, redis, () => mailer),
     close: async () => {
       redis.disconnect();
       mailer.close();
