@@ -1,48 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RedisClient } from '../../../src/redis/connect.js';
 import { createCredentialCache } from '../../../src/subscriber/credential-cache.js';
 import { CredentialCacheConfigError } from '../../../src/subscriber/errors.js';
 import { PresenceWriter, type HeldAck } from '../../../src/subscriber/presence.js';
 import { captureLogger } from '../../support/log-capture.js';
-
-type Command = [string, ...Array<string | number>];
-
-/**
- * A DOUBLE of the part of an ioredis client the presence writer uses: pipelines whose commands
- * are recorded, and whose exec resolves when the test says so (or at once).
- */
-class PipelineRecorderDouble {
-  readonly batches: Command[][] = [];
-  status = 'ready';
-  hold = false;
-  fail: Error | undefined;
-  private readonly waiting: Array<() => void> = [];
-
-  pipeline() {
-    const batch: Command[] = [];
-    const chain = {
-      zadd: (...args: Array<string | number>) => (batch.push(['zadd', ...args]), chain),
-      hdel: (...args: Array<string | number>) => (batch.push(['hdel', ...args]), chain),
-      hset: (...args: Array<string | number>) => (batch.push(['hset', ...args]), chain),
-      pexpire: (...args: Array<string | number>) => (batch.push(['pexpire', ...args]), chain),
-      zremrangebyscore: (...args: Array<string | number>) => (batch.push(['zremrangebyscore', ...args]), chain),
-      zrem: (...args: Array<string | number>) => (batch.push(['zrem', ...args]), chain),
-      del: (...args: Array<string | number>) => (batch.push(['del', ...args]), chain),
-      exec: async () => {
-        this.batches.push(batch);
-        if (this.hold) await new Promise<void>((resolve) => this.waiting.push(resolve));
-        if (this.fail) return batch.map(() => [this.fail, null]);
-        return batch.map(() => [null, 'OK']);
-      },
-    };
-    return chain;
-  }
-
-  release(): void {
-    this.hold = false;
-    for (const resolve of this.waiting.splice(0)) resolve();
-  }
-}
+import { presenceWriterOn, PipelineRecorderDouble, type Command } from '../../support/presence-pipeline-double.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 
@@ -53,19 +14,7 @@ describe('PresenceWriter', () => {
   const logs = captureLogger({ component: 'presence-test' });
 
   const writer = (overrides: Partial<ConstructorParameters<typeof PresenceWriter>[0]> = {}) =>
-    new PresenceWriter({
-      keyPrefix: 'rotation-relay',
-      instanceId: 'web-1:42:abcdef',
-      heartbeatIntervalMs: 10_000,
-      ttlMs: 30_000,
-      lastSeenRetentionMs: 3_600_000,
-      client: () => redis as unknown as RedisClient,
-      held: () => held,
-      subscribed: () => true,
-      now: () => clock,
-      logger: logs.logger,
-      ...overrides,
-    });
+    presenceWriterOn(redis, { held: () => held, now: () => clock, logger: logs.logger, ...overrides });
   const field = (batch: Command[] | undefined, name: string) => {
     const hset: Array<string | number> = batch?.find((c) => c[0] === 'hset') ?? [];
     const index = hset.indexOf(name);

@@ -1,51 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RedisClient } from '../../../src/redis/connect.js';
-import { PresenceWriter, type HeldAck } from '../../../src/subscriber/presence.js';
+import type { HeldAck } from '../../../src/subscriber/presence.js';
 import { captureLogger } from '../../support/log-capture.js';
-
-/** A DOUBLE of the ioredis pipeline the presence writer uses: counts the pipelines executed. */
-class PipelineCounterDouble {
-  executed = 0;
-  status = 'ready';
-
-  pipeline() {
-    const chain = {
-      zadd: () => chain,
-      hdel: () => chain,
-      hset: () => chain,
-      pexpire: () => chain,
-      zremrangebyscore: () => chain,
-      zrem: () => chain,
-      del: () => chain,
-      exec: async () => {
-        this.executed += 1;
-        return [];
-      },
-    };
-    return chain;
-  }
-}
+import { presenceWriterOn, PipelineRecorderDouble } from '../../support/presence-pipeline-double.js';
 
 describe('presence acks', () => {
-  let redis: PipelineCounterDouble;
+  let redis: PipelineRecorderDouble;
   let held: HeldAck[];
-  const presence = () =>
-    new PresenceWriter({
-      keyPrefix: 'rotation-relay',
-      instanceId: 'web-1:42:abcdef',
-      heartbeatIntervalMs: 10_000,
-      ttlMs: 30_000,
-      lastSeenRetentionMs: 3_600_000,
-      client: () => redis as unknown as RedisClient,
-      held: () => held,
-      subscribed: () => true,
-      now: () => Date.now(),
-      logger: captureLogger({ component: 'presence-ack-test' }).logger,
-    });
-
+  const presence = () => presenceWriterOn(redis, { held: () => held, now: () => Date.now(), logger: captureLogger({ component: 'presence-ack-test' }).logger });
   beforeEach(() => {
     vi.useFakeTimers();
-    redis = new PipelineCounterDouble();
+    redis = new PipelineRecorderDouble();
     held = [{ name: 'db', secret: 'prod/db', versionId: 'v1' }];
   });
   afterEach(() => vi.useRealTimers());
@@ -54,18 +18,18 @@ describe('presence acks', () => {
     const writer = presence();
     writer.start();
     await vi.advanceTimersByTimeAsync(0);
-    expect(redis.executed).toBe(1); // the first heartbeat
+    expect(redis.batches.length).toBe(1); // the first heartbeat
 
     held = [{ name: 'db', secret: 'prod/db', versionId: 'v2' }];
     writer.ack();
     writer.ack();
     writer.ack();
-    expect(redis.executed).toBe(1); // nothing written inside the turn that asked
+    expect(redis.batches.length).toBe(1); // nothing written inside the turn that asked
 
     await vi.advanceTimersByTimeAsync(0);
-    expect(redis.executed).toBe(2);
+    expect(redis.batches.length).toBe(2);
     await vi.advanceTimersByTimeAsync(0);
-    expect(redis.executed).toBe(2);
+    expect(redis.batches.length).toBe(2);
     await writer.stop();
   });
 
@@ -75,8 +39,8 @@ describe('presence acks', () => {
     await vi.advanceTimersByTimeAsync(0);
     writer.ack();
     await writer.stop();
-    const afterStop = redis.executed;
+    const afterStop = redis.batches.length;
     await vi.advanceTimersByTimeAsync(0);
-    expect(redis.executed).toBe(afterStop);
+    expect(redis.batches.length).toBe(afterStop);
   });
 });
