@@ -27,6 +27,8 @@ export const MetricNames = {
   RefreshFailures: 'RefreshFailures',
   AuthFailureRecoveries: 'AuthFailureRecoveries',
   MissedByEvents: 'MissedByEvents',
+  PresenceWriteFailures: 'PresenceWriteFailures',
+  VersionsStateLost: 'VersionsStateLost',
 } as const;
 
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
@@ -121,6 +123,16 @@ export const METRIC_DEFINITIONS: { readonly [N in MetricName]: MetricDefinition 
     unit: 'Count',
     emittedBy: 'subscriber',
     description: 'Version changes found by reconcile or poll rather than an event (alarmed)',
+  },
+  PresenceWriteFailures: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: 'Presence or ack writes that failed (NOPERM, timeout, connection): the instance is invisible to status and wait-converged',
+  },
+  VersionsStateLost: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: 'Reconciles that found the versions hash emptied or missing a secret seen there before (Redis restart, failover, FLUSHALL)',
   },
 };
 

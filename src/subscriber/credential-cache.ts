@@ -91,6 +91,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
         subscribed: () => this.listener?.connected ?? false,
         now: this.options.now,
         logger: this.options.logger,
+        metrics: this.options.metrics,
       });
     }
     this.poll = new PollScheduler({

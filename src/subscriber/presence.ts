@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from '../logging/logger.js';
+import type { Metrics } from '../metrics/index.js';
 import { encodePresence, protocolKeys, type InstanceMetadata, type PresenceAck, type ProtocolKeys } from '../protocol/index.js';
 import type { RedisClient } from '../redis/connect.js';
 import { safeMessage } from './secret-state.js';
@@ -30,6 +31,8 @@ export interface PresenceWriterOptions {
   subscribed: () => boolean;
   now: () => number;
   logger: Logger;
+  /** Counts `PresenceWriteFailures`. */
+  metrics: Metrics;
 }
 
 /** How long `stop()` waits for the deregistration before it gives up (the TTL cleans up anyway). */

@@ -29,6 +29,8 @@ describe('Module: metric names', () => {
         'RefreshFailures',
         'AuthFailureRecoveries',
         'MissedByEvents',
+        'PresenceWriteFailures',
+        'VersionsStateLost',
       ].sort(),
     );
   });
