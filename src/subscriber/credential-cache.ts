@@ -280,6 +280,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       redis,
       signingKeys: this.options.signingKeys,
       maxAgeMs: this.options.maxAgeMs,
+      connectionName: listenerConnectionName(this.options.presence?.instanceId),
       ...(password !== undefined ? { password } : {}),
     });
     this.listener = listener;
@@ -531,6 +532,17 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
 /** Builds a {@link CredentialCache}; call `start()` before reading values. */
 export function createCredentialCache(options: CredentialCacheOptions): CredentialCache {
   return new CredentialCache(options);
+}
+
+/**
+ * `rotation-relay:listener:<instanceId>`: `status` and `wait-converged` match subscriber
+ * connections in `CLIENT LIST` to presence entries by this name, which is how a subscriber that
+ * cannot write presence is found. CLIENT SETNAME takes only `!`…`~`, so an id with other
+ * characters (allowed in presence) leaves the name without it.
+ */
+export function listenerConnectionName(instanceId: string | undefined): string {
+  const base = 'rotation-relay:listener';
+  return instanceId !== undefined && /^[\x21-\x7e]+$/.test(instanceId) ? `${base}:${instanceId}` : base;
 }
 
 /** True when `promise` resolves within `ms`; false on timeout or rejection. */

@@ -216,7 +216,7 @@ describe('CredentialCache propagation (moto + redis + fauxqs + worker)', () => {
     const admin = new Redis(fixture.redis.url);
     const named = async () => {
       const list = String(await admin.call('CLIENT', 'LIST'));
-      return list.split('\n').filter((line) => /name=rotation-relay:listener(:versions)? /.test(line)).length;
+      return list.split('\n').filter((line) => /name=rotation-relay:listener(:\S+)? /.test(line)).length;
     };
     try {
       const before = await named();
