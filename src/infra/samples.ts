@@ -6,8 +6,8 @@ import { FAMILY_DETAIL_TYPES } from './pattern.js';
 import { inScopeArn, scopeIncludes, type SecretScope } from './scope.js';
 
 /**
- * The events `verify` sends through the rule. infra/samples holds verbatim copies of the real
- * samples in ../shared/events (a test keeps them equal); the variants are built here from them
+ * The events `verify` sends through the rule. infra/samples holds real AWS event samples, kept
+ * verbatim (the tests and the README read them there); the variants are built here from them
  * so each differs from a real event in exactly the field under test.
  */
 

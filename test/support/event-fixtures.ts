@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Builders for event variants. The real samples in ../shared/events are used as they are; these
+ * Builders for event variants. The real AWS samples in infra/samples are used as they are; these
  * build the shapes the samples do not cover, with the same field spellings.
  */
 
@@ -14,9 +14,9 @@ export const SAMPLE_FILES = [
 
 export type SampleFile = (typeof SAMPLE_FILES)[number];
 
-/** The raw text of a shared sample; the shared folder is a sibling of the repo root. */
+/** The raw text of one of the real AWS samples in infra/samples. */
 export function readSample(file: SampleFile): string {
-  return readFileSync(new URL(`../../../shared/events/${file}`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`../../infra/samples/${file}`, import.meta.url), 'utf8');
 }
 
 export function readSampleJson(file: SampleFile): Record<string, unknown> {

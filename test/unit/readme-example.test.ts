@@ -25,7 +25,7 @@ describe('README inspect-event example', () => {
   it('shows what the command really prints for the sample it names', async () => {
     const { parseEventBody, toInspectLine } = await import('../../src/events/index.js');
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
-    const at = readme.findIndex((line) => line.startsWith('$ npx rotation-relay inspect-event ../shared/events/'));
+    const at = readme.findIndex((line) => line.startsWith('$ npx rotation-relay inspect-event infra/samples/'));
     const file = readme[at]?.split(' ').at(-1) ?? '';
     const sample = readFileSync(join(ROOT, file), 'utf8');
 

@@ -39,7 +39,7 @@ function fakeIo(options: { env?: Record<string, string | undefined>; stdin?: str
 }
 
 function samplePath(file: string): string {
-  return fileURLToPath(new URL(`../../../../shared/events/${file}`, import.meta.url));
+  return fileURLToPath(new URL(`../../../infra/samples/${file}`, import.meta.url));
 }
 
 const COMMANDS = ['worker', 'listen', 'publish', 'status', 'inspect-event'] as const;

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { SAMPLE_FILES, readSample } from '../../support/event-fixtures.js';
 
 /**
- * Generators shared by the fuzz tests. Everything starts from the real samples in
- * ../shared/events where it can: a fuzzer that only invents shapes never reaches the deep
+ * Generators shared by the fuzz tests. Everything starts from the real AWS samples in
+ * infra/samples where it can: a fuzzer that only invents shapes never reaches the deep
  * branches a real event takes.
  */
 
