@@ -22,6 +22,8 @@ export interface AppInstanceConfig {
   statsEveryMs: number;
   /** Pause after each operation, per client (ms). @defaultValue pg 2, redis 2, smtp 10 */
   loadPauseMs?: { pg: number; redis: number; smtp: number };
+  /** Presence timing (the partition drill uses short beats). @defaultValue the SDK's (10 s / 30 s) */
+  presence?: { heartbeatIntervalMs: number; ttlMs: number };
 }
 
 const config = JSON.parse(process.env.APP_INSTANCE_CONFIG ?? '{}') as AppInstanceConfig;
@@ -36,6 +38,7 @@ const cache = createCredentialCache({
   redis: { url: config.bus.url, cluster: false, keyPrefix: 'rotation-relay' },
   signingKeys: config.bus.signingKeys,
   secretsClient: new SecretsManagerClient(config.aws),
+  presence: { instanceId: config.instanceId, ...config.presence },
 });
 await cache.start();
 
