@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
 import type { RedisConfig } from '../config/index.js';
+import { RotationRelayError } from '../errors.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -17,6 +18,54 @@ export interface ConnectOptions {
   password?: string;
   /** Overrides the URL's user name. */
   username?: string;
+  /**
+   * Rejects every command (queued while disconnected, or sent and never answered) with
+   * `Command timed out` after this long: a command cannot wait forever for a connection that
+   * never comes back. Also bounds the TCP connect (`connectTimeout`) and, as ioredis'
+   * `socketTimeout`, destroys a socket that received nothing for this long after a command was
+   * written, so a silent (blackholed) connection is replaced by a reconnect.
+   * @defaultValue none: ioredis' defaults (commands unbounded, 10 s connect timeout)
+   */
+  commandTimeoutMs?: number;
+  /**
+   * TCP keep-alive on the socket, starting after this long idle: the OS notices a peer that
+   * vanished (host gone, NAT entry dropped) on a connection that sends nothing.
+   * @defaultValue ioredis' 0 (keep-alive on, with the OS's idle time, 2 h on Linux)
+   */
+  keepAliveMs?: number;
+  /** Cap of the reconnect backoff (50 ms doubling per attempt). @defaultValue 2 000 ms */
+  maxReconnectDelayMs?: number;
+}
+
+/** The cap of the reconnect backoff when `maxReconnectDelayMs` is not given. */
+export const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
+
+/**
+ * A Redis call that did not settle within its bound. `what` names the call (never its
+ * arguments); the message says how long it waited.
+ */
+export class RedisTimeoutError extends RotationRelayError {
+  constructor(what: string, timeoutMs: number) {
+    super('REDIS_TIMEOUT', `${what} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with {@link RedisTimeoutError} after `timeoutMs`. The call
+ * itself is not cancelled (ioredis has no cancellation): this bounds the caller's wait, and the
+ * connection's own `commandTimeoutMs` settles the command.
+ */
+export async function withRedisDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisTimeoutError(what, timeoutMs)), timeoutMs);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A Redis URL safe to log: scheme, host and port, never the credentials. */
@@ -39,6 +88,7 @@ export function redisOptionsFromConfig(config: RedisConfig, options: ConnectOpti
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   const username = options.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
   const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  const maxReconnectDelayMs = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
   return {
     // URL hostnames keep IPv6 brackets; sockets want the bare address.
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -48,8 +98,12 @@ export function redisOptionsFromConfig(config: RedisConfig, options: ConnectOpti
     enableOfflineQueue: options.offlineQueue ?? true,
     // Keep retrying forever with a capped backoff: a relay that gives up on Redis is useless,
     // and SQS holds the messages meanwhile.
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), maxReconnectDelayMs),
     maxRetriesPerRequest: options.offlineQueue === false ? 0 : 3,
+    ...(options.commandTimeoutMs !== undefined
+      ? { commandTimeout: options.commandTimeoutMs, socketTimeout: options.commandTimeoutMs, connectTimeout: options.commandTimeoutMs }
+      : {}),
+    ...(options.keepAliveMs !== undefined ? { keepAlive: options.keepAliveMs } : {}),
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
     ...(tls ? { tls: config.tlsCaFile ? { ca: readFileSync(config.tlsCaFile) } : {} } : {}),

@@ -8,7 +8,7 @@ import {
   type InvalidationVerifier,
   type VerifyFailureCode,
 } from '../protocol/index.js';
-import { connectRedis, type RedisClient } from '../redis/connect.js';
+import { connectRedis, DEFAULT_MAX_RECONNECT_DELAY_MS, withRedisDeadline, type RedisClient } from '../redis/connect.js';
 import { isRedisAuthError } from '../redis/auth-errors.js';
 import { applyRedisPassword } from './redis-password.js';
 
@@ -32,6 +32,54 @@ export interface InvalidationListenerOptions {
    * run HGETALL. @defaultValue one built from `redis` on first use, named `<connectionName>:versions`
    */
   versionsClient?: RedisClient;
+  /**
+   * Bound of every command on both connections it builds (ioredis `commandTimeout`, also its
+   * `socketTimeout` and `connectTimeout`), and of `readVersions` as a whole: nothing waits forever
+   * for a connection that does not come back, and a connection that stays silent (a blackholed
+   * network) is torn down and reconnected. @defaultValue 5 000 ms
+   */
+  commandTimeoutMs?: number;
+  /**
+   * How often the subscribed connection is checked with a PING. A subscriber connection is
+   * otherwise idle: without this a silent partition would go unnoticed, and with it the loss
+   * is noticed within this interval plus `commandTimeoutMs`, then it reconnects and resubscribes.
+   * @defaultValue 10 000 ms
+   */
+  healthCheckIntervalMs?: number;
+  /** Cap of the reconnect backoff of both connections. @defaultValue 2 000 ms */
+  reconnectMaxDelayMs?: number;
+}
+
+/** Defaults of the bounds documented on {@link InvalidationListenerOptions}. */
+export const LISTENER_TIMING_DEFAULTS = {
+  commandTimeoutMs: 5_000,
+  healthCheckIntervalMs: 10_000,
+  reconnectMaxDelayMs: DEFAULT_MAX_RECONNECT_DELAY_MS,
+} as const;
+
+/** TCP keep-alive idle time of both connections: the OS notices a vanished peer on an idle socket. */
+const KEEPALIVE_MS = 10_000;
+
+/** Floor of a heartbeat-derived command bound: a busy host still answers well within it. */
+const MIN_COMMAND_TIMEOUT_MS = 1_000;
+
+export type ListenerTimings = Required<Pick<InvalidationListenerOptions, 'commandTimeoutMs' | 'healthCheckIntervalMs' | 'reconnectMaxDelayMs'>>;
+
+/**
+ * The listener's bounds for a cache with presence heartbeat `heartbeatIntervalMs`: every command
+ * gives up within one heartbeat (at least 1 s, at most the 5 s default), the subscriber
+ * connection is checked once per heartbeat, and a connection is retried at least once per
+ * heartbeat — so once the network is back both connections are too within one heartbeat, and
+ * presence with them. Without presence, the defaults.
+ */
+export function listenerTimingsFor(heartbeatIntervalMs: number | undefined): ListenerTimings {
+  if (heartbeatIntervalMs === undefined) return { ...LISTENER_TIMING_DEFAULTS };
+  const d = LISTENER_TIMING_DEFAULTS;
+  return {
+    commandTimeoutMs: Math.min(d.commandTimeoutMs, Math.max(MIN_COMMAND_TIMEOUT_MS, heartbeatIntervalMs)),
+    healthCheckIntervalMs: heartbeatIntervalMs,
+    reconnectMaxDelayMs: Math.min(d.reconnectMaxDelayMs, heartbeatIntervalMs),
+  };
 }
 
 export interface InvalidationListenerEvents {
@@ -82,12 +130,20 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
   private started = false;
   private stopped = false;
   private isSubscribed = false;
+  private healthCheck: NodeJS.Timeout | undefined;
+  private readonly timings: ListenerTimings;
   private firstSubscription: { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(options: InvalidationListenerOptions) {
     super();
     this.options = options;
     this.password = options.password;
+    const d = LISTENER_TIMING_DEFAULTS;
+    this.timings = {
+      commandTimeoutMs: options.commandTimeoutMs ?? d.commandTimeoutMs,
+      healthCheckIntervalMs: options.healthCheckIntervalMs ?? d.healthCheckIntervalMs,
+      reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? d.reconnectMaxDelayMs,
+    };
     this.channel = protocolKeys(options.redis.keyPrefix).channel;
     // Built up front so bad keys fail at construction, not on the first message.
     this.verifier = createInvalidationVerifier({
@@ -135,6 +191,8 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
     // Without a listener an 'error' emit would throw; connection errors are retried by ioredis.
     this.client.on('error', (error: Error) => this.reportError(error));
     if (isReady(this.client)) this.subscribe();
+    this.healthCheck = setInterval(() => this.checkHealth(), this.timings.healthCheckIntervalMs);
+    this.healthCheck.unref();
     return promise;
   }
 
@@ -145,7 +203,10 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
   async readVersions(): Promise<PublishedVersions> {
     const client = this.getVersionsClient();
     let corrupt = 0;
-    const parsed = await readPublishedVersions(client, this.options.redis.keyPrefix, { onCorruptEntry: () => (corrupt += 1) });
+    // The connection's commandTimeout settles HGETALL; this also bounds a Cluster still
+    // discovering its slots (its own offline queue has no timeout) or an injected client.
+    const read = readPublishedVersions(client, this.options.redis.keyPrefix, { onCorruptEntry: () => (corrupt += 1) });
+    const parsed = await withRedisDeadline(read, this.timings.commandTimeoutMs, 'reading the versions hash');
     const entries = new Map<string, Invalidation>();
     for (const [arn, entry] of parsed) {
       const verified = this.entryVerifier.verifyObject(entry);
@@ -157,7 +218,8 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
 
   /**
    * The normal connection `readVersions` uses, for other small writes of the owner (fleet
-   * presence), so an instance keeps two connections. Undefined once stopped.
+   * presence), so an instance keeps two connections. Built once and kept for the listener's
+   * life (it reconnects by itself), so a caller may wait for its `ready`. Undefined once stopped.
    */
   commandClient(): RedisClient | undefined {
     return this.stopped ? undefined : this.getVersionsClient();
@@ -176,6 +238,8 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.healthCheck) clearInterval(this.healthCheck);
+    this.healthCheck = undefined;
     this.firstSubscription?.reject(new Error('InvalidationListener stopped before it subscribed'));
     // A caller that never awaited start() must not see an unhandled rejection.
     this.firstSubscription?.promise.catch(() => undefined);
@@ -192,22 +256,43 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
     return connectRedis(this.options.redis, {
       connectionName,
       offlineQueue: true,
+      commandTimeoutMs: this.timings.commandTimeoutMs,
+      keepAliveMs: KEEPALIVE_MS,
+      maxReconnectDelayMs: this.timings.reconnectMaxDelayMs,
       ...(this.password !== undefined ? { password: this.password } : {}),
     });
   }
 
+  /**
+   * One versions connection for the listener's life. It is never replaced: `disconnect()` on an
+   * ioredis client in its reconnect backoff cancels the reconnect without settling the commands
+   * it queued, and a presence write or HGETALL among them would then never settle. Its reconnect
+   * backoff is capped (`reconnectMaxDelayMs`) instead, and every command on it is bounded.
+   */
   private getVersionsClient(): RedisClient {
-    const existing = this.versionsClient;
-    // Reconcile runs right after the subscriber reconnected. The versions connection dropped at
-    // the same time but may be sleeping in its reconnect backoff (up to 2 s): replace it with a
-    // fresh connection instead of queueing HGETALL behind that sleep.
-    if (existing && (!this.ownsVersionsClient || !['reconnecting', 'close', 'end'].includes(existing.status))) return existing;
-    existing?.disconnect();
+    if (this.versionsClient) return this.versionsClient;
     const client = this.connect(`${this.connectionName}:versions`);
-    // Errors surface through the rejected HGETALL; ioredis reconnects by itself.
+    // Errors surface through the rejected HGETALL and presence writes; ioredis reconnects by itself.
     client.on('error', () => undefined);
     this.versionsClient = client;
     return client;
+  }
+
+  /**
+   * PING the subscribed connection: a partition that drops packets without a reset leaves it
+   * "ready" forever otherwise. No answer within `commandTimeoutMs` (ioredis' socketTimeout
+   * destroys the socket at that point; the disconnect below covers a reply that was an error)
+   * means it is dead: reconnect, which resubscribes and reconciles.
+   */
+  private checkHealth(): void {
+    if (this.stopped || !isReady(this.client)) return;
+    const client = this.client;
+    client.ping().catch((error: Error) => {
+      if (this.stopped) return;
+      // A refused PING (an ACL without +ping) says nothing about the connection: report it only.
+      if (!isTimeout(error)) return this.reportError(error);
+      if (isReady(client)) client.disconnect(true);
+    });
   }
 
   private subscribe(): void {
@@ -222,7 +307,12 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
         this.firstSubscription?.resolve();
         this.emit('subscribed');
       },
-      (error: Error) => this.reportError(error),
+      (error: Error) => {
+        this.reportError(error);
+        // An unanswered SUBSCRIBE on a "ready" connection means a dead one: reconnecting is the
+        // only way to subscribe again (the next `ready` does). A refusal (NOPERM) is not retried here.
+        if (!this.stopped && isTimeout(error) && isReady(this.client)) this.client.disconnect(true);
+      },
     );
   }
 
@@ -241,6 +331,10 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
 
 function isReady(client: RedisClient): boolean {
   return client.status === 'ready';
+}
+
+function isTimeout(error: Error): boolean {
+  return error.message === 'Command timed out';
 }
 
 /**

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { RotationRelayError, someErrorInChain } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import type { Metrics } from '../metrics/index.js';
+import { MetricNames, NoopMetrics, type Metrics } from '../metrics/index.js';
 import { encodePresence, protocolKeys, type InstanceMetadata, type PresenceAck, type ProtocolKeys } from '../protocol/index.js';
-import type { RedisClient } from '../redis/connect.js';
+import { isRedisAuthError } from '../redis/auth-errors.js';
+import { RedisTimeoutError, withRedisDeadline, type RedisClient } from '../redis/connect.js';
+import { listenerTimingsFor } from './invalidation-listener.js';
 import { safeMessage } from './secret-state.js';
 import type { PresenceStatus } from './types.js';
+
+/** Why presence writes fail, as `status().presence.reasonCode` and the logs name it. */
+export type PresenceReasonCode = NonNullable<PresenceStatus['reasonCode']>;
 
 /** The version one logical secret holds right now, as the cache knows it. */
 export interface HeldAck {
@@ -31,33 +37,56 @@ export interface PresenceWriterOptions {
   subscribed: () => boolean;
   now: () => number;
   logger: Logger;
-  /** Counts `PresenceWriteFailures`. */
-  metrics: Metrics;
+  /** Counts `PresenceWriteFailures`, 1 per failed write. @defaultValue no metrics */
+  metrics?: Metrics;
+  /**
+   * Bound of each step of one write: waiting for the connection to be ready, then the pipeline's
+   * round trip. A write that exceeds it fails (TIMEOUT, CONNECTION) and the writer moves on, so
+   * no write can hold the ones after it. @defaultValue the listener's command bound for this
+   * heartbeat: `heartbeatIntervalMs` within [1 000, 5 000] ms
+   */
+  writeTimeoutMs?: number;
+  /** While presence keeps failing, at most one summary warning per this interval. @defaultValue 60 000 ms */
+  failureSummaryIntervalMs?: number;
 }
 
 /** How long `stop()` waits for the deregistration before it gives up (the TTL cleans up anyway). */
 const DEREGISTER_TIMEOUT_MS = 1_000;
+const FAILURE_SUMMARY_INTERVAL_MS = 60_000;
+
+/** The connection was not ready within the write's bound. */
+export class PresenceNotConnectedError extends RotationRelayError {
+  constructor(timeoutMs: number) {
+    super('PRESENCE_NOT_CONNECTED', `no Redis connection for presence within ${timeoutMs} ms`);
+  }
+}
 
 /**
  * Registers one CredentialCache in `{P}:instances` / `{P}:instance:<id>` and keeps the entry
- * alive: a heartbeat every `heartbeatIntervalMs`, and a write right after every refresh (the
- * ack, coalesced per turn of the event loop). Each write is one pipeline (ZADD, HSET of the whole hash, PEXPIRE, and on heartbeats a
+ * alive: a heartbeat every `heartbeatIntervalMs`, a write right after every refresh (the ack,
+ * coalesced per turn of the event loop), and one whenever its connection becomes ready again.
+ * Each write is one pipeline (ZADD, HSET of the whole hash, PEXPIRE, and on heartbeats a
  * ZREMRANGEBYSCORE that trims instances gone for longer than the retention). Writes never
- * overlap: a write requested while one is running is done once, after it. Failures are logged
- * (once per distinct error) and never reach the app; the next beat retries.
+ * overlap: a write requested while one is running is done once, after it; and every step of a
+ * write is bounded (`writeTimeoutMs`), so one that never gets an answer cannot stop the ones
+ * after it. Failures never reach the app, but they are loud: see {@link PresenceFailureReport}.
  */
 export class PresenceWriter {
   private readonly keys: ProtocolKeys;
   private readonly meta: InstanceMetadata;
   /** Per logical name: the version acked, since when, and under which field. */
   private readonly acked = new Map<string, PresenceAck>();
+  private readonly writeTimeoutMs: number;
+  private readonly failures: PresenceFailureReport;
+  private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private ackSoon: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
   private pending: { trim: boolean } | undefined;
   private stopped = false;
   private lastWriteAt: number | undefined;
-  private lastError: { message: string; at: number } | undefined;
+  /** The connection whose `ready` triggers a write, and that handler. */
+  private watched: { client: RedisClient; onReady: () => void } | undefined;
 
   constructor(private readonly options: PresenceWriterOptions) {
     this.keys = protocolKeys(options.keyPrefix);
@@ -71,6 +100,16 @@ export class PresenceWriter {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       ttlMs: options.ttlMs,
     };
+    this.writeTimeoutMs = options.writeTimeoutMs ?? listenerTimingsFor(options.heartbeatIntervalMs).commandTimeoutMs;
+    this.failures = new PresenceFailureReport({
+      instanceId: options.instanceId,
+      keys: this.keys,
+      ttlMs: options.ttlMs,
+      writeTimeoutMs: this.writeTimeoutMs,
+      summaryIntervalMs: options.failureSummaryIntervalMs ?? FAILURE_SUMMARY_INTERVAL_MS,
+      logger: options.logger,
+      metrics: options.metrics ?? new NoopMetrics(),
+    });
   }
 
   get instanceId(): string {
@@ -99,10 +138,28 @@ export class PresenceWriter {
     });
   }
 
+  /**
+   * `state`: `not-started` before `start()`; `starting` until the first write finished; `ok`
+   * while the last write succeeded; `failing` while writes fail (`reasonCode` says why, since
+   * `failingSince`) — `status` and `wait-converged` stop seeing this instance once its entry
+   * expired; `stopped` after `stop()`.
+   */
   status(): PresenceStatus {
-    const status: PresenceStatus = { instanceId: this.meta.id, heartbeatIntervalMs: this.meta.heartbeatIntervalMs, ttlMs: this.meta.ttlMs };
+    const status: PresenceStatus = {
+      instanceId: this.meta.id,
+      heartbeatIntervalMs: this.meta.heartbeatIntervalMs,
+      ttlMs: this.meta.ttlMs,
+      state: this.state(),
+      failedWrites: this.failures.total,
+    };
+    const failing = this.failures.current;
+    if (failing && !this.stopped) {
+      status.reasonCode = failing.reason;
+      status.failingSince = new Date(failing.since).toISOString();
+    }
     if (this.lastWriteAt !== undefined) status.lastWriteAt = new Date(this.lastWriteAt).toISOString();
-    if (this.lastError !== undefined) status.lastError = { message: this.lastError.message, at: new Date(this.lastError.at).toISOString() };
+    const lastError = this.failures.lastError;
+    if (lastError !== undefined) status.lastError = { message: lastError.message, at: new Date(lastError.at).toISOString() };
     return status;
   }
 
@@ -113,18 +170,28 @@ export class PresenceWriter {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
     const wasStarted = this.timer !== undefined;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.ackSoon) clearImmediate(this.ackSoon);
     this.ackSoon = undefined;
     this.pending = undefined;
+    this.watched?.client.off('ready', this.watched.onReady);
+    this.watched = undefined;
     // A write stuck on an unreachable Redis must not hold the app's shutdown.
     if (this.running) await withTimeout(this.running, DEREGISTER_TIMEOUT_MS);
     const client = this.options.client();
     if (!wasStarted || !client || client.status !== 'ready') return;
     const deregister = client.pipeline().zrem(this.keys.instances, this.meta.id).del(this.keys.instance(this.meta.id)).exec();
     await withTimeout(deregister, DEREGISTER_TIMEOUT_MS).catch(() => undefined);
+  }
+
+  private state(): PresenceStatus['state'] {
+    if (this.stopped) return 'stopped';
+    if (!this.timer) return 'not-started';
+    if (this.failures.current) return 'failing';
+    return this.lastWriteAt === undefined ? 'starting' : 'ok';
   }
 
   private request(trim: boolean): void {
@@ -147,33 +214,53 @@ export class PresenceWriter {
     }
   }
 
+  /**
+   * A write whenever the connection becomes ready again (a reconnect): the entry may have expired
+   * during the partition, and waiting for the next heartbeat would leave the instance invisible
+   * that much longer. A write already running waits for that `ready` itself.
+   */
+  private watch(client: RedisClient): void {
+    if (this.watched?.client === client) return;
+    this.watched?.client.off('ready', this.watched.onReady);
+    const onReady = () => {
+      if (!this.running && this.timer) this.request(false);
+    };
+    client.on('ready', onReady);
+    this.watched = { client, onReady };
+  }
+
   private async write(trim: boolean): Promise<void> {
     const client = this.options.client();
     if (!client) return;
-    const now = this.options.now();
+    this.watch(client);
+    let now = this.options.now();
+    try {
+      await readyWithin(client, this.writeTimeoutMs, this.stopping.signal);
+      if (this.stopped) return;
+      // Built once the connection is ready: the heartbeat written is the time it is sent.
+      now = this.options.now();
+      const results = (await withRedisDeadline(this.pipeline(client, now, trim).exec(), this.writeTimeoutMs, 'presence write')) ?? [];
+      const failed = results.find(([error]) => error)?.[0];
+      if (failed) throw failed;
+      this.lastWriteAt = now;
+      this.failures.succeeded(now);
+    } catch (error) {
+      if (this.stopped) return;
+      this.failures.failed(error, now);
+    }
+  }
+
+  private pipeline(client: RedisClient, now: number, trim: boolean): ReturnType<RedisClient['pipeline']> {
     const { removed, acks } = this.currentAcks(now);
     const key = this.keys.instance(this.meta.id);
     const pipeline = client.pipeline().zadd(this.keys.instances, now, this.meta.id);
     if (removed.length > 0) pipeline.hdel(key, ...removed);
     pipeline.hset(key, ...encodePresence(this.meta, { heartbeatAt: now, subscribed: this.options.subscribed(), acks })).pexpire(key, this.meta.ttlMs);
     if (trim) pipeline.zremrangebyscore(this.keys.instances, '-inf', `(${now - this.options.lastSeenRetentionMs}`);
-    try {
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error)?.[0];
-      if (failed) throw failed;
-      this.lastWriteAt = now;
-      if (this.lastError) this.options.logger.info({ instanceId: this.meta.id }, 'presence heartbeat written again');
-      this.lastError = undefined;
-    } catch (error) {
-      const message = safeMessage(error);
-      const repeated = this.lastError?.message === message;
-      this.lastError = { message, at: now };
-      // ioredis reports its own connection trouble through the listener; one warn per distinct error.
-      this.options.logger[repeated ? 'debug' : 'warn']({ code: 'PRESENCE_WRITE_FAILED', instanceId: this.meta.id }, `presence heartbeat failed: ${message}`);
-    }
+    return pipeline;
   }
 
-  /** The acks to write (ackedAt kept while the version stays), and fields to delete (secret renamed to its ARN). */
+/** The acks to write (ackedAt kept while the version stays), and fields to delete (secret renamed to its ARN). */
   private currentAcks(now: number): { removed: string[]; acks: PresenceAck[] } {
     const removed: string[] = [];
     const acks: PresenceAck[] = [];
@@ -188,6 +275,146 @@ export class PresenceWriter {
     }
     return { removed, acks };
   }
+}
+
+/** The keys and commands presence needs in a Redis ACL (docs/protocol.md, "Presence"). */
+export function presenceAclRules(keys: ProtocolKeys): string {
+  return `~${keys.instances} ~${keys.instance('*')} +zadd +hset +hdel +pexpire +zremrangebyscore +zrem +del`;
+}
+
+/** What an operator does about each reason; never the server's own text, which may echo values. */
+function advice(reason: PresenceReasonCode, keys: ProtocolKeys, writeTimeoutMs: number): string {
+  switch (reason) {
+    case 'NOPERM':
+      return `the Redis ACL user of this subscriber lacks the rights presence needs; grant it "${presenceAclRules(keys)}" (docs/protocol.md, Presence)`;
+    case 'AUTH':
+      return 'Redis refused the credentials of the command connection (WRONGPASS/NOAUTH); check the subscriber\'s Redis user and password (redis.passwordSecret)';
+    case 'READONLY':
+      return 'the write reached a read-only replica (a failover in progress, or a replica endpoint configured); point redis.url at the primary';
+    case 'TIMEOUT':
+      return `Redis did not answer within ${writeTimeoutMs} ms (network partition or overloaded server); the connection is torn down and reconnected, and writes retried every heartbeat`;
+    case 'CONNECTION':
+      return 'no connection to Redis (it reconnects by itself); writes are retried every heartbeat and at the reconnect';
+    case 'OTHER':
+      return 'an unexpected error; writes are retried every heartbeat';
+  }
+}
+
+function messageIs(error: unknown, test: RegExp): boolean {
+  return someErrorInChain(error, (e) => typeof e.message === 'string' && test.test(e.message));
+}
+
+/** The reason code of a failed write, from the error's class and the reply's first word only. */
+export function presenceReasonOf(error: unknown): PresenceReasonCode {
+  if (messageIs(error, /^NOPERM\b/)) return 'NOPERM';
+  if (isRedisAuthError(error)) return 'AUTH';
+  if (messageIs(error, /^READONLY\b/)) return 'READONLY';
+  if (error instanceof RedisTimeoutError || messageIs(error, /^(Command timed out|Socket timeout)/)) return 'TIMEOUT';
+  if (error instanceof PresenceNotConnectedError) return 'CONNECTION';
+  const connectionLost = (e: { code?: unknown; message?: unknown; name?: unknown }) =>
+    e.name === 'MaxRetriesPerRequestError' ||
+    (typeof e.code === 'string' && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(e.code)) ||
+    (typeof e.message === 'string' && /^(Connection is closed|Stream isn't writeable|None of startup nodes is available|Failed to refresh slots cache)/.test(e.message));
+  if (someErrorInChain(error, connectionLost)) return 'CONNECTION';
+  return 'OTHER';
+}
+
+interface FailureReportOptions {
+  instanceId: string;
+  keys: ProtocolKeys;
+  ttlMs: number;
+  writeTimeoutMs: number;
+  summaryIntervalMs: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Makes failing presence loud without flooding: one `error` line when writes start failing (or
+ * fail for a new reason), naming the reason code and what to fix; then at most one `warn` summary
+ * per `summaryIntervalMs` with the failures since the last line; one `info` when a write succeeds
+ * again. Every failed write counts 1 in `PresenceWriteFailures`.
+ */
+export class PresenceFailureReport {
+  /** Failed writes over the writer's life. */
+  total = 0;
+  /** The failure episode in progress; undefined while writes succeed. */
+  current: { reason: PresenceReasonCode; since: number; failures: number; unreported: number; reportedAt: number; logged: Set<PresenceReasonCode> } | undefined;
+  lastError: { message: string; at: number } | undefined;
+
+  constructor(private readonly options: FailureReportOptions) {}
+
+  failed(error: unknown, at: number): void {
+    const { logger, instanceId } = this.options;
+    const reason = presenceReasonOf(error);
+    this.total += 1;
+    this.options.metrics.count(MetricNames.PresenceWriteFailures);
+    this.lastError = { message: safeMessage(error), at };
+    const current = this.current;
+    // An error line per reason and episode: a partition alternates TIMEOUT and CONNECTION, and
+    // that must not become a line per heartbeat.
+    if (!current || !current.logged.has(reason)) {
+      this.current = {
+        reason,
+        since: current?.since ?? at,
+        failures: (current?.failures ?? 0) + 1,
+        unreported: 0,
+        reportedAt: at,
+        logged: new Set([...(current?.logged ?? []), reason]),
+      };
+      logger.error(
+        { code: 'PRESENCE_WRITE_FAILED', reasonCode: reason, instanceId, error: errorName(error) },
+        `presence write failed (${reason}): ${advice(reason, this.options.keys, this.options.writeTimeoutMs)}. ` +
+          `status and wait-converged stop counting this instance ${this.options.ttlMs} ms after its last successful write`,
+      );
+      return;
+    }
+    current.reason = reason;
+    current.failures += 1;
+    current.unreported += 1;
+    if (at - current.reportedAt < this.options.summaryIntervalMs) return;
+    logger.warn(
+      { code: 'PRESENCE_WRITE_FAILING', reasonCode: reason, instanceId, failures: current.unreported, failingForMs: at - current.since },
+      `presence still failing (${reason}): ${current.unreported} failed writes since the last report, failing for ${Math.round((at - current.since) / 1000)} s`,
+    );
+    current.unreported = 0;
+    current.reportedAt = at;
+  }
+
+  succeeded(at: number): void {
+    const current = this.current;
+    if (!current) return;
+    this.current = undefined;
+    this.lastError = undefined;
+    this.options.logger.info(
+      { code: 'PRESENCE_WRITE_RECOVERED', instanceId: this.options.instanceId, failures: current.failures, failedForMs: at - current.since },
+      `presence heartbeat written again after ${current.failures} failed writes`,
+    );
+  }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+/** Resolves once `client` is ready; rejects with PresenceNotConnectedError after `ms`, or when `signal` aborts. */
+async function readyWithin(client: RedisClient, ms: number, signal: AbortSignal): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onAbort = () => done(new PresenceNotConnectedError(0));
+    const timer = setTimeout(() => done(new PresenceNotConnectedError(ms)), ms);
+    timer.unref();
+    client.on('ready', onReady);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** `<hostname>:<pid>:<6 hex>`, with characters an id may not hold replaced by `_`. */

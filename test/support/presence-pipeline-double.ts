@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { RedisClient } from '../../src/redis/connect.js';
 import { PresenceWriter } from '../../src/subscriber/presence.js';
 
@@ -5,14 +6,27 @@ export type Command = [string, ...Array<string | number>];
 
 /**
  * A DOUBLE of the part of an ioredis client the presence writer uses: pipelines whose commands
- * are recorded, and whose exec resolves when the test says so (or at once).
+ * are recorded, and whose exec resolves when the test says so (or at once); a `status` and the
+ * `ready` event of a connection that drops and comes back (`goOffline` / `comeBack`).
  */
-export class PipelineRecorderDouble {
+export class PipelineRecorderDouble extends EventEmitter {
   readonly batches: Command[][] = [];
   status = 'ready';
   hold = false;
+  /** Every command of the next execs fails with this (a server's reply error, a connection error). */
   fail: Error | undefined;
   private readonly waiting: Array<() => void> = [];
+
+  /** The connection dropped: ioredis is in its reconnect backoff. */
+  goOffline(): void {
+    this.status = 'reconnecting';
+  }
+
+  /** The connection is back: status `ready`, and the `ready` event ioredis emits. */
+  comeBack(): void {
+    this.status = 'ready';
+    this.emit('ready');
+  }
 
   pipeline() {
     const batch: Command[] = [];

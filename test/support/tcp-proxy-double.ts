@@ -79,6 +79,9 @@ export async function startTcpProxyDouble(upstream: { host: string; port: number
     delete entry.server;
     entry.client.removeAllListeners('data');
     entry.client.on('data', () => undefined);
+    // unpipe() left the socket paused: keep reading (and dropping), or the client's own close of
+    // a silent connection (what a timeout does) would never reach the double.
+    entry.client.resume();
   };
 
   const act = (entry: (typeof seen)[number], buffered: Buffer): void => {

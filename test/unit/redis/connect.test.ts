@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { describeRedisTarget } from '../../../src/redis/connect.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RotationRelayError } from '../../../src/errors.js';
+import { describeRedisTarget, redisOptionsFromConfig, RedisTimeoutError, withRedisDeadline } from '../../../src/redis/connect.js';
 
 describe('describeRedisTarget', () => {
   it('strips the user and password and keeps scheme, host and port', () => {
@@ -119,5 +120,64 @@ describe('describeRedisTarget', () => {
     // Assess
     expect(target).toBe('redis://cache.internal:6381');
     expect(target).not.toContain('Marker');
+  });
+});
+
+describe('redisOptionsFromConfig bounds', () => {
+  const config = { url: 'redis://cache.internal:6379', cluster: false, keyPrefix: 'rotation-relay' };
+
+  it('bounds every command, the TCP connect and a silent socket by commandTimeoutMs, and sets TCP keep-alive', () => {
+    // Act
+    const options = redisOptionsFromConfig(config, { connectionName: 'rotation-relay:listener', commandTimeoutMs: 1_500, keepAliveMs: 10_000 });
+
+    // Assess
+    expect(options).toMatchObject({ commandTimeout: 1_500, socketTimeout: 1_500, connectTimeout: 1_500, keepAlive: 10_000 });
+  });
+
+  it("leaves ioredis' own timeouts alone when no bound is asked for (the worker and the CLI)", () => {
+    // Act
+    const options = redisOptionsFromConfig(config, { connectionName: 'rotation-relay:worker', offlineQueue: false });
+
+    // Assess
+    expect(options.commandTimeout).toBeUndefined();
+    expect(options.socketTimeout).toBeUndefined();
+    expect(options.connectTimeout).toBeUndefined();
+    expect(options.keepAlive).toBeUndefined();
+  });
+
+  it('caps the reconnect backoff at 2 s by default, and at maxReconnectDelayMs when given', () => {
+    // Act
+    const byDefault = redisOptionsFromConfig(config, { connectionName: 'a' }).retryStrategy;
+    const capped = redisOptionsFromConfig(config, { connectionName: 'a', maxReconnectDelayMs: 300 }).retryStrategy;
+
+    // Assess
+    expect([1, 2, 3, 5, 10].map((attempt) => byDefault?.(attempt))).toEqual([100, 200, 400, 1_600, 2_000]);
+    expect([1, 2, 3, 10].map((attempt) => capped?.(attempt))).toEqual([100, 200, 300, 300]);
+  });
+});
+
+describe('withRedisDeadline', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('rejects a call that never settles with RedisTimeoutError (code REDIS_TIMEOUT) naming the call and the bound', async () => {
+    // Prepare
+    vi.useFakeTimers();
+    const never = new Promise<string>(() => undefined);
+
+    // Act
+    const bounded = withRedisDeadline(never, 1_000, 'reading the versions hash');
+    const assertion = expect(bounded).rejects.toThrow(RedisTimeoutError);
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    // Assess
+    await assertion;
+    const error = await bounded.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RotationRelayError);
+    expect(error).toMatchObject({ code: 'REDIS_TIMEOUT', message: 'reading the versions hash timed out after 1000 ms' });
+  });
+
+  it('settles like the call when it settles in time', async () => {
+    await expect(withRedisDeadline(Promise.resolve('OK'), 1_000, 'x')).resolves.toBe('OK');
+    await expect(withRedisDeadline(Promise.reject(new Error('NOPERM')), 1_000, 'x')).rejects.toThrow('NOPERM');
   });
 });
