@@ -7,12 +7,12 @@ import { SDK_CLIENT_SETTINGS } from '../secrets/client.js';
 import { backoffDelay } from './backoff.js';
 import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from './env-fallback.js';
 import { CacheNotStartedError, CacheStoppedError, SecretUnavailableAtStartError, UnknownSecretError } from './errors.js';
-import { InvalidationListener } from './invalidation-listener.js';
+import { InvalidationListener, listenerTimingsFor } from './invalidation-listener.js';
 import { resolveCacheOptions, type ResolvedCacheOptions } from './options.js';
 import { readPending } from './pending.js';
 import { PollScheduler } from './poll-scheduler.js';
 import { PresenceWriter } from './presence.js';
-import { planReconcile } from './reconcile.js';
+import { LostStateRecovery, planReconcile } from './reconcile.js';
 import { redisPasswordFrom } from './redis-password.js';
 import { Refresher, type CacheCounts } from './refresher.js';
 import { safeMessage, SecretState, type RefreshRequest } from './secret-state.js';
@@ -44,6 +44,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private readonly ownsClient: boolean;
   private readonly refresher: Refresher;
   private readonly poll: PollScheduler;
+  private readonly lostState: LostStateRecovery;
   private readonly counts: CacheCounts = {
     refreshes: 0,
     failures: 0,
@@ -94,6 +95,17 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
         metrics: this.options.metrics,
       });
     }
+    // Reconcile (and so lost state) exists only with pub/sub: without `redis` the count stays absent.
+    if (config.redis) this.counts.versionsStateLost = 0;
+    this.lostState = new LostStateRecovery({
+      reread: (state, request) => void this.background(state, request),
+      isRunning: () => this.active,
+      counts: this.counts,
+      now: this.options.now,
+      logger: this.options.logger,
+      metrics: this.options.metrics,
+      jitterMs: this.options.lostStateJitterMs,
+    });
     this.poll = new PollScheduler({
       intervalMs: this.options.pollIntervalMs,
       jitter: this.options.pollJitter,
@@ -281,6 +293,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       signingKeys: this.options.signingKeys,
       maxAgeMs: this.options.maxAgeMs,
       connectionName: listenerConnectionName(this.options.presence?.instanceId),
+      // Bounds follow the heartbeat: a dead connection is noticed, and a healed one back, within about one.
+      ...listenerTimingsFor(this.options.presence?.heartbeatIntervalMs),
       ...(password !== undefined ? { password } : {}),
     });
     this.listener = listener;
@@ -333,6 +347,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     for (const state of this.states.values()) {
       if (!state.matches(invalidation.secretArn)) continue;
       state.lastInvalidationId = invalidation.id;
+      this.lostState.sawBroadcast(state);
       this.options.logger.debug({ name: state.name, versionId: invalidation.versionId, id: invalidation.id }, 'invalidation received');
       if (invalidation.versionId !== undefined) {
         state.announce(invalidation.versionId);
@@ -423,6 +438,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       const confirmedAt = request.kind === 'version' ? this.confirmedAt(entry) : undefined;
       void this.background(state, request.kind === 'version' && confirmedAt !== undefined ? { ...request, confirmedAt } : request);
     }
+    // An empty hash (or one missing a secret seen there) is no proof nothing changed: see LostStateRecovery.
+    this.lostState.check(this.states.values(), versions);
   }
 
   private async pollAll(): Promise<void> {
@@ -522,6 +539,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.refresher.close();
     for (const state of this.states.values()) state.clearRetry();
     if (this.reconcileState.timer) clearTimeout(this.reconcileState.timer);
+    this.lostState.stop();
     await this.presence?.stop();
     await this.listener?.stop();
     if (this.ownsClient) this.client.destroy();

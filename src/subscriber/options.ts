@@ -11,6 +11,7 @@ import { DEFAULT_BACKOFF, type BackoffBounds } from './backoff.js';
 import type { Env } from './env-fallback.js';
 import { CredentialCacheConfigError } from './errors.js';
 import { defaultInstanceId } from './presence.js';
+import { DEFAULT_LOST_STATE_JITTER_MS } from './reconcile.js';
 import type { CredentialCacheOptions } from './types.js';
 
 /** The defaults documented on `CredentialCacheOptions`, in one place. */
@@ -21,6 +22,7 @@ export const CACHE_DEFAULTS = {
   authFailureMinIntervalMs: 1_000,
   pendingTtlMs: 2_000,
   subscribeWaitMs: 5_000,
+  lostStateJitterMs: DEFAULT_LOST_STATE_JITTER_MS,
   missedByEventsGraceMs: 60_000,
   maxAgeMs: DEFAULT_MAX_AGE_MS,
   presence: {
@@ -46,6 +48,7 @@ export interface ResolvedCacheOptions {
   authFailureMinIntervalMs: number;
   pendingTtlMs: number;
   subscribeWaitMs: number;
+  lostStateJitterMs: number;
   missedByEventsGraceMs: number;
   maxAgeMs: number;
   signingKeys: readonly string[];
@@ -82,6 +85,7 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     authFailureMinIntervalMs: nonNegative('authFailureMinIntervalMs', options.authFailureMinIntervalMs ?? CACHE_DEFAULTS.authFailureMinIntervalMs),
     pendingTtlMs: nonNegative('pendingTtlMs', options.pendingTtlMs ?? CACHE_DEFAULTS.pendingTtlMs),
     subscribeWaitMs: nonNegative('redis.subscribeWaitMs', options.redis?.subscribeWaitMs ?? CACHE_DEFAULTS.subscribeWaitMs),
+    lostStateJitterMs: nonNegative('redis.lostStateJitterMs', options.redis?.lostStateJitterMs ?? CACHE_DEFAULTS.lostStateJitterMs),
     missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
     signingKeys: options.signingKeys ?? [],

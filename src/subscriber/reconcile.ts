@@ -1,5 +1,8 @@
+import type { Logger } from '../logging/logger.js';
+import { MetricNames, type Metrics } from '../metrics/index.js';
 import type { Invalidation } from '../protocol/index.js';
 import type { RefreshRequest, SecretState } from './secret-state.js';
+import type { CacheCounts } from './types.js';
 
 export interface ReconcileAction {
   state: SecretState;
@@ -49,4 +52,118 @@ function entryFor(state: SecretState, entries: ReadonlyMap<string, Invalidation>
     if (!newest || Date.parse(entry.publishedAt) > Date.parse(newest.publishedAt)) newest = entry;
   }
   return newest;
+}
+
+/** What a reconcile read from `{P}:versions`: the verified entries, and how many were skipped. */
+export interface VersionsRead {
+  entries: ReadonlyMap<string, Invalidation>;
+  /** Entries that did not parse or verify: they exist, so the secret they are for is not "missing". */
+  rejected: number;
+}
+
+/**
+ * Which secrets have an entry in `{P}:versions` now (`present`), and which lost the one this
+ * instance saw there before (`lost`: `versionsEntrySeen` set and no entry now). A secret never
+ * seen there is neither: an empty hash is also what a new deployment or a secret that never
+ * rotated looks like. When any entry was skipped (corrupt, or signed with a key we do not accept)
+ * nobody is declared lost: the hash does not say which secret a skipped entry is for, so the
+ * missing entry may be that one, and a stale or forged entry is no sign of lost state.
+ */
+export function planLostState(states: Iterable<SecretState>, versions: VersionsRead): { present: SecretState[]; lost: SecretState[] } {
+  const present: SecretState[] = [];
+  const lost: SecretState[] = [];
+  for (const state of states) {
+    if (entryFor(state, versions.entries)) present.push(state);
+    else if (state.versionsEntrySeen && versions.rejected === 0) lost.push(state);
+  }
+  return { present, lost };
+}
+
+/**
+ * Upper bound of the random delay before a lost-state reread. A Redis restart or failover drops
+ * every instance of a fleet at once, and they all reconnect and find the hash empty within the
+ * same second: spread uniformly over this window their reads do not arrive at Secrets Manager
+ * together, and the instance still holds the new version well inside the 5 s the project promises.
+ */
+export const DEFAULT_LOST_STATE_JITTER_MS = 1_000;
+
+export interface LostStateRecoveryDeps {
+  /** Rereads wait a uniform random 0..jitterMs. @defaultValue {@link DEFAULT_LOST_STATE_JITTER_MS} */
+  jitterMs?: number;
+  /** Starts one refresh nobody awaits (the cache's background refresh). */
+  reread: (state: SecretState, request: RefreshRequest) => void;
+  /** False once the cache is stopping: a reread still waiting for its jitter is dropped. */
+  isRunning: () => boolean;
+  counts: CacheCounts;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Source of the jitter, in [0, 1). @defaultValue Math.random */
+  random?: () => number;
+}
+
+/**
+ * Notices lost versions state and rereads AWSCURRENT for what it lost. The worker stores every
+ * broadcast in `{P}:versions` in the same script that publishes it (protocol.md, "Publish
+ * semantics"), so reconcile finds what a disconnected instance missed — unless the hash went with
+ * it (a Redis restart without persistence, a failover to a replica that had not caught up, a
+ * FLUSHALL). Then reconcile finds nothing and, without this, the instance would keep the old
+ * version until its poll (30 min by default), silently.
+ *
+ * Bounded: one reread per secret per loss. Finding a secret lost clears its mark, and only the
+ * hash showing that secret again (a reconcile finding its entry, or a verified broadcast, which
+ * the worker stored there) re-arms it — so the reconciles of a reconnect storm over the same
+ * empty hash read nothing more. Each loss is counted once (`VersionsStateLost`, and
+ * `status().counts.versionsStateLost`) and logged once as a warning naming the secrets.
+ */
+export class LostStateRecovery {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly jitterMs: number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: LostStateRecoveryDeps) {
+    this.jitterMs = deps.jitterMs ?? DEFAULT_LOST_STATE_JITTER_MS;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** A verified broadcast for `state` arrived: the worker stored it in `{P}:versions` as it sent it. */
+  sawBroadcast(state: SecretState): void {
+    state.versionsEntrySeen = true;
+  }
+
+  /** After a reconcile read `{P}:versions`: re-arms what is there, schedules a reread of what was lost. Returns the lost. */
+  check(states: Iterable<SecretState>, versions: VersionsRead): SecretState[] {
+    const { present, lost } = planLostState(states, versions);
+    for (const state of present) state.versionsEntrySeen = true;
+    if (lost.length === 0) return lost;
+    for (const state of lost) state.versionsEntrySeen = false;
+    const { counts, logger, metrics, now } = this.deps;
+    counts.versionsStateLost = (counts.versionsStateLost ?? 0) + 1;
+    metrics.count(MetricNames.VersionsStateLost);
+    const delay = Math.floor(this.random() * this.jitterMs);
+    logger.warn(
+      { code: 'VERSIONS_STATE_LOST', names: lost.map((state) => state.name), secretIds: lost.map((state) => state.spec.secretId), hashEmpty: versions.entries.size === 0, rereadInMs: delay },
+      'the versions hash lost entries this instance saw there (Redis restart, failover or flush): rereading AWSCURRENT of those secrets once, as a broadcast sent meanwhile cannot be reconciled',
+    );
+    const detectedAt = now();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.deps.isRunning()) return;
+      for (const state of lost) {
+        // A read that completed since (a broadcast that repopulated the hash, a poll) already
+        // has an answer at least as new as the one this read would get.
+        if (state.lastRefreshAt !== undefined && state.lastRefreshAt > detectedAt) continue;
+        this.deps.reread(state, { kind: 'current', trigger: 'reconcile', at: detectedAt });
+      }
+    }, delay);
+    timer.unref();
+    this.timers.add(timer);
+    return lost;
+  }
+
+  /** Drops rereads still waiting for their jitter (the cache is stopping). */
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
 }

@@ -69,6 +69,12 @@ export class SecretState {
   retry: { timer: NodeJS.Timeout; at: number; request: RefreshRequest } | undefined;
   /** Id of the last broadcast acted on (live or from the versions hash): reconcile skips it. */
   lastInvalidationId: string | undefined;
+  /**
+   * `{P}:versions` held an entry for this secret since the last time it was found lost: seen at a
+   * reconcile, or implied by a verified broadcast (the worker stores each in the hash). Only a
+   * secret seen there can be found missing from it (see `LostStateRecovery`).
+   */
+  versionsEntrySeen = false;
   /** When an invalidation without a versionId last named this secret. */
   announcedUnversionedAt: number | undefined;
   pending: PendingEntry | undefined;

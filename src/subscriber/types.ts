@@ -76,6 +76,13 @@ export interface CredentialCacheOptions {
      * `{P}:versions` once subscribed; meanwhile the poll covers. @defaultValue 5 000 ms
      */
     subscribeWaitMs?: number;
+    /**
+     * Upper bound of the uniform random wait before a subscriber rereads AWSCURRENT because the
+     * versions hash lost a secret it had seen there (a Redis restart without persistence, a
+     * failover, FLUSHALL): spread so a whole fleet does not read at the same instant.
+     * @defaultValue 1 000 ms
+     */
+    lostStateJitterMs?: number;
   };
   /**
    * Fleet presence and acks (see {@link PresenceOptions}); `false` turns them off. Needs `redis`.
@@ -165,9 +172,28 @@ export interface PresenceStatus {
   instanceId: string;
   heartbeatIntervalMs: number;
   ttlMs: number;
+  /**
+   * - `not-started`: `start()` has not started presence yet;
+   * - `starting`: started, the first write has not finished;
+   * - `ok`: the last write succeeded;
+   * - `failing`: writes fail (see `reasonCode`): `status` and `wait-converged` stop counting this
+   *   instance `ttlMs` after `lastWriteAt`;
+   * - `stopped`: after `stop()` (deregistered).
+   */
+  state: 'not-started' | 'starting' | 'ok' | 'failing' | 'stopped';
+  /**
+   * While `failing`, why the last write failed: `NOPERM` (the Redis ACL lacks the presence keys or
+   * commands, docs/protocol.md), `AUTH` (WRONGPASS / NOAUTH), `READONLY` (a replica answered),
+   * `TIMEOUT` (no answer within the write bound), `CONNECTION` (no connection to Redis), `OTHER`.
+   */
+  reasonCode?: 'NOPERM' | 'AUTH' | 'READONLY' | 'TIMEOUT' | 'CONNECTION' | 'OTHER';
+  /** While `failing`, when the first write of this failure failed. */
+  failingSince?: string;
+  /** Failed writes since the cache was built (each also counts 1 in `PresenceWriteFailures`). */
+  failedWrites: number;
   /** Last successful write (heartbeat or ack). */
   lastWriteAt?: string;
-  /** Last failed write, until a write succeeds again. */
+  /** Last failed write, until a write succeeds again; the message withholds the server's text. */
   lastError?: { message: string; at: string };
 }
 
@@ -190,6 +216,12 @@ export interface CacheCounts {
   missedByEvents: number;
   invalidationsReceived: number;
   invalidationsRejected: number;
+  /**
+   * Reconciles that found `{P}:versions` emptied or missing a secret seen there before (each
+   * reread AWSCURRENT of what it lost, once). Present only with `redis`: without it nothing is
+   * reconciled.
+   */
+  versionsStateLost?: number;
 }
 
 /** A credential version as the rotating clients use it. */

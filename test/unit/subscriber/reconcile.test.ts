@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createInvalidation, type Invalidation } from '../../../src/protocol/index.js';
-import { planReconcile } from '../../../src/subscriber/reconcile.js';
+import { planLostState, planReconcile } from '../../../src/subscriber/reconcile.js';
 import { SecretState } from '../../../src/subscriber/secret-state.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
@@ -63,5 +63,31 @@ describe('planReconcile', () => {
     const lastFetch = state.lastRefreshAt ?? 0;
     expect(planReconcile([state], new Map([[ARN, entry(ARN, undefined, lastFetch - 1)]]), 1)[0]?.request).toBeUndefined();
     expect(planReconcile([state], new Map([[ARN, entry(ARN, undefined, lastFetch + 1)]]), 1)[0]?.request).toEqual({ kind: 'current', trigger: 'reconcile', at: 1 });
+  });
+});
+
+describe('planLostState', () => {
+  const seen = (name: string, secretId: string, arn?: string): SecretState => {
+    const state = held(name, secretId, 'v1', arn);
+    state.versionsEntrySeen = true;
+    return state;
+  };
+
+  it('a secret seen in the hash before and without an entry now is lost; one with an entry is present', () => {
+    const db = seen('db', 'prod/db');
+    const extra = seen('extra', 'prod/db-extra');
+    expect(planLostState([db, extra], { entries: new Map([[OTHER, entry(OTHER, 'v1')]]), rejected: 0 })).toEqual({ present: [extra], lost: [db] });
+  });
+
+  it('an entry under another ARN of the same name (the secret was recreated) still counts as present', () => {
+    const db = seen('db', 'prod/db', ARN);
+    const recreated = ARN.replace('AbCdEf', 'ZZZZZZ');
+    expect(planLostState([db], { entries: new Map([[recreated, entry(recreated, 'v1')]]), rejected: 0 })).toEqual({ present: [db], lost: [] });
+  });
+
+  it('never seen, or any entry skipped as corrupt or unverified: nobody is lost', () => {
+    const fresh = held('db', 'prod/db', 'v1');
+    expect(planLostState([fresh], { entries: new Map(), rejected: 0 })).toEqual({ present: [], lost: [] });
+    expect(planLostState([seen('db', 'prod/db')], { entries: new Map(), rejected: 1 })).toEqual({ present: [], lost: [] });
   });
 });
