@@ -1,8 +1,11 @@
 import { isSecretsManagerArn, secretIdMatches, secretNameFromId } from '../events/secret-id.js';
 import { readPublishedVersions, type Invalidation, type RedisClient } from '../protocol/index.js';
+import { accountSubscribers, type ChannelReading, type SubscriberAccount } from './channel-subscribers.js';
 import { ackFor, convergenceOf, type SecretConvergence } from './convergence.js';
 import { FleetReadError } from './errors.js';
+import { readChannel } from './read-channel.js';
 import { readFleet, type FleetSnapshot, type ReadFleetOptions } from './read-fleet.js';
+import { readTimeline } from './timeline.js';
 
 /** One secret as `rotation-relay status` shows it. */
 export interface SecretFleetStatus {
@@ -18,17 +21,28 @@ export interface SecretFleetStatus {
   versions: Record<string, number>;
   /** Against `targetVersionId`; absent when there is no target. */
   convergence?: SecretConvergence;
+  /**
+   * The worker's last PUBLISH for it (its timeline): when, and the receiver count PUBLISH
+   * returned — on Redis Cluster only the subscribers of the node that ran it. With `timeline`.
+   */
+  lastPublish?: { at: number; versionId?: string; receivers: number };
 }
 
 export interface FleetStatus {
   readAt: number;
   secrets: SecretFleetStatus[];
   fleet: FleetSnapshot;
+  /** The channel's subscribers cross-checked against presence; with `channel`. */
+  subscribers?: SubscriberAccount;
 }
 
 export interface ReadFleetStatusOptions extends ReadFleetOptions {
   /** AWSCURRENT per secret ARN (DescribeSecret); omit to measure against the last broadcast. */
   awsCurrent?: (secretArn: string) => Promise<string | undefined>;
+  /** Also count the channel's subscribers (PUBSUB NUMSUB, CLIENT LIST on every node). @defaultValue false */
+  channel?: boolean;
+  /** Also read each secret's last PUBLISH receiver count from the worker's timeline (one LRANGE per secret). @defaultValue false */
+  timeline?: boolean;
 }
 
 /**
@@ -43,12 +57,21 @@ export async function readFleetStatus(redis: RedisClient, keyPrefix: string, opt
   } catch (error) {
     throw new FleetReadError(error instanceof Error ? error.message : String(error), { cause: error });
   }
+  // The channel before presence: a subscriber that joins in between is then seen in both.
+  const channel = options.channel ? await readChannel(redis, keyPrefix) : undefined;
   const fleet = await readFleet(redis, keyPrefix, options);
-  return fleetStatusOf(fleet, published, options.awsCurrent ? await readAwsCurrent(published, fleet, options.awsCurrent) : undefined);
+  const status = fleetStatusOf(fleet, published, options.awsCurrent ? await readAwsCurrent(published, fleet, options.awsCurrent) : undefined, channel);
+  if (options.timeline) await addLastPublish(redis, keyPrefix, status);
+  return status;
 }
 
 /** The pure part of {@link readFleetStatus}. */
-export function fleetStatusOf(fleet: FleetSnapshot, published: ReadonlyMap<string, Invalidation>, awsCurrent?: ReadonlyMap<string, string>): FleetStatus {
+export function fleetStatusOf(
+  fleet: FleetSnapshot,
+  published: ReadonlyMap<string, Invalidation>,
+  awsCurrent?: ReadonlyMap<string, string>,
+  channel?: ChannelReading,
+): FleetStatus {
   const secrets: SecretFleetStatus[] = [];
   for (const secretArn of secretIdsOf(fleet, published)) {
     const entry = published.get(secretArn);
@@ -75,7 +98,7 @@ export function fleetStatusOf(fleet: FleetSnapshot, published: ReadonlyMap<strin
     secrets.push(status);
   }
   secrets.sort((a, b) => a.secretName.localeCompare(b.secretName) || a.secretArn.localeCompare(b.secretArn));
-  return { readAt: fleet.readAt, secrets, fleet };
+  return { readAt: fleet.readAt, secrets, fleet, ...(channel ? { subscribers: accountSubscribers(channel, fleet) } : {}) };
 }
 
 /** Distinct live instances on another version than the last broadcast for longer than `graceMs`. */
@@ -111,4 +134,19 @@ async function readAwsCurrent(
   const arns = secretIdsOf(fleet, published).filter((id) => isSecretsManagerArn(id));
   const entries = await Promise.all(arns.map(async (arn) => [arn, await describe(arn)] as const));
   return new Map(entries.filter((entry): entry is readonly [string, string] => entry[1] !== undefined));
+}
+
+/** The last `published` entry of each secret's timeline, where the worker recorded its receivers. */
+async function addLastPublish(redis: RedisClient, keyPrefix: string, status: FleetStatus): Promise<void> {
+  await Promise.all(
+    status.secrets
+      .filter((secret) => isSecretsManagerArn(secret.secretArn))
+      .map(async (secret) => {
+        const entries = await readTimeline(redis, keyPrefix, secret.secretArn).catch(() => []);
+        const last = entries.filter((entry) => entry.outcome === 'published' && typeof entry.receivers === 'number').at(-1);
+        if (last?.receivers !== undefined) {
+          secret.lastPublish = { at: last.handledAt, receivers: last.receivers, ...(last.versionId !== undefined ? { versionId: last.versionId } : {}) };
+        }
+      }),
+  );
 }

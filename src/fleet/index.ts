@@ -1,5 +1,6 @@
 // Fleet convergence: who holds which version, read from the presence and acks every
-// CredentialCache writes (docs/protocol.md, "Presence and acknowledgements").
+// CredentialCache writes (docs/protocol.md, "Presence and acknowledgements"), cross-checked
+// against the subscribers Redis itself counts on the invalidation channel.
 export { readFleet, type FleetInstance, type StoppedInstance, type FleetSnapshot, type ReadFleetOptions } from './read-fleet.js';
 export {
   ackFor,
@@ -17,6 +18,21 @@ export {
   type SecretFleetStatus,
   type ReadFleetStatusOptions,
 } from './fleet-status.js';
-export { waitConverged, WAIT_CONVERGED_DEFAULTS, type WaitConvergedOptions, type WaitConvergedResult } from './wait-converged.js';
+export {
+  accountSubscribers,
+  identifyConnection,
+  parseClientList,
+  LISTEN_CONNECTION_NAME,
+  LISTENER_CONNECTION_PREFIX,
+  type ChannelReading,
+  type ConnectionIdentity,
+  type PubsubConnection,
+  type SubscriberAccount,
+  type UnaccountedConnection,
+} from './channel-subscribers.js';
+export { readChannel, type ReadChannelOptions } from './read-channel.js';
+export { verdictOf, unaccountedWhy, describeConnection, UNACCOUNTED_CAUSES, type Verdict, type VerdictOptions } from './verdict.js';
+export { Deadline } from './deadline.js';
+export { waitConverged, WAIT_CONVERGED_DEFAULTS, MIN_CHECK_MS, type WaitConvergedOptions, type WaitConvergedResult } from './wait-converged.js';
 export { recordTimeline, readTimeline, TIMELINE_MAX_ENTRIES, TIMELINE_TTL_MS, type TimelineEntry } from './timeline.js';
-export { FleetReadError, FleetOptionsError, NotConvergedError } from './errors.js';
+export { FleetReadError, FleetOptionsError, NotConvergedError, type NotConvergedReason } from './errors.js';

@@ -1,7 +1,9 @@
 // Small helpers shared by the fleet commands (status, wait-converged, drill).
 import { loadRedisConfig, SETTINGS, type Env, type RedisConfig } from '../../config/index.js';
-import { connectRedis, waitForReady, type RedisClient } from '../../redis/connect.js';
+import { Deadline, describeConnection, FleetReadError, type SubscriberAccount } from '../../fleet/index.js';
+import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../../redis/connect.js';
 import { UsageError } from '../exit-codes.js';
+import { formatTable } from '../table.js';
 import { currentRedisPassword } from '../redis-password.js';
 
 /** `500ms`, `1.5s`, `60s`, `2m`, `1h`, or a bare number of seconds → milliseconds. */
@@ -41,17 +43,29 @@ export function secretsManagerEmulated(env: Env): boolean {
   return Boolean(SETTINGS.aws.endpoint.read(env) ?? SETTINGS.aws.secretsManagerEndpoint.read(env));
 }
 
-/** The CLI's Redis connection, ready, with the rotating password when one is configured. */
-export async function openRedis(env: Env): Promise<{ redis: RedisClient; config: RedisConfig }> {
+/** How long a fleet command without a deadline of its own waits for Redis. */
+export const REDIS_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * The CLI's Redis connection, ready, with the rotating password when one is configured. The
+ * password read (GetSecretValue) and the connection both count against `deadline` (default
+ * {@link REDIS_READY_TIMEOUT_MS} from now): `wait-converged --timeout` is the whole deadline.
+ * A failure names the Redis target (scheme, host, port), never the URL's credentials.
+ */
+export async function openRedis(env: Env, deadline: Deadline = Deadline.in(REDIS_READY_TIMEOUT_MS)): Promise<{ redis: RedisClient; config: RedisConfig }> {
   const config = loadRedisConfig(env);
-  const password = await currentRedisPassword(config, env);
+  const target = `${describeRedisTarget(config.url)}${config.cluster ? ' (cluster)' : ''}`;
+  const password = await deadline.bound(currentRedisPassword(config, env), `reading the Redis password (ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID) for ${target}`);
   const redis = connectRedis(config, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);
+  const waitMs = deadline.remainingMs();
   try {
-    await waitForReady(redis, 10_000);
+    await waitForReady(redis, waitMs);
   } catch (error) {
     redis.disconnect();
-    throw error;
+    const cause = error instanceof Error ? error.cause : undefined;
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    throw new FleetReadError(`Redis at ${target} not ready within ${waitMs} ms${why}`, { cause: error });
   }
   return { redis, config };
 }
@@ -59,4 +73,37 @@ export async function openRedis(env: Env): Promise<{ redis: RedisClient; config:
 /** An ISO time without milliseconds, for tables. */
 export function shortTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** "3 subscribers on the channel, 2 report presence (1 unaccounted for)": shared with status. */
+export function channelLine(account: SubscriberAccount): string {
+  const counted = account.complete ? String(account.subscribers) : `at least ${account.subscribers}`;
+  const listen = account.cliListeners > 0 ? `, ${account.cliListeners} rotation-relay listen not counted` : '';
+  const gap = account.unaccounted > 0 ? ` (${account.unaccounted} unaccounted for)` : '';
+  return `${counted} subscriber${account.subscribers === 1 ? '' : 's'} on the channel${listen}, ${account.reporting} report presence${gap}`;
+}
+
+/** The connections that can be the unaccounted subscribers, as a table: shared with status. */
+export function unaccountedTable(account: SubscriberAccount): string {
+  return formatTable(
+    ['CONNECTION', 'FROM', 'NODE', 'NOTE'],
+    account.candidates.map((c) => [c.name ?? '(unnamed)', c.addr ?? '-', c.node, c.instanceId !== undefined ? `no live presence for ${c.instanceId}` : '-']),
+  );
+}
+
+/** The channel cross-check as `status --json` and `wait-converged --json` print it. */
+export function subscribersJson(account: SubscriberAccount): Record<string, unknown> {
+  return {
+    channel: account.channel,
+    subscribers: account.subscribers,
+    complete: account.complete,
+    reporting: account.reporting,
+    unaccounted: account.unaccounted,
+    method: account.method,
+    ...(account.clientListError !== undefined ? { clientListError: account.clientListError } : {}),
+    cliListeners: account.cliListeners,
+    candidates: account.candidates.map((c) => ({ ...c, description: describeConnection(c) })),
+    reportingWithoutConnection: account.reportingWithoutConnection,
+    ...(account.failedNodes.length > 0 ? { failedNodes: account.failedNodes } : {}),
+  };
 }

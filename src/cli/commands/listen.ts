@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadRedisConfig, loadSigningConfig } from '../../config/index.js';
+import { LISTEN_CONNECTION_NAME } from '../../fleet/index.js';
 import { describeRedisTarget } from '../../redis/connect.js';
 import { InvalidationListener } from '../../subscriber/invalidation-listener.js';
 import { EXIT, UsageError } from '../exit-codes.js';
@@ -28,7 +29,15 @@ export async function listen(argv: string[], io: CliIo): Promise<number> {
   const redis = loadRedisConfig(io.env);
   const signing = loadSigningConfig(io.env);
   const password = await currentRedisPassword(redis, io.env);
-  const listener = new InvalidationListener({ redis, signingKeys: signing.keys, maxAgeMs: signing.maxAgeMs, ...(password ? { password } : {}) });
+  // Its own name, so status and wait-converged can tell it from an app instance (it holds no
+  // credentials) where CLIENT LIST is allowed; without CLIENT LIST it counts as unaccounted.
+  const listener = new InvalidationListener({
+    redis,
+    connectionName: LISTEN_CONNECTION_NAME,
+    signingKeys: signing.keys,
+    maxAgeMs: signing.maxAgeMs,
+    ...(password ? { password } : {}),
+  });
   let received = 0;
   const done = new Promise<void>((resolve) => {
     listener.on('invalidation', (invalidation) => {

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
+import { Cluster } from 'ioredis';
 import { loadAwsConfig } from '../../config/index.js';
-import { readFleetStatus, type FleetStatus, type SecretFleetStatus } from '../../fleet/index.js';
+import { readFleetStatus, UNACCOUNTED_CAUSES, type FleetStatus, type SecretFleetStatus, type SubscriberAccount } from '../../fleet/index.js';
 import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatTable } from '../table.js';
-import { formatDuration, openRedis, shortTime } from './fleet-common.js';
+import { channelLine, formatDuration, openRedis, shortTime, subscribersJson, unaccountedTable } from './fleet-common.js';
 
 export const statusHelp = `Usage: rotation-relay status [--json] [--aws]
 
@@ -14,6 +15,15 @@ version, when it was published and why), and — once app instances report their
 many live instances use it, how many hold that version, which ones are stale and for how long,
 and which instances stopped heartbeating (presence expired within the last hour). Secret values
 are never stored in Redis.
+
+It also cross-checks presence against what Redis itself knows: "N subscribers on the channel, M
+report presence", where N is PUBSUB NUMSUB of the invalidation channel summed over every node (a
+cluster's masters and replicas). A subscriber that reports no presence is unaccounted for; where
+the ACL allows CLIENT LIST, status names it (an SDK subscriber's connection is called
+rotation-relay:listener:<instance id>) and leaves out "rotation-relay listen" sessions; without
+CLIENT LIST those count as unaccounted. REACHED is the receiver count of the worker's last
+PUBLISH of the secret (on a cluster: the subscribers of the node that ran it). The state is shown
+as read: an instance that subscribed a moment before its first presence write shows as a gap.
 
 Options:
   --aws       also read each secret's AWSCURRENT with DescribeSecret and measure staleness against
@@ -30,6 +40,8 @@ export async function status(argv: string[], io: CliIo): Promise<number> {
   const awsErrors: string[] = [];
   try {
     const fleet = await readFleetStatus(redis, config.keyPrefix, {
+      channel: true,
+      timeline: true,
       ...(secrets
         ? {
             awsCurrent: async (arn: string) => {
@@ -45,7 +57,7 @@ export async function status(argv: string[], io: CliIo): Promise<number> {
     });
     for (const line of awsErrors) io.err(`rotation-relay status: DescribeSecret failed for ${line}`);
     if (values.json) io.out(JSON.stringify(toJson(fleet)));
-    else io.out(render(fleet, values.aws));
+    else io.out(render(fleet, values.aws, redis instanceof Cluster));
     return EXIT.ok;
   } finally {
     secrets?.destroy();
@@ -53,25 +65,32 @@ export async function status(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-function render(status: FleetStatus, aws: boolean): string {
-  const { fleet } = status;
+function render(status: FleetStatus, aws: boolean, cluster: boolean): string {
+  const { fleet, subscribers } = status;
   const published = status.secrets.filter((s) => s.published);
   if (fleet.live.length === 0 && fleet.stopped.length === 0) {
-    // No app instance reports its presence: the table this command always printed.
-    if (published.length === 0) return 'no invalidation published yet';
-    return formatTable(
-      ['SECRET', 'VERSION', ...(aws ? ['AWSCURRENT'] : []), 'PUBLISHED', 'REASON'],
-      published.map((s) => [s.secretName, s.published?.versionId ?? '-', ...(aws ? [s.awsCurrentVersionId ?? '?'] : []), s.published?.publishedAt ?? '-', s.published?.reason ?? '-']),
-    );
+    // No app instance reports its presence: the table this command always printed, after what
+    // the channel says when someone listens there all the same (an ACL without presence rights).
+    const channel = subscribers && (subscribers.subscribers > 0 || !subscribers.complete) ? channelBlocks(subscribers) : [];
+    if (published.length === 0) return [...channel, 'no invalidation published yet'].join('\n\n');
+    return [
+      ...channel,
+      formatTable(
+        ['SECRET', 'VERSION', ...(aws ? ['AWSCURRENT'] : []), 'PUBLISHED', 'REASON'],
+        published.map((s) => [s.secretName, s.published?.versionId ?? '-', ...(aws ? [s.awsCurrentVersionId ?? '?'] : []), s.published?.publishedAt ?? '-', s.published?.reason ?? '-']),
+      ),
+    ].join('\n\n');
   }
   const blocks: string[] = [];
+  const [channelSummary, ...channelDetails] = subscribers ? channelBlocks(subscribers) : [];
   blocks.push(
     `${fleet.live.length} live instance${fleet.live.length === 1 ? '' : 's'}, ${fleet.stopped.length} stopped heartbeating` +
-      (aws ? '; staleness measured against AWSCURRENT' : '; staleness measured against the last broadcast'),
+      (aws ? '; staleness measured against AWSCURRENT' : '; staleness measured against the last broadcast') +
+      (channelSummary !== undefined ? `\n${channelSummary}` : ''),
   );
   blocks.push(
     formatTable(
-      ['SECRET', 'VERSION', ...(aws ? ['AWSCURRENT'] : []), 'PUBLISHED', 'INSTANCES', 'ON VERSION', 'STALE'],
+      ['SECRET', 'VERSION', ...(aws ? ['AWSCURRENT'] : []), 'PUBLISHED', 'INSTANCES', 'ON VERSION', 'STALE', 'REACHED'],
       status.secrets.map((s) => [
         s.secretName,
         s.published?.versionId ?? '-',
@@ -80,9 +99,11 @@ function render(status: FleetStatus, aws: boolean): string {
         String(Object.values(s.versions).reduce((a, b) => a + b, 0)),
         s.convergence ? String(s.convergence.holders.length) : '-',
         s.convergence ? String(s.convergence.stale.length) : '-',
+        s.lastPublish ? String(s.lastPublish.receivers) : '-',
       ]),
     ),
   );
+  if (cluster && status.secrets.some((s) => s.lastPublish)) blocks.push('note: on Redis Cluster, REACHED counts only the subscribers of the node that ran the PUBLISH');
   const differs = status.secrets.filter((s) => s.awsCurrentVersionId !== undefined && s.published?.versionId !== undefined && s.awsCurrentVersionId !== s.published.versionId);
   for (const s of differs) {
     blocks.push(`note: AWSCURRENT of ${s.secretName} is not the last broadcast version: the worker has not (yet) relayed a change`);
@@ -103,6 +124,7 @@ function render(status: FleetStatus, aws: boolean): string {
         ),
     );
   }
+  blocks.push(...channelDetails);
   if (fleet.stopped.length > 0) {
     blocks.push(
       'Stopped heartbeating (presence expired; they no longer count):\n' +
@@ -115,9 +137,33 @@ function render(status: FleetStatus, aws: boolean): string {
   return blocks.join('\n\n');
 }
 
+/**
+ * The channel summary line, then (when there is something to say) the unaccounted connections and
+ * the live instances whose subscriber connection is on no node.
+ */
+function channelBlocks(account: SubscriberAccount): string[] {
+  const summary =
+    channelLine(account) +
+    (account.method === 'counts' ? ` [counts only: CLIENT LIST not allowed (${account.clientListError ?? 'failed'}), so nothing can be named and rotation-relay listen counts too]` : '');
+  const blocks = [summary];
+  if (!account.complete) blocks.push(`not counted (their subscribers are missing from the count): ${account.failedNodes.map((n) => `${n.node} (${n.error})`).join(', ')}`);
+  if (account.unaccounted > 0) {
+    blocks.push(
+      account.candidates.length > 0
+        ? `Subscribers that report no presence (${UNACCOUNTED_CAUSES}):\n${unaccountedTable(account)}`
+        : `${account.unaccounted} subscriber${account.unaccounted === 1 ? '' : 's'} report no presence: ${UNACCOUNTED_CAUSES}`,
+    );
+  }
+  if (account.reportingWithoutConnection.length > 0) {
+    blocks.push(`Live instances with no subscriber connection on any node (crashed with presence not expired yet, or cut off from Redis): ${account.reportingWithoutConnection.join(', ')}`);
+  }
+  return blocks;
+}
+
 function toJson(status: FleetStatus): unknown {
   return {
     readAt: new Date(status.readAt).toISOString(),
+    ...(status.subscribers ? { subscribers: subscribersJson(status.subscribers) } : {}),
     secrets: status.secrets.map((s) => secretJson(s)),
     instances: {
       live: status.fleet.live.map((i) => ({
@@ -152,6 +198,7 @@ function secretJson(s: SecretFleetStatus): unknown {
       instances: Object.values(s.versions).reduce((a, b) => a + b, 0),
       holding: c ? c.holders.length : null,
       versions: s.versions,
+      ...(s.lastPublish ? { lastPublish: { at: new Date(s.lastPublish.at).toISOString(), receivers: s.lastPublish.receivers, ...(s.lastPublish.versionId !== undefined ? { versionId: s.lastPublish.versionId } : {}) } } : {}),
       stale: (c?.stale ?? []).map((i) => ({
         instanceId: i.instanceId,
         ...(i.host !== undefined ? { host: i.host } : {}),

@@ -1,8 +1,11 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergenceOf, readFleet } from '../../../src/fleet/index.js';
-import { FleetOptionsError, NotConvergedError, waitConverged } from '../../../src/index.js';
+import { FleetOptionsError, FleetReadError, NotConvergedError, waitConverged } from '../../../src/index.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
+import { freePort } from '../../support/free-port.js';
+import { registerSecretValue } from '../../support/leak-guard.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events.js';
@@ -166,6 +169,42 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     expect(done.holders.every((h) => h.ackedAt <= Date.now())).toBe(true);
   });
 
+  it('waitConverged bounds every Redis read and the DescribeSecret by timeoutMs: a Redis or a Secrets Manager that never answers rejects at the deadline', async () => {
+    // Prepare: connections that were accepted and then go silent (no error, no answer, ever).
+    const silentRedis = await startTcpProxyDouble(fixture.redis.port);
+    const silentAws = await startTcpProxyDouble(Number(new URL(fixture.moto.endpoint).port));
+    const reader = new Redis(silentRedis.url);
+    const secretsClient = new SecretsManagerClient({ endpoint: silentAws.url.replace('redis:', 'http:'), region: fixture.moto.region, credentials: { ...fixture.moto.credentials } });
+    try {
+      await waitUntil(() => reader.status === 'ready', { message: 'the reader to connect' });
+      silentRedis.freeze();
+      silentAws.freeze();
+
+      // Act
+      const redisStarted = Date.now();
+      const redisError = await waitConverged({ redis: reader, secretArn: db.arn, versionId: db.versionId, timeoutMs: 1_500, pollMs: 100 }).catch((error: unknown) => error);
+      const redisTook = Date.now() - redisStarted;
+      const awsStarted = Date.now();
+      const awsError = await waitConverged({ redis, secretId: db.name, secretsClient, timeoutMs: 1_500 }).catch((error: unknown) => error);
+      const awsTook = Date.now() - awsStarted;
+
+      // Assess
+      expect(redisError).toBeInstanceOf(FleetReadError);
+      expect((redisError as FleetReadError).message).toMatch(/did not answer within the deadline/);
+      expect(redisTook).toBeGreaterThanOrEqual(1_400);
+      expect(redisTook).toBeLessThan(2_500);
+      expect(awsError).toBeInstanceOf(FleetReadError);
+      expect((awsError as FleetReadError).message).toMatch(new RegExp(`^DescribeSecret of ${db.name} did not answer within the deadline`));
+      expect(awsTook).toBeGreaterThanOrEqual(1_400);
+      expect(awsTook).toBeLessThan(2_500);
+    } finally {
+      reader.disconnect();
+      secretsClient.destroy();
+      await silentRedis.stop();
+      await silentAws.stop();
+    }
+  });
+
   it('status shows, per secret, the version, how many live instances hold it and who is stale; --json for machines; --aws adds AWSCURRENT', async () => {
     // Prepare: db converged; then instance 1 is partitioned from Redis and misses mail's rotation,
     // and the last instance dies, so it shows as stopped.
@@ -186,6 +225,9 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     const table = await cli(['status'], false);
     const json = await cli(['status', '--json'], false);
     const aws = await cli(['status', '--aws']);
+    // What Redis itself says, for the cross-check line (the partitioned instance's subscriber
+    // connection may or may not have been replaced by a health check meanwhile).
+    const [, numsub] = (await redis.pubsub('NUMSUB', '{rotation-relay}:invalidations')) as [string, number];
 
     // Assess
     const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -197,7 +239,17 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     expect(table.out).toMatch(new RegExp(`${mail.name}\\s+${mailVersion}\\s+\\S+Z\\s+2\\s+1\\s+1`));
     expect(table.out).toMatch(new RegExp(`Stale instances[^]*${escape(mail.name)}\\s+${escape(partitionedId)}\\s+\\S+\\s+\\d`));
     expect(table.out).toMatch(new RegExp(`Stopped heartbeating[^]*${escape(deadId)}`));
-    const parsed = JSON.parse(json.out) as { secrets: Array<Record<string, unknown>>; instances: { live: unknown[]; stopped: Array<{ id: string }> } };
+    // Redis's own count, and no subscriber without presence: the partitioned instance still reports.
+    expect(lines[1]).toBe(`${numsub} subscriber${numsub === 1 ? '' : 's'} on the channel, ${INSTANCES - 1} report presence`);
+    expect(table.out).toMatch(/STALE\s+REACHED/);
+    const parsed = JSON.parse(json.out) as {
+      secrets: Array<Record<string, unknown>>;
+      instances: { live: unknown[]; stopped: Array<{ id: string }> };
+      subscribers: Record<string, unknown>;
+    };
+    expect(parsed.subscribers).toMatchObject({ channel: '{rotation-relay}:invalidations', subscribers: numsub, reporting: INSTANCES - 1, unaccounted: 0, method: 'client-list', complete: true });
+    // db last rotated while all three listened: the worker's timeline kept PUBLISH's receiver count.
+    expect(parsed.secrets.find((s) => s['secretArn'] === db.arn)).toMatchObject({ fleet: { lastPublish: { receivers: INSTANCES, at: expect.any(String) } } });
     expect(parsed.secrets.find((s) => s['secretArn'] === db.arn)).toMatchObject({
       secretName: db.name,
       versionId: db.versionId,
@@ -221,4 +273,35 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     // For the README's "Fleet convergence" section: the real output of this run.
     process.stdout.write(`[fleet] rotation-relay status (local run):\n${table.out}\n`);
   }, 60_000);
+});
+
+describe('wait-converged --timeout is the whole deadline, the Redis connection included', () => {
+  it('exits 1 within the deadline when nothing listens on the Redis port, naming the Redis target and never its credentials', async () => {
+    // Prepare: a port nothing listens on, and a URL with credentials that must not be printed.
+    const port = await freePort();
+    const password = 'wait-converged-deadline-password';
+    registerSecretValue(password, 'the Redis URL password of the deadline test');
+    const env = { ROTATION_RELAY_REDIS_URL: `redis://reader:${password}@127.0.0.1:${port}` };
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf';
+    // What starting the process costs on this machine now: a run that stops at argument parsing.
+    const startupStarted = Date.now();
+    await runCliProcess(['wait-converged', arn, '--version', 'v1', '--timeout', 'soon'], env).exited;
+    const startupMs = Date.now() - startupStarted;
+
+    // Act
+    const started = Date.now();
+    const run = runCliProcess(['wait-converged', arn, '--version', 'v1', '--timeout', '2s'], env);
+    const code = await run.exited;
+    const tookMs = Date.now() - started;
+
+    // Assess
+    const err = run.stderr().join('\n');
+    expect(code).toBe(1);
+    expect(err).toContain(`Redis at redis://127.0.0.1:${port} not ready within`);
+    expect(err).toContain('[FLEET_READ_FAILED]');
+    expect(err + run.stdout().join('\n')).not.toContain(password);
+    expect(tookMs).toBeGreaterThanOrEqual(2_000);
+    expect(tookMs).toBeLessThan(startupMs + 2_000 + 1_500);
+    process.stdout.write(`[fleet] wait-converged --timeout 2s with Redis down: exited after ${tookMs} ms (process start ${startupMs} ms)\n`);
+  }, 30_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../../src/cli/commands/fleet-common.js';
+import { EXIT } from '../../../src/cli/exit-codes.js';
 import type { CliIo } from '../../../src/cli/io.js';
 import { runCli } from '../../../src/cli/run.js';
 import type { RedisClient } from '../../../src/redis/connect.js';
@@ -32,6 +33,21 @@ describe('fleet commands: usage (no services needed)', () => {
     expect(cli.outLines[0]).toMatch(new RegExp(`^Usage: rotation-relay ${command}\\b`));
   });
 
+  it('gives wait-converged an exit code of its own for unaccounted subscribers, distinct from the others, and documents it in its help', async () => {
+    // Prepare
+    const cli = io();
+
+    // Act
+    await runCli(['wait-converged', '--help'], cli);
+
+    // Assess
+    const codes = Object.values(EXIT);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(EXIT.unaccountedSubscribers).toBe(3);
+    expect(cli.outLines[0]).toMatch(/^ {2}3 {2}timed out while subscribers on the channel report no presence/m);
+    expect(cli.outLines[0]).toMatch(/--timeout D +the whole deadline, Redis connection and DescribeSecret included/);
+  });
+
   it('lists wait-converged and drill in the main help', async () => {
     const cli = io();
     await runCli(['--help'], cli);
@@ -44,6 +60,7 @@ describe('fleet commands: usage (no services needed)', () => {
     [['wait-converged', 'a', 'b'], /exactly one SECRET/],
     [['wait-converged', 'app/db', '--timeout', '1d'], /--timeout takes a duration/],
     [['wait-converged', 'app/db', '--min-instances', '1.5'], /--min-instances takes a whole number/],
+    [['wait-converged', 'app/db', '--allow-unaccounted', 'some'], /--allow-unaccounted takes a whole number/],
     [['wait-converged', 'app/db'], /needs AWS_REGION/],
     [['drill'], /exactly one SECRET/],
     [['drill', 'app/db', '--poll', 'fast'], /--poll takes a duration/],

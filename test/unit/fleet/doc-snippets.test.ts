@@ -98,3 +98,29 @@ describe.each([
     }
   });
 });
+
+describe('the subscriber ACL and the exit codes of wait-converged, wherever they are documented', () => {
+  const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+  const aclLines = (file: string) => read(file).split('\n').map((line) => line.trim()).filter((line) => line.startsWith('user subscriber on >PASSWORD '));
+
+  it('gives one and the same subscriber ACL line in docs/protocol.md and SECURITY.md, with the presence grants', () => {
+    // Act
+    const protocol = aclLines('docs/protocol.md');
+    const security = aclLines('SECURITY.md');
+
+    // Assess
+    expect(protocol).toHaveLength(1);
+    expect(security).toEqual(protocol);
+    for (const grant of ['~{rotation-relay}:instances', '~{rotation-relay}:instance:*', '+zadd', '+hset', '+pexpire', '+info', '+client|setname']) expect(protocol[0]).toContain(` ${grant}`);
+  });
+
+  it('documents exit 3 (unaccounted subscribers) in the help, the README and docs/fleet-convergence.md', async () => {
+    // Act
+    const help = await helpOf('wait-converged');
+
+    // Assess
+    expect(help).toMatch(/^ {2}3 {2}timed out while subscribers on the channel report no presence/m);
+    expect(read('README.md')).toMatch(/`3`\s+only from `wait-converged`: subscribers on the channel that report no presence/);
+    expect(read('docs/fleet-convergence.md')).toMatch(/`3` timed out while subscribers on the\s+channel report no presence/);
+  });
+});
