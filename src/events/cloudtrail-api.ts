@@ -1,5 +1,6 @@
 import type { CloudTrailDetail } from './cloudtrail-detail.js';
 import { parseCloudTrailDetail, stringField } from './cloudtrail-detail.js';
+import { EVENT_LIMITS } from './limits.js';
 import type { Decision, EventContext } from './result.js';
 import { rejectEvent, toRotationEvent } from './result.js';
 import type { RefResolution, SecretRef } from './secret-ref.js';
@@ -95,6 +96,13 @@ function putSecretValue(detail: CloudTrailDetail, ref: SecretRef): ApiDecision {
   if (!Array.isArray(stages) || !stages.every((stage) => typeof stage === 'string')) {
     return { reject: `detail.requestParameters.versionStages is ${describeValue(stages)}, expected an array of strings` };
   }
+  if (stages.length > EVENT_LIMITS.versionStages) {
+    return { reject: `detail.requestParameters.versionStages has ${stages.length} entries, more than the ${EVENT_LIMITS.versionStages} allowed` };
+  }
+  const longLabel = stages.findIndex((stage) => stage.length > EVENT_LIMITS.stagingLabel);
+  if (longLabel >= 0) {
+    return { reject: `detail.requestParameters.versionStages[${longLabel}] is ${stages[longLabel]?.length ?? 0} characters, more than the ${EVENT_LIMITS.stagingLabel} allowed` };
+  }
   if (stages.includes(CURRENT)) {
     return { action: 'invalidate', versionId, reason: `a new value was put in ${ref.secretName} with AWSCURRENT on ${where}` };
   }
@@ -112,6 +120,9 @@ function updateSecretVersionStage(detail: CloudTrailDetail, ref: SecretRef): Api
   const stage: unknown = params?.['versionStage'];
   if (typeof stage !== 'string' || stage === '') {
     return { reject: `detail.requestParameters.versionStage is ${describeValue(stage)}, expected a staging label` };
+  }
+  if (stage.length > EVENT_LIMITS.stagingLabel) {
+    return { reject: `detail.requestParameters.versionStage is ${stage.length} characters, more than the ${EVENT_LIMITS.stagingLabel} allowed` };
   }
   const moveTo = stringField(params, 'moveToVersionId');
   if (stage !== CURRENT) {

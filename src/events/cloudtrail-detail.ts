@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_LIMITS } from './limits.js';
 import { describeIssue } from './zod-reason.js';
 
 /**
@@ -9,7 +10,7 @@ import { describeIssue } from './zod-reason.js';
 const record = z.record(z.string(), z.unknown());
 
 const cloudTrailDetailSchema = z.object({
-  eventName: z.string().min(1),
+  eventName: z.string().min(1).max(EVENT_LIMITS.name),
   errorCode: z.string().nullish(),
   errorMessage: z.unknown().optional(),
   requestParameters: record.nullish(),

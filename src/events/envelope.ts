@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { isInvalidationTime } from '../protocol/invalidation.js';
 import { isJsonObject } from './json.js';
+import { EVENT_LIMITS, PRINTABLE, TIME_EXPECTED } from './limits.js';
 import { describeValue, shortText } from './text.js';
 import { describeIssue } from './zod-reason.js';
 
@@ -8,15 +10,18 @@ export const SECRETS_MANAGER_SOURCE = 'aws.secretsmanager';
 /**
  * The EventBridge envelope fields the parser relies on. Other envelope fields (`version`,
  * `account`, `region`) are not checked: nothing downstream reads them. `time` is optional
- * because a re-published event may lack it and `detail.eventTime` then stands in.
+ * because a re-published event may lack it and `detail.eventTime` then stands in. Every field
+ * read has a maximum (EVENT_LIMITS, src/events/limits.ts).
  */
 const envelopeSchema = z.object({
   source: z.literal(SECRETS_MANAGER_SOURCE),
-  'detail-type': z.string().min(1),
-  id: z.string().min(1),
-  time: z.string().min(1).optional(),
+  'detail-type': z.string().min(1).max(EVENT_LIMITS.name),
+  // The id becomes the invalidation's `eventId` and the duplicate guard's key: it must be
+  // publishable as it is, or the event is refused here rather than after a DescribeSecret.
+  id: z.string().min(1).max(EVENT_LIMITS.id).regex(PRINTABLE, 'must not contain control characters or line breaks'),
+  time: z.string().min(1).refine(isInvalidationTime, TIME_EXPECTED).optional(),
   detail: z.record(z.string(), z.unknown()),
-  resources: z.array(z.string()),
+  resources: z.array(z.string().max(EVENT_LIMITS.secretId)).max(EVENT_LIMITS.resources),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

@@ -2,6 +2,7 @@
 export type { EventAction, EventFamily, ParseResult, RejectedEvent, RotationEvent } from './types.js';
 export { parseEventBody } from './parse-event.js';
 export { toInspectLine } from './inspect-line.js';
+export { EVENT_LIMITS } from './limits.js';
 export type { SecretArnParts } from './secret-id.js';
 export {
   isPartialSecretArn,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_LIMITS, PRINTABLE } from './limits.js';
 import type { EventContext } from './result.js';
 import { rejectEvent, toRotationEvent } from './result.js';
 import { resolveSecretRef } from './secret-ref.js';
@@ -11,9 +12,9 @@ export const LABEL_UPDATED = 'Secret Label Updated';
 const CURRENT = 'AWSCURRENT';
 
 const detailSchema = z.object({
-  labelUpdated: z.string().min(1),
-  name: z.string().min(1).optional(),
-  versionId: z.string().min(1).optional(),
+  labelUpdated: z.string().min(1).max(EVENT_LIMITS.stagingLabel),
+  name: z.string().min(1).max(EVENT_LIMITS.secretName).optional(),
+  versionId: z.string().min(1).max(EVENT_LIMITS.versionId).regex(PRINTABLE, 'must not contain control characters or line breaks').optional(),
 });
 
 /**

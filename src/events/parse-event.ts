@@ -3,6 +3,7 @@ import { CLOUDTRAIL_SERVICE_EVENT, parseCloudTrailService } from './cloudtrail-s
 import { validateEnvelope } from './envelope.js';
 import { tryParseJson } from './json.js';
 import { LABEL_UPDATED, parseLabelUpdated } from './label-updated.js';
+import { checkEventLimits, EVENT_LIMITS } from './limits.js';
 import type { EventContext } from './result.js';
 import { unwrapSns } from './sns.js';
 import { shortText } from './text.js';
@@ -21,7 +22,8 @@ const FAMILIES: ReadonlyMap<string, { family: EventFamily; parse: FamilyParser }
  *
  * Never throws, whatever the body: a throw would make the consumer retry a message that can
  * never succeed. Anything not understood becomes `reject` (the redrive policy moves it to the
- * DLQ) with a reason that names the offending field.
+ * DLQ) with a reason that names the offending field, and so does a body with a field over its
+ * maximum (EVENT_LIMITS): an event this accepts can always be published.
  */
 export function parseEventBody(body: string): ParseResult {
   try {
@@ -35,6 +37,9 @@ export function parseEventBody(body: string): ParseResult {
 
 function parseUnsafe(body: string): ParseResult {
   if (typeof body !== 'string') return { action: 'reject', reason: 'body is not a string' };
+  if (body.length > EVENT_LIMITS.bodyLength) {
+    return { action: 'reject', reason: `body is ${body.length} characters, more than the ${EVENT_LIMITS.bodyLength} allowed (an EventBridge event is at most 256 KB)` };
+  }
   const json = tryParseJson(body);
   if (!json.ok) return { action: 'reject', reason: 'body is not JSON' };
 
@@ -57,5 +62,6 @@ function parseUnsafe(body: string): ParseResult {
       eventId: envelope.id,
     };
   }
-  return handler.parse({ envelope, family: handler.family, viaSns: unwrapped.viaSns });
+  const result = handler.parse({ envelope, family: handler.family, viaSns: unwrapped.viaSns });
+  return result.action === 'reject' ? result : checkEventLimits(result, envelope.time !== undefined);
 }

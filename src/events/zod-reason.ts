@@ -14,6 +14,10 @@ export function describeIssue(error: z.ZodError, input: unknown, prefix = ''): s
   if (issue.code === 'invalid_type' && issue.expected === 'nonoptional') return `${field} is missing`;
   if (issue.code === 'invalid_type') return `${field} must be ${article(issue.expected)}, got ${got}`;
   if (issue.code === 'too_small' && issue.origin === 'string') return `${field} must be a non-empty string, got ${got}`;
+  // The value is not echoed: an oversized one is exactly what must not reach a log line.
+  if (issue.code === 'too_big' && issue.origin === 'string') return `${field} is ${lengthAt(input, issue.path)} characters, more than the ${String(issue.maximum)} allowed`;
+  if (issue.code === 'too_big' && issue.origin === 'array') return `${field} has ${lengthAt(input, issue.path)} entries, more than the ${String(issue.maximum)} allowed`;
+  if (issue.code === 'invalid_format' || issue.code === 'custom') return `${field} ${issue.message}, got ${got}`;
   return `${field} is invalid (${issue.message}), got ${got}`;
 }
 
@@ -33,6 +37,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
     current = (current as Record<PropertyKey, unknown>)[key];
   }
   return current;
+}
+
+function lengthAt(input: unknown, path: readonly PropertyKey[]): number {
+  const value = valueAt(input, path);
+  return typeof value === 'string' || Array.isArray(value) ? value.length : 0;
 }
 
 function article(expected: string): string {

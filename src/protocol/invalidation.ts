@@ -7,9 +7,31 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * Longest message (in UTF-16 code units) a subscriber parses. A real invalidation is well under
- * 2 KiB; the cap keeps a hostile publisher from making every subscriber parse megabytes.
+ * 2 KiB; the cap keeps a hostile publisher from making every subscriber parse megabytes. The
+ * worker refuses to build a message longer than this (see {@link createInvalidation}), so no
+ * message it stores in `{P}:versions` or publishes is one a subscriber would reject.
  */
 export const MAX_MESSAGE_LENGTH = 64 * 1024;
+
+/**
+ * Longest value, in UTF-16 code units, of each field the worker fills in an invalidation; the
+ * event parser (src/events/limits.ts) rejects a body whose fields exceed them, so an oversized
+ * field is refused at the edge instead of being broadcast. Each is far above what AWS produces:
+ * a secret ARN is at most 2048 characters (DescribeSecret's `SecretId` maximum), a name 512, a
+ * version id 64, an EventBridge event id is a 36-character UUID. Together, even with every
+ * character escaped by JSON (6 characters each), they stay far below {@link MAX_MESSAGE_LENGTH}.
+ */
+export const INVALIDATION_FIELD_LIMITS = {
+  secretArn: 2048,
+  secretName: 512,
+  versionId: 64,
+  reason: 1024,
+  eventId: 256,
+  eventTime: 64,
+} as const;
+
+/** `sig` as signing.ts writes it: `v1=` and 43 base64url characters. */
+const SIG_LENGTH = 46;
 
 // Signed fields are joined with "\n" into the canonical string (see signing.ts). Refusing line
 // breaks in every one of them keeps that join unambiguous: no two different invalidations can
@@ -17,6 +39,7 @@ export const MAX_MESSAGE_LENGTH = 64 * 1024;
 const LINE = /^[^\r\n]*$/;
 const line = () => z.string().regex(LINE, 'must not contain a line break');
 const nonEmptyLine = () => line().min(1);
+const eventTimeSchema = z.iso.datetime({ offset: true });
 
 // Loose on purpose (partition, region and account are not checked): subscribers only need the
 // `:secret:NAME-XXXXXX` tail to match configured names, and AWS owns ARN validity.
@@ -41,7 +64,7 @@ export const invalidationSchema = z.object({
   /** The EventBridge event id that caused it (or a generated id for a manual publish). */
   eventId: nonEmptyLine(),
   /** When the causing event happened (ISO-8601, with `Z` or an offset). */
-  eventTime: z.iso.datetime({ offset: true }),
+  eventTime: eventTimeSchema,
   /** When the worker built this message (ISO-8601); the replay guard measures age from it. */
   publishedAt: z.iso.datetime({ offset: true }),
   /** `v1=<base64url(HMAC-SHA256)>` over the canonical string; absent when signing is off. */
@@ -68,7 +91,35 @@ export function createInvalidation(fields: InvalidationFields, now: () => number
     ...pickFields(fields),
     publishedAt: new Date(now()).toISOString(),
   };
-  return assertInvalidation(candidate);
+  return assertPublishable(assertInvalidation(candidate));
+}
+
+/**
+ * What subscribers accept is wider than what the worker may send: the field limits keep every
+ * message far below {@link MAX_MESSAGE_LENGTH}, and the length is still measured as published
+ * (serialized, with the longest `sig` there is) so the guarantee does not rest on arithmetic.
+ */
+function assertPublishable(invalidation: Invalidation): Invalidation {
+  for (const [field, max] of Object.entries(INVALIDATION_FIELD_LIMITS) as Array<[keyof typeof INVALIDATION_FIELD_LIMITS, number]>) {
+    const value = invalidation[field];
+    if (value !== undefined && value.length > max) {
+      throw new InvalidInvalidationError(`invalidation is invalid: ${field} is ${value.length} characters, more than the ${max} allowed`);
+    }
+  }
+  const length = serializeInvalidation({ ...invalidation, sig: 'v'.repeat(SIG_LENGTH) }).length;
+  if (length > MAX_MESSAGE_LENGTH) {
+    throw new InvalidInvalidationError(`invalidation is invalid: it would be ${length} characters, more than the ${MAX_MESSAGE_LENGTH} a subscriber parses`);
+  }
+  return invalidation;
+}
+
+/**
+ * True when `value` is a date-time the v1 schema accepts for `eventTime` (ISO-8601 with `Z` or an
+ * offset, at most {@link INVALIDATION_FIELD_LIMITS}.eventTime characters): the event parser uses it
+ * so that a body whose time could never be published is rejected before any AWS call.
+ */
+export function isInvalidationTime(value: string): boolean {
+  return value.length <= INVALIDATION_FIELD_LIMITS.eventTime && eventTimeSchema.safeParse(value).success;
 }
 
 /** Validates an invalidation this process is about to send; throws {@link InvalidInvalidationError}. */

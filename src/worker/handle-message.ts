@@ -1,8 +1,8 @@
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/index.js';
-import type { ConfirmingRead, FastPublishOutcome, Invalidation, PublishOutcome } from '../protocol/index.js';
+import { InvalidInvalidationError, type ConfirmingRead, type FastPublishOutcome, type Invalidation, type PublishOutcome } from '../protocol/index.js';
 import { isSecretsManagerArn, parseEventBody, type RotationEvent } from '../events/index.js';
-import { SecretNotFoundError, type CurrentVersion } from '../secrets/index.js';
+import { SecretNotFoundError, SecretRequestInvalidError, type CurrentVersion } from '../secrets/index.js';
 import { confirmCurrentVersion } from './confirm-current-version.js';
 
 /** What became of one SQS message; `ack` says whether it may be deleted from the queue. */
@@ -77,6 +77,15 @@ export interface HandleHooks {
 
 export type MessageHandler = (message: ReceivedMessage, hooks?: HandleHooks) => Promise<MessageOutcome>;
 
+/**
+ * Failures that will come back on every receive: an invalidation subscribers would reject (the
+ * parser's limits make this a guard, not a path), and a request Secrets Manager refuses as
+ * malformed. Access denied is not among them: once the policy is fixed a retry succeeds.
+ */
+function isPermanentFailure(error: unknown): error is InvalidInvalidationError | SecretRequestInvalidError {
+  return error instanceof InvalidInvalidationError || error instanceof SecretRequestInvalidError;
+}
+
 /** Versions a read shows as older than its current one (AWSPREVIOUS, or no label at all). */
 function supersededIn(read: CurrentVersion): string[] {
   if (!read.stagesByVersion) return [];
@@ -87,8 +96,9 @@ function supersededIn(read: CurrentVersion): string[] {
 
 /**
  * One SQS body in, one outcome out. Transient failures (Redis or Secrets Manager unreachable)
- * throw, so the message stays on the queue and comes back; a body we cannot understand is
- * `rejected` and not acknowledged, so the queue's redrive policy moves it to the DLQ. Nothing
+ * throw, so the message stays on the queue and comes back; a body we cannot understand, or one
+ * that can never be published (see `isPermanentFailure`), is `rejected` and not acknowledged,
+ * so the queue's redrive policy moves it to the DLQ without a retry's backoff. Nothing
  * here reads or logs a secret value: the worker only ever calls DescribeSecret.
  *
  * Fast path (when `deps.publishIfNewer` is given): an event that itself says version V became
@@ -161,6 +171,17 @@ export function createMessageHandler(deps: HandlerDeps): MessageHandler {
     const leave = enter(key, message.receipt ?? 0);
     try {
       return await invalidateInLine(event, message, hooks, key);
+    } catch (error) {
+      // Retrying cannot help a message that can never be published: every receive would pay a
+      // DescribeSecret and back off until maxReceiveCount. Left unacknowledged at once instead,
+      // like a body the parser rejects, for the redrive policy to move to the DLQ.
+      if (!isPermanentFailure(error)) throw error;
+      metrics.count('EventsInvalid');
+      logger.warn(
+        { messageId: message.messageId, eventId: event.eventId, secretArn: event.secretArn, err: { code: error.code }, reason: error.message },
+        'message can never be published; left for the DLQ',
+      );
+      return { kind: 'rejected', ack: false, reason: error.message };
     } finally {
       leave();
     }

@@ -1,6 +1,8 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import { readPublishedVersions } from '../../../src/protocol/index.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
@@ -79,5 +81,44 @@ describe('hostile SQS bodies against the real worker (fauxqs with a redrive poli
     expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(2_000);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(worker.status.running).toBe(true);
+  });
+
+  it('rejects a genuine-looking event that could never be published into the DLQ without a DescribeSecret, a retry or a broadcast', async () => {
+    // Prepare: a real secret with a real new version, so only the body's own fields are wrong.
+    const received = await fixture.listen();
+    const secret = await fixture.createSecret('hostile/unpublishable');
+    const version = await fixture.secrets.rotate(secret);
+    const genuine = () => labelUpdatedEvent(secret.arn, version);
+    const unpublishable = [
+      { ...genuine(), id: 'x'.repeat(70_000) },
+      { ...genuine(), id: 'evt-1\nevt-2' },
+      { ...genuine(), time: 'yesterday at noon' },
+    ];
+    const retries: Error[] = [];
+    worker.on('retry', (error) => retries.push(error));
+    const depthBefore = await dlqDepth();
+    const readsBefore = worker.status.reads.started;
+    const rejectedBefore = outcomes.filter((o) => o.kind === 'rejected').length;
+
+    // Act
+    for (const body of unpublishable) await fixture.send(body);
+
+    // Assess: every receive of each (maxReceiveCount 2) is a rejection, and they end in the DLQ.
+    await fixture.until(async () => (await dlqDepth()) === depthBefore + unpublishable.length, 'every unpublishable body in the DLQ', 20_000);
+    expect(outcomes.filter((o) => o.kind === 'rejected').length - rejectedBefore).toBeGreaterThanOrEqual(unpublishable.length * 2);
+    expect(worker.status.reads.started).toBe(readsBefore);
+    expect(retries).toEqual([]);
+    expect(received.filter((inv) => inv.secretArn === secret.arn)).toEqual([]);
+    const probe = new Redis(fixture.redis.url);
+    try {
+      expect((await readPublishedVersions(probe, 'rotation-relay')).has(secret.arn)).toBe(false);
+      // The same event with sound fields is then published and stored as usual: nothing was poisoned.
+      const sound = genuine();
+      await fixture.send(sound);
+      await fixture.until(() => received.some((inv) => inv.secretArn === secret.arn && inv.versionId === version), 'the genuine event published');
+      expect((await readPublishedVersions(probe, 'rotation-relay')).get(secret.arn)).toMatchObject({ versionId: version, eventId: sound['id'] });
+    } finally {
+      probe.disconnect();
+    }
   });
 });

@@ -8,6 +8,8 @@ import {
   serializeInvalidation,
   type InvalidationFields,
 } from '../../../src/protocol/index.js';
+// Not (yet) re-exported by src/protocol/index.ts.
+import { INVALIDATION_FIELD_LIMITS } from '../../../src/protocol/invalidation.js';
 import { ARN, NAME, baseInvalidation } from './fixtures.js';
 
 const FIELDS: InvalidationFields = {
@@ -54,6 +56,42 @@ describe('createInvalidation', () => {
     // Assess
     expect(act).toThrow(InvalidInvalidationError);
     expect(act).toThrow(/secretArn must be a Secrets Manager secret ARN/);
+  });
+
+  it.each([
+    ['eventId', 256],
+    ['reason', 1024],
+    ['versionId', 64],
+    ['secretName', 512],
+  ] as const)('refuses a %s over its %i-character limit, which the event parser shares, and accepts one at it', (field, max) => {
+    // Act
+    const over = () => createInvalidation({ ...FIELDS, [field]: 'x'.repeat(max + 1) });
+    const at = createInvalidation({ ...FIELDS, [field]: 'x'.repeat(max) });
+
+    // Assess
+    expect(over).toThrow(InvalidInvalidationError);
+    expect(over).toThrow(`${field} is ${max + 1} characters, more than the ${max} allowed`);
+    expect(at[field]).toHaveLength(max);
+    expect(INVALIDATION_FIELD_LIMITS[field]).toBe(max);
+  });
+
+  it('keeps the longest message its limits allow, every character escaped and signed, under what a subscriber parses', () => {
+    // Prepare: control characters are escaped by JSON as six characters each.
+    const worst = (n: number) => '\u0001'.repeat(n);
+    const limits = INVALIDATION_FIELD_LIMITS;
+
+    // Act
+    const invalidation = createInvalidation({
+      secretArn: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${'a'.repeat(limits.secretArn - 60)}`,
+      secretName: worst(limits.secretName),
+      versionId: worst(limits.versionId),
+      reason: worst(limits.reason),
+      eventId: worst(limits.eventId),
+      eventTime: '2024-05-01T12:00:00.123456789+02:00',
+    });
+
+    // Assess
+    expect(serializeInvalidation({ ...invalidation, sig: `v1=${'A'.repeat(43)}` }).length).toBeLessThan(MAX_MESSAGE_LENGTH);
   });
 
   it('rejects the fields when a signed field holds a line break', () => {
