@@ -1,13 +1,14 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotationRelayError } from '../errors.js';
 import { classifySecretsManagerError } from './classify-error.js';
+import type { VersionRef } from './errors.js';
 
 /**
  * Which version to read. One of the two is always given: a bare GetSecretValue would return
  * moto_server's internal "default version", which UpdateSecretVersionStage does not move (see
  * test/support/moto-server.ts), and on AWS it means AWSCURRENT anyway — so we always say so.
  */
-export type SecretVersionSelector = { versionId: string } | { versionStage: string };
+export type SecretVersionSelector = VersionRef;
 
 /** One version of a secret, as read. `secretString` is the value: never log it. */
 export interface SecretValue {
@@ -38,8 +39,9 @@ export class IncompleteSecretValueError extends RotationRelayError {
 
 /**
  * GetSecretValue for one version or stage. SDK errors become the typed errors of
- * `classifySecretsManagerError` (not found / access denied / unavailable), whose messages name the
- * secret but never echo the AWS message (it can quote request parameters).
+ * `classifySecretsManagerError` (secret or version not found, access to the secret or its KMS key
+ * denied, decryption failed, unavailable…), whose messages name the secret and what to fix but
+ * never echo the AWS message (it can quote request parameters).
  */
 export async function getSecretValue(client: SecretsManagerClient, secretId: string, selector: SecretVersionSelector): Promise<SecretValue> {
   const input =
@@ -48,7 +50,7 @@ export async function getSecretValue(client: SecretsManagerClient, secretId: str
   try {
     output = await client.send(new GetSecretValueCommand(input));
   } catch (error) {
-    throw classifySecretsManagerError(error, secretId, 'GetSecretValue');
+    throw classifySecretsManagerError(error, secretId, 'GetSecretValue', selector);
   }
   if (output.SecretString === undefined) {
     if (output.SecretBinary !== undefined) throw new BinarySecretNotSupportedError(secretId);

@@ -3,9 +3,16 @@ export { describeCurrentVersion, type CurrentVersion } from './describe-current-
 export { classifySecretsManagerError } from './classify-error.js';
 export {
   SecretNotFoundError,
+  SecretVersionNotFoundError,
+  SecretScheduledForDeletionError,
   SecretAccessDeniedError,
+  SecretKmsAccessDeniedError,
+  SecretCredentialsRejectedError,
+  SecretDecryptionError,
+  SecretRequestInvalidError,
   SecretsManagerUnavailableError,
   NoCurrentVersionError,
+  type VersionRef,
 } from './errors.js';
 export {
   getSecretValue,

@@ -405,7 +405,7 @@ describe('createMessageHandler', () => {
       const outcome = await handle(message(readSample('secret-label-updated.json')));
 
       // Assess
-      expect(outcome).toEqual({ kind: 'alerted', ack: true, reason: `secret ${SAMPLE_ARN} was not found in Secrets Manager` });
+      expect(outcome).toEqual({ kind: 'alerted', ack: true, reason: `secret ${SAMPLE_ARN} was not found in Secrets Manager: check the secret id (a name or full ARN), the region (AWS_REGION) and the account of the credentials` });
       expect(metrics.total('EventsAlerted')).toBe(1);
       expect(metrics.total('InvalidationsPublished')).toBe(0);
       expect(publishCalls).toEqual([]);
