@@ -99,7 +99,7 @@ export class DemoStack {
     };
     // The queue, its DLQs and the EventBridge rule exactly as an operator creates them on AWS.
     const io = collectingIo(aws);
-    const code = await runCli(['infra', 'apply', '--name', STACK, '--json'], io);
+    const code = await runCli(['infra', 'apply', '--name', STACK, '--secret-prefix', '*', '--json'], io);
     const applied = io.lines.map((line) => (line.startsWith('{') ? (JSON.parse(line) as { queueUrl?: string }) : {})).find((doc) => doc.queueUrl);
     if (code !== 0 || !applied?.queueUrl) throw new Error(`rotation-relay infra apply against moto_server failed (exit ${code}):\n${io.lines.join('\n')}`);
     this.queueUrl = applied.queueUrl;

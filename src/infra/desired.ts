@@ -1,5 +1,5 @@
 import { queueArn, ruleArn, type AccountContext } from './account.js';
-import type { JsonObject } from './json.js';
+import type { Json, JsonObject } from './json.js';
 import { narrowPattern, type EventPattern } from './pattern.js';
 import { scopeFilter, type SecretScope } from './scope.js';
 
@@ -61,6 +61,12 @@ export interface InfraOptions {
   name: string;
   scope: SecretScope;
   maxReceiveCount: number;
+  /**
+   * IAM principals (role or user ARNs) that may send to the queue besides the rule: whoever
+   * starts a DLQ redrive into it (StartMessageMoveTask sends with the starter's permissions).
+   * @defaultValue `[]`: only the rule may send, and a redrive into the queue is denied
+   */
+  redrivePrincipals?: readonly string[];
 }
 
 export interface DesiredQueue {
@@ -102,21 +108,70 @@ export function stackTags(stack: string): Record<string, string> {
 
 /**
  * Lets EventBridge deliver to `queue` only on behalf of `rule` (`aws:SourceArn`), which is why
- * the target needs no RoleArn: SQS targets are authorised by the queue's resource policy.
+ * the target needs no RoleArn: SQS targets are authorised by the queue's resource policy. Every
+ * request over plain HTTP is denied. infra/rotation-relay.yaml writes the same statements.
  */
 export function eventBridgeQueuePolicy(queue: string, rule: string): JsonObject {
+  return { Version: '2012-10-17', Statement: [allowRule(queue, rule), denyInsecureTransport(queue)] };
+}
+
+/**
+ * The worker's queue: as {@link eventBridgeQueuePolicy}, plus an explicit Deny of SendMessage for
+ * everyone but the rule, so an identity policy granting `sqs:SendMessage` on `*` cannot inject
+ * bodies. `redrivePrincipals` are exempt: a DLQ redrive (StartMessageMoveTask) sends to the
+ * queue with the permissions of whoever started it. The redrive from the queue *to* its DLQ
+ * after maxReceiveCount is SQS's own move, which queue policies do not govern.
+ */
+export function workerQueuePolicy(queue: string, rule: string, redrivePrincipals: readonly string[] = []): JsonObject {
+  const notTheRule: Record<string, Json> = { 'aws:SourceArn': rule };
+  if (redrivePrincipals.length > 0) notTheRule['aws:PrincipalArn'] = [...redrivePrincipals];
   return {
     Version: '2012-10-17',
     Statement: [
+      allowRule(queue, rule),
       {
-        Sid: 'AllowEventBridgeRule',
-        Effect: 'Allow',
-        Principal: { Service: 'events.amazonaws.com' },
+        Sid: 'DenySendExceptRule',
+        Effect: 'Deny',
+        Principal: '*',
         Action: 'sqs:SendMessage',
         Resource: queue,
-        Condition: { ArnEquals: { 'aws:SourceArn': rule } },
+        // Both keys must differ for the Deny to apply; a key the request lacks counts as differing.
+        Condition: { ArnNotEquals: notTheRule },
       },
+      denyInsecureTransport(queue),
     ],
+  };
+}
+
+/** The worker's DLQ: no one needs to send to it (SQS moves messages there itself); HTTPS only. */
+export function deadLetterQueuePolicy(queue: string): JsonObject {
+  return { Version: '2012-10-17', Statement: [denyInsecureTransport(queue)] };
+}
+
+/** Only `sourceQueue` may use the DLQ as its dead-letter queue (and redrive from it). */
+export function redriveAllowPolicy(sourceQueue: string): JsonObject {
+  return { redrivePermission: 'byQueue', sourceQueueArns: [sourceQueue] };
+}
+
+function allowRule(queue: string, rule: string): JsonObject {
+  return {
+    Sid: 'AllowEventBridgeRule',
+    Effect: 'Allow',
+    Principal: { Service: 'events.amazonaws.com' },
+    Action: 'sqs:SendMessage',
+    Resource: queue,
+    Condition: { ArnEquals: { 'aws:SourceArn': rule } },
+  };
+}
+
+function denyInsecureTransport(queue: string): JsonObject {
+  return {
+    Sid: 'DenyInsecureTransport',
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 'sqs:*',
+    Resource: queue,
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
   };
 }
 
@@ -134,7 +189,12 @@ export function buildDesiredState(options: InfraOptions, account: AccountContext
     {
       name: names.deadLetterQueue,
       arn: arns.deadLetterQueue,
-      attributes: { MessageRetentionPeriod: String(INFRA_DEFAULTS.deadLetterRetentionSeconds), ...sse },
+      attributes: {
+        MessageRetentionPeriod: String(INFRA_DEFAULTS.deadLetterRetentionSeconds),
+        ...sse,
+        Policy: JSON.stringify(deadLetterQueuePolicy(arns.deadLetterQueue)),
+        RedriveAllowPolicy: JSON.stringify(redriveAllowPolicy(arns.queue)),
+      },
       tags,
     },
     {
@@ -156,7 +216,7 @@ export function buildDesiredState(options: InfraOptions, account: AccountContext
         ReceiveMessageWaitTimeSeconds: String(INFRA_DEFAULTS.receiveWaitSeconds),
         ...sse,
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arns.deadLetterQueue, maxReceiveCount: options.maxReceiveCount }),
-        Policy: JSON.stringify(eventBridgeQueuePolicy(arns.queue, arns.rule)),
+        Policy: JSON.stringify(workerQueuePolicy(arns.queue, arns.rule, options.redrivePrincipals)),
       },
       tags,
     },

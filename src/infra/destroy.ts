@@ -1,8 +1,8 @@
 import { DeleteRuleCommand, ListRulesCommand, RemoveTargetsCommand, type Rule } from '@aws-sdk/client-eventbridge';
-import { DeleteQueueCommand, ListQueuesCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, GetQueueAttributesCommand, ListQueuesCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { failedEntries } from './apply.js';
-import { MANAGED_BY_TAG, MANAGED_BY_VALUE, STACK_TAG } from './desired.js';
-import { awsCall } from './errors.js';
+import { MANAGED_BY_TAG, MANAGED_BY_VALUE, STACK_TAG, stackNames } from './desired.js';
+import { awsCall, InfraError, InfraErrorCodes } from './errors.js';
 import { listTargets, observeRule, type InfraClients } from './observe.js';
 
 export interface DestroyResult {
@@ -11,16 +11,36 @@ export interface DestroyResult {
   kept: Array<{ resource: string; reason: string }>;
 }
 
+export interface DestroyOptions {
+  /**
+   * Delete the DLQs even when they hold messages (events the worker or EventBridge could not
+   * handle, which are lost with them). @defaultValue `false`: refuse, before deleting anything
+   */
+  force?: boolean;
+  onDeleted?: (resource: string) => void;
+}
+
+/** A DLQ of the stack that still holds messages, as `destroy` reports it. */
+interface NonEmptyQueue {
+  name: string;
+  messages: number;
+}
+
 /**
  * Deletes every rule and queue whose name starts with `stack` and that carries both
  * `managed-by=rotation-relay` and `rotation-relay:stack=<stack>` (including temporary `verify`
  * resources left behind by an interrupted run). Anything else with a matching name is kept and
- * reported. Rules go first so EventBridge stops sending to queues about to disappear.
+ * reported. Rules go first so EventBridge stops sending to queues about to disappear. A DLQ
+ * that still holds messages makes it refuse before deleting anything, unless `force` is set.
  */
-export async function destroyStack(clients: InfraClients, stack: string, onDeleted: (resource: string) => void = () => undefined): Promise<DestroyResult> {
+export async function destroyStack(clients: InfraClients, stack: string, options: DestroyOptions = {}): Promise<DestroyResult> {
+  const onDeleted = options.onDeleted ?? (() => undefined);
   const result: DestroyResult = { deleted: [], kept: [] };
   const owned = (tags: Record<string, string>) => tags[MANAGED_BY_TAG] === MANAGED_BY_VALUE && tags[STACK_TAG] === stack;
   const notOwnedReason = `not tagged ${MANAGED_BY_TAG}=${MANAGED_BY_VALUE} and ${STACK_TAG}=${stack}`;
+  const queueUrls = await listQueueUrls(clients, stack);
+  // Checked before anything is deleted: a refusal must leave the stack whole, rule included.
+  if (options.force !== true) await refuseNonEmptyDeadLetterQueues(clients, stack, queueUrls);
 
   for (const rule of await listRules(clients, stack)) {
     const name = rule.Name ?? '';
@@ -42,7 +62,7 @@ export async function destroyStack(clients: InfraClients, stack: string, onDelet
     onDeleted(`rule ${name}`);
   }
 
-  for (const url of await listQueueUrls(clients, stack)) {
+  for (const url of queueUrls) {
     const name = url.slice(url.lastIndexOf('/') + 1);
     const tags = await awsCall('ListQueueTags', `queue ${name}`, () => clients.sqs.send(new ListQueueTagsCommand({ QueueUrl: url })));
     if (!owned(tags.Tags ?? {})) {
@@ -54,6 +74,45 @@ export async function destroyStack(clients: InfraClients, stack: string, onDelet
     onDeleted(`queue ${name}`);
   }
   return result;
+}
+
+/**
+ * The DLQs hold what the worker rejected and what EventBridge could not deliver: evidence an
+ * operator may still need (and events that can still be redriven). Deleting them takes `--force`.
+ */
+async function refuseNonEmptyDeadLetterQueues(clients: InfraClients, stack: string, queueUrls: readonly string[]): Promise<void> {
+  const names = stackNames(stack);
+  const deadLetterQueues = new Set([names.deadLetterQueue, names.eventsDeadLetterQueue]);
+  const nonEmpty: NonEmptyQueue[] = [];
+  for (const url of queueUrls) {
+    const name = url.slice(url.lastIndexOf('/') + 1);
+    if (!deadLetterQueues.has(name)) continue;
+    const messages = await queueDepth(clients, url, name);
+    if (messages > 0) nonEmpty.push({ name, messages });
+  }
+  if (nonEmpty.length === 0) return;
+  const listed = nonEmpty.map((q) => `${q.name} holds ${q.messages} message${q.messages === 1 ? '' : 's'}`).join(', ');
+  throw new InfraError(
+    InfraErrorCodes.DeadLetterQueueNotEmpty,
+    `nothing destroyed: ${listed}. Look at them first (aws sqs receive-message --queue-url <url> | rotation-relay inspect-event -, see docs/deploy.md#alarms), redrive what is worth it, then run destroy again, or add --force to delete them with the stack`,
+  );
+}
+
+/** Visible, in flight and delayed: every message the queue would lose. */
+async function queueDepth({ sqs }: InfraClients, url: string, name: string): Promise<number> {
+  const output = await awsCall('GetQueueAttributes', `queue ${name}`, () =>
+    sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    ),
+  );
+  const attributes = output.Attributes ?? {};
+  return ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'].reduce(
+    (sum, key) => sum + (Number(attributes[key as keyof typeof attributes] ?? 0) || 0),
+    0,
+  );
 }
 
 async function listRules({ eventBridge }: InfraClients, prefix: string): Promise<Rule[]> {

@@ -7,6 +7,8 @@ export const InfraErrorCodes = {
   NotManaged: 'INFRA_NOT_MANAGED',
   /** `verify` found no rule to verify. */
   RuleNotFound: 'INFRA_RULE_NOT_FOUND',
+  /** `destroy` without `--force` found messages in a DLQ of the stack; nothing was deleted. */
+  DeadLetterQueueNotEmpty: 'INFRA_DLQ_NOT_EMPTY',
   /** An AWS call failed; the message names the call and the resource. */
   AwsCallFailed: 'INFRA_AWS_CALL_FAILED',
 } as const;

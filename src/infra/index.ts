@@ -4,7 +4,10 @@ export { applyPlan, type AppliedChange } from './apply.js';
 export { createInfraClients, destroyClients, endpointFor } from './clients.js';
 export {
   buildDesiredState,
+  deadLetterQueuePolicy,
   eventBridgeQueuePolicy,
+  redriveAllowPolicy,
+  workerQueuePolicy,
   stackNames,
   stackTags,
   INFRA_DEFAULTS,
@@ -17,7 +20,7 @@ export {
   type InfraOptions,
   type StackNames,
 } from './desired.js';
-export { destroyStack, type DestroyResult } from './destroy.js';
+export { destroyStack, type DestroyOptions, type DestroyResult } from './destroy.js';
 export { InfraError, InfraErrorCodes, type InfraErrorCode } from './errors.js';
 export { observeState, type InfraClients, type ObservedState } from './observe.js';
 export {
@@ -33,7 +36,7 @@ export {
   type EventPattern,
   type SecretFilter,
 } from './pattern.js';
-export { computePlan, formatPlan, planCounts, planJson, type Change, type Plan } from './plan.js';
+export { computePlan, formatPlan, planCounts, planJson, EMULATOR_UNREPORTED_ATTRIBUTES, type Change, type Plan, type PlanOptions } from './plan.js';
 export { buildVerifyCases, loadSamples, secretArnOf, withSecretArn, SAMPLE_FILES, SAMPLES_URL, type VerifyCase } from './samples.js';
-export { describeScope, parseScope, scopeFilter, scopeIncludes, ScopeError, type SecretScope } from './scope.js';
+export { ALL_SECRETS, describeScope, parseScope, scopeFilter, scopeIncludes, ScopeError, type SecretScope } from './scope.js';
 export { verifyRule, VERIFY_SOURCE, type CaseResult, type VerifyMethod, type VerifyReport } from './verify.js';

@@ -35,8 +35,20 @@ export interface Plan {
   warnings: string[];
 }
 
+export interface PlanOptions {
+  /**
+   * Queue attributes the endpoint stores but never reports: a queue that shows none of them is
+   * not drifted, or no second apply would be a no-op there. Only emulators need it.
+   * @defaultValue `[]` (AWS reports every attribute it stores)
+   */
+  unreportedAttributes?: readonly string[];
+}
+
+/** moto_server takes RedriveAllowPolicy on CreateQueue but GetQueueAttributes never returns it. */
+export const EMULATOR_UNREPORTED_ATTRIBUTES: readonly string[] = ['RedriveAllowPolicy'];
+
 /** What `apply` would do to turn `observed` into `desired`. Refuses resources it did not create. */
-export function computePlan(desired: DesiredState, observed: ObservedState): Plan {
+export function computePlan(desired: DesiredState, observed: ObservedState, options: PlanOptions = {}): Plan {
   const changes: Change[] = [];
   for (const queue of desired.queues) {
     const current = observed.queues.get(queue.name);
@@ -44,7 +56,7 @@ export function computePlan(desired: DesiredState, observed: ObservedState): Pla
       changes.push({ op: 'create-queue', action: 'create', resource: `queue ${queue.name}`, queue, fields: [] });
     } else {
       assertOwned(`queue ${queue.name}`, current.tags, desired.names.stack);
-      changes.push(...queueChanges(queue, current));
+      changes.push(...queueChanges(queue, current, options.unreportedAttributes ?? []));
     }
   }
   changes.push(...ruleChanges(desired, observed.rule));
@@ -64,11 +76,12 @@ function assertOwned(resource: string, tags: Record<string, string>, stack: stri
   }
 }
 
-function queueChanges(queue: DesiredQueue, current: ObservedQueue): Change[] {
+function queueChanges(queue: DesiredQueue, current: ObservedQueue, unreported: readonly string[]): Change[] {
   const changes: Change[] = [];
   const attributes: Record<string, string> = {};
   const fields: FieldChange[] = [];
   for (const [key, wanted] of Object.entries(queue.attributes)) {
+    if (current.attributes[key] === undefined && unreported.includes(key)) continue;
     const diff = attributeDifferences(key, current.attributes[key], wanted);
     if (diff.length > 0) {
       attributes[key] = wanted;
@@ -90,8 +103,8 @@ function queueChanges(queue: DesiredQueue, current: ObservedQueue): Change[] {
 
 /** JSON-valued attributes are compared as documents (AWS may re-serialize them), others as strings. */
 function attributeDifferences(key: string, current: string | undefined, wanted: string): FieldChange[] {
-  if (key === 'Policy' || key === 'RedrivePolicy') {
-    const normalize = key === 'Policy' ? normalizePolicy : normalizeRedrivePolicy;
+  if (key === 'Policy' || key === 'RedrivePolicy' || key === 'RedriveAllowPolicy') {
+    const normalize = key === 'Policy' ? normalizePolicy : key === 'RedrivePolicy' ? normalizeRedrivePolicy : (value: unknown) => value;
     const from = current === undefined ? undefined : normalize(tryParseJson(current) ?? current);
     const to = normalize(JSON.parse(wanted) as unknown);
     if (jsonEqual(from, to)) return [];

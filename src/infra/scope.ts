@@ -16,9 +16,19 @@ export class ScopeError extends Error {
   override name = 'ScopeError';
 }
 
+/**
+ * The `--secret-prefix` (and template `SecretNamePrefix`) that asks for every secret of the
+ * account and region. It must be given: an empty scope is refused rather than read as "all",
+ * so forwarding (and granting) every secret is always a decision someone wrote down.
+ */
+export const ALL_SECRETS = '*';
+
 const PREFIX_RE = /^[A-Za-z0-9/_+=.@!-]{1,256}$/;
 
-/** Builds the scope from `--secret-arn` (repeatable) and `--secret-prefix`; one or the other. */
+/**
+ * Builds the scope from `--secret-arn` (repeatable) and `--secret-prefix`; one or the other, and
+ * one of them is required (`--secret-prefix '*'` for every secret).
+ */
 export function parseScope(arns: readonly string[] | undefined, prefix: string | undefined): SecretScope {
   const list = [...new Set(arns ?? [])];
   if (list.length > 0 && prefix !== undefined) {
@@ -34,13 +44,18 @@ export function parseScope(arns: readonly string[] | undefined, prefix: string |
     }
     return { kind: 'arns', arns: list };
   }
+  if (prefix === ALL_SECRETS) return { kind: 'all' };
   if (prefix !== undefined) {
     if (!PREFIX_RE.test(prefix)) {
-      throw new ScopeError(`--secret-prefix ${JSON.stringify(prefix)} must be 1-256 characters a secret name may hold (letters, digits, /_+=.@!-)`);
+      throw new ScopeError(
+        `--secret-prefix ${JSON.stringify(prefix)} must be 1-256 characters a secret name may hold (letters, digits, /_+=.@!-), or '${ALL_SECRETS}' for every secret`,
+      );
     }
     return { kind: 'prefix', prefix };
   }
-  return { kind: 'all' };
+  throw new ScopeError(
+    `say which secrets to forward: --secret-prefix PREFIX or --secret-arn ARN (repeatable); --secret-prefix '${ALL_SECRETS}' forwards every secret in the account and region`,
+  );
 }
 
 /** The pattern filter for the scope, or undefined for all secrets (the pattern stays as in the file). */

@@ -7,6 +7,7 @@ import {
   createInfraClients,
   describeScope,
   destroyClients,
+  EMULATOR_UNREPORTED_ATTRIBUTES,
   destroyStack,
   formatPlan,
   INFRA_DEFAULTS,
@@ -40,7 +41,8 @@ creates is tagged managed-by=rotation-relay and rotation-relay:stack=NAME; nothi
 
   plan     print what apply would change; writes nothing
   apply    create or update to match; run again, it prints "no changes" and writes nothing
-  destroy  delete the rules and queues tagged with this stack name, and only those
+  destroy  delete the rules and queues tagged with this stack name, and only those; refuses,
+           deleting nothing, while NAME-dlq or NAME-events-dlq holds messages (see --force)
   verify   prove the deployed rule routes the sample events: TestEventPattern on AWS; against an
            emulator (AWS_ENDPOINT_URL set) a temporary copy of the rule with source
            ${VERIFY_SOURCE} and a temporary queue, since emulators lack TestEventPattern and
@@ -49,14 +51,21 @@ creates is tagged managed-by=rotation-relay and rotation-relay:stack=NAME; nothi
 Options:
   --name NAME              stack name (default ${INFRA_DEFAULTS.name}; letters, digits, - and _, at most 48)
   --secret-arn ARN         forward only this secret's events; repeat for more (full ARNs)
-  --secret-prefix PREFIX   forward only secrets whose name starts with PREFIX
+  --secret-prefix PREFIX   forward only secrets whose name starts with PREFIX; '*' for every
+                           secret in the account and region. plan, apply and verify need one
+                           of the two: there is no default scope
+  --redrive-principal ARN  apply: an IAM role or user that may send to queue NAME besides the
+                           rule, to redrive NAME-dlq into it; repeat for more (default: none,
+                           the queue policy denies every other sender)
+  --force                  destroy: delete the DLQs even when they hold messages
   --max-receive-count N    receives before a message moves to NAME-dlq (default ${INFRA_DEFAULTS.maxReceiveCount})
   --method METHOD          verify: auto (default), test-pattern or mirror
   --wait-seconds N         verify by mirror: how long to wait for routed events (default 10)
   --json                   one JSON document instead of text
   -h, --help               show this help
 
-Give verify the same --secret-arn/--secret-prefix as apply: they decide which samples must route.
+Give plan and verify the same --secret-arn/--secret-prefix (and --redrive-principal) as apply:
+they decide what apply wants and which samples must route.
 Region, credentials and endpoints come from the AWS SDK's variables (AWS_REGION, AWS_PROFILE,
 AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL_SQS, …); see docs/deploy.md for
 the IAM permissions. Exit codes: 0 done (verify: every sample as expected), 1 an AWS call failed
@@ -71,7 +80,11 @@ interface Flags {
   method: 'auto' | VerifyMethod;
   waitMs: number;
   json: boolean;
+  force: boolean;
 }
+
+/** An IAM role or user (a redrive runs as one): what `aws:PrincipalArn` holds for it. */
+const PRINCIPAL_ARN_RE = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)\/[\w+=,.@/-]{1,512}$/;
 
 export async function infra(argv: string[], io: CliIo): Promise<number> {
   const flags = parseFlags(argv);
@@ -81,9 +94,9 @@ export async function infra(argv: string[], io: CliIo): Promise<number> {
     const account = await resolveAccount(clients.eventBridge);
     switch (flags.action) {
       case 'plan':
-        return await runPlan(clients, account, flags, io);
+        return await runPlan(clients, account, flags, clients.endpoint, io);
       case 'apply':
-        return await runApply(clients, account, flags, io);
+        return await runApply(clients, account, flags, clients.endpoint, io);
       case 'destroy':
         return await runDestroy(clients, account, flags, io);
       case 'verify':
@@ -102,6 +115,8 @@ function parseFlags(argv: string[]): Flags {
       name: { type: 'string', default: INFRA_DEFAULTS.name },
       'secret-arn': { type: 'string', multiple: true },
       'secret-prefix': { type: 'string' },
+      'redrive-principal': { type: 'string', multiple: true },
+      force: { type: 'boolean', default: false },
       'max-receive-count': { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'wait-seconds': { type: 'string' },
@@ -115,13 +130,23 @@ function parseFlags(argv: string[]): Flags {
   if (!STACK_NAME_RE.test(values.name)) {
     throw new UsageError(`--name "${values.name}" must be 1-48 letters, digits, - or _ (it names queues and a rule)`);
   }
-  let scope: SecretScope;
-  try {
-    scope = parseScope(values['secret-arn'], values['secret-prefix']);
-  } catch (error) {
-    if (error instanceof ScopeError) throw new UsageError(error.message);
-    throw error;
+  // destroy finds the stack by its tags: which secrets it forwarded does not matter there.
+  let scope: SecretScope = { kind: 'all' };
+  if (action !== 'destroy') {
+    try {
+      scope = parseScope(values['secret-arn'], values['secret-prefix']);
+    } catch (error) {
+      if (error instanceof ScopeError) throw new UsageError(error.message);
+      throw error;
+    }
   }
+  const redrivePrincipals = [...new Set(values['redrive-principal'] ?? [])];
+  for (const principal of redrivePrincipals) {
+    if (!PRINCIPAL_ARN_RE.test(principal)) {
+      throw new UsageError(`--redrive-principal ${JSON.stringify(principal)} must be an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME)`);
+    }
+  }
+  if (values.force && action !== 'destroy') throw new UsageError('--force applies only to destroy');
   const method = values.method;
   if (method !== 'auto' && method !== 'test-pattern' && method !== 'mirror') {
     throw new UsageError(`--method must be auto, test-pattern or mirror (got "${method}")`);
@@ -132,10 +157,12 @@ function parseFlags(argv: string[]): Flags {
       name: values.name,
       scope,
       maxReceiveCount: intFlag('--max-receive-count', values['max-receive-count'], INFRA_DEFAULTS.maxReceiveCount, 1, 1000),
+      redrivePrincipals,
     },
     method,
     waitMs: intFlag('--wait-seconds', values['wait-seconds'], 10, 1, 300) * 1000,
     json: values.json,
+    force: values.force,
   };
 }
 
@@ -150,20 +177,21 @@ function header(verb: string, flags: Flags, account: AccountContext): string {
   return `${verb} stack ${flags.options.name} in ${account.region} (account ${account.accountId}), forwarding ${describeScope(flags.options.scope)}:`;
 }
 
-async function makePlan(clients: InfraClients, account: AccountContext, flags: Flags): Promise<Plan> {
+async function makePlan(clients: InfraClients, account: AccountContext, flags: Flags, endpoint: string | undefined): Promise<Plan> {
   const desired = buildDesiredState(flags.options, account, loadBasePattern());
-  return computePlan(desired, await observeState(clients, desired));
+  // An endpoint override means an emulator (as for verify's method): moto_server does not report every attribute.
+  return computePlan(desired, await observeState(clients, desired), endpoint ? { unreportedAttributes: EMULATOR_UNREPORTED_ATTRIBUTES } : {});
 }
 
-async function runPlan(clients: InfraClients, account: AccountContext, flags: Flags, io: CliIo): Promise<number> {
-  const plan = await makePlan(clients, account, flags);
+async function runPlan(clients: InfraClients, account: AccountContext, flags: Flags, endpoint: string | undefined, io: CliIo): Promise<number> {
+  const plan = await makePlan(clients, account, flags, endpoint);
   if (flags.json) io.out(JSON.stringify(planJson(plan)));
   else io.out(formatPlan(plan, header('plan for', flags, account)).join('\n'));
   return EXIT.ok;
 }
 
-async function runApply(clients: InfraClients, account: AccountContext, flags: Flags, io: CliIo): Promise<number> {
-  const plan = await makePlan(clients, account, flags);
+async function runApply(clients: InfraClients, account: AccountContext, flags: Flags, endpoint: string | undefined, io: CliIo): Promise<number> {
+  const plan = await makePlan(clients, account, flags, endpoint);
   if (!flags.json) io.out(formatPlan(plan, header('apply to', flags, account)).join('\n'));
   const applied = await applyPlan(clients, plan, (change) => {
     if (!flags.json) io.out(change.message);
@@ -181,8 +209,11 @@ async function runApply(clients: InfraClients, account: AccountContext, flags: F
 
 async function runDestroy(clients: InfraClients, account: AccountContext, flags: Flags, io: CliIo): Promise<number> {
   if (!flags.json) io.out(`destroy stack ${flags.options.name} in ${account.region} (account ${account.accountId}):`);
-  const result = await destroyStack(clients, flags.options.name, (resource) => {
-    if (!flags.json) io.out(`  - deleted ${resource}`);
+  const result = await destroyStack(clients, flags.options.name, {
+    force: flags.force,
+    onDeleted: (resource) => {
+      if (!flags.json) io.out(`  - deleted ${resource}`);
+    },
   });
   if (flags.json) {
     io.out(JSON.stringify({ stack: flags.options.name, region: account.region, account: account.accountId, ...result }));

@@ -8,10 +8,13 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import {
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
   ListQueueTagsCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -25,6 +28,7 @@ import {
   loadBasePattern,
   observeState,
   resolveAccount,
+  EMULATOR_UNREPORTED_ATTRIBUTES,
   type InfraClients,
 } from '../../../src/infra/index.js';
 import { runCliProcess } from '../../support/cli-process.js';
@@ -33,7 +37,8 @@ import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto
 /*
  * `rotation-relay infra` against a private moto_server, run in-process through runCli with the
  * environment an operator would set. The tests share one emulator and run in order: apply,
- * apply again, verify, drift, narrowing, refusal, destroy.
+ * apply again, verify, drift, narrowing, refusals, destroy refused while a DLQ holds messages,
+ * destroy --force, destroy.
  */
 
 interface FakeIo extends CliIo {
@@ -57,6 +62,8 @@ function fakeIo(env: Record<string, string>): FakeIo {
 }
 
 const READ_ONLY = /^(Describe|List|Get)/;
+/** There is no default scope: forwarding every secret must be asked for. */
+const EVERY_SECRET = ['--secret-prefix', '*'];
 
 let moto: MotoHandle;
 let env: Record<string, string>;
@@ -141,7 +148,7 @@ afterAll(async () => {
 describe('rotation-relay infra against moto_server', () => {
   it('apply creates the queues, the rule and its target', async () => {
     // Act
-    const { code, io } = await cli('apply');
+    const { code, io } = await cli('apply', ...EVERY_SECRET);
 
     // Assess
     expect(code, io.text()).toBe(0);
@@ -168,6 +175,11 @@ describe('rotation-relay infra against moto_server', () => {
       maxReceiveCount: 5,
     });
     expect(JSON.parse(main?.attributes['Policy'] ?? '').Statement[0].Condition).toEqual({ ArnEquals: { 'aws:SourceArn': state.rule.Arn } });
+    // Nobody but the rule may send, and nothing goes over plain HTTP: as stored by the emulator.
+    const sids = (name: string) => (JSON.parse(state.queues[name]?.attributes['Policy'] ?? '{"Statement":[]}') as { Statement: Array<{ Sid: string }> }).Statement.map((st) => st.Sid);
+    expect(sids('rotation-relay')).toEqual(['AllowEventBridgeRule', 'DenySendExceptRule', 'DenyInsecureTransport']);
+    expect(sids('rotation-relay-dlq')).toEqual(['DenyInsecureTransport']);
+    expect(sids('rotation-relay-events-dlq')).toEqual(['AllowEventBridgeRule', 'DenyInsecureTransport']);
     expect(main?.tags).toEqual({ 'managed-by': 'rotation-relay', 'rotation-relay:stack': 'rotation-relay' });
     expect(JSON.parse(state.rule.EventPattern)).toEqual(loadBasePattern());
     expect(state.rule.State).toBe('ENABLED');
@@ -186,7 +198,7 @@ describe('rotation-relay infra against moto_server', () => {
     const before = await snapshot();
 
     // Act
-    const { code, io } = await cli('apply');
+    const { code, io } = await cli('apply', ...EVERY_SECRET);
 
     // Assess
     expect(code, io.text()).toBe(0);
@@ -202,7 +214,7 @@ describe('rotation-relay infra against moto_server', () => {
     const desired = buildDesiredState({ name: 'rotation-relay', scope: { kind: 'all' }, maxReceiveCount: 5 }, account, loadBasePattern());
 
     // Act
-    const plan = computePlan(desired, await observeState(clients, desired));
+    const plan = computePlan(desired, await observeState(clients, desired), { unreportedAttributes: EMULATOR_UNREPORTED_ATTRIBUTES });
     const applied = await applyPlan(clients, plan);
 
     // Assess
@@ -216,7 +228,7 @@ describe('rotation-relay infra against moto_server', () => {
 
   it('plan, as its own process, shows nothing to do', async () => {
     // Act
-    const child = runCliProcess(['infra', 'plan', '--json'], env);
+    const child = runCliProcess(['infra', 'plan', '--json', ...EVERY_SECRET], env);
     const code = await child.exited;
 
     // Assess
@@ -227,7 +239,7 @@ describe('rotation-relay infra against moto_server', () => {
 
   it('verify routes every sample as expected and removes its temporary rule and queue', async () => {
     // Act
-    const { code, io } = await cli('verify');
+    const { code, io } = await cli('verify', ...EVERY_SECRET);
 
     // Assess
     expect(code, io.text()).toBe(0);
@@ -251,7 +263,7 @@ describe('rotation-relay infra against moto_server', () => {
 
   it('verify --json reports each sample with expected and actual', async () => {
     // Act
-    const { code, io } = await cli('verify', '--json');
+    const { code, io } = await cli('verify', '--json', ...EVERY_SECRET);
 
     // Assess
     expect(code).toBe(0);
@@ -270,9 +282,9 @@ describe('rotation-relay infra against moto_server', () => {
     await eventBridge.send(new DisableRuleCommand({ Name: 'rotation-relay' }));
 
     // Act
-    const plan = await cli('plan');
-    const apply = await cli('apply');
-    const after = await cli('plan');
+    const plan = await cli('plan', ...EVERY_SECRET);
+    const apply = await cli('apply', ...EVERY_SECRET);
+    const after = await cli('plan', ...EVERY_SECRET);
 
     // Assess
     expect(plan.code, plan.io.text()).toBe(0);
@@ -291,7 +303,7 @@ describe('rotation-relay infra against moto_server', () => {
     // Act
     const apply = await cli('apply', '--secret-prefix', 'prod/', '--max-receive-count', '3');
     const verify = await cli('verify', '--secret-prefix', 'prod/');
-    const reset = await cli('apply');
+    const reset = await cli('apply', ...EVERY_SECRET);
 
     // Assess
     expect(apply.code, apply.io.text()).toBe(0);
@@ -311,8 +323,8 @@ describe('rotation-relay infra against moto_server', () => {
     await cli('apply', '--secret-prefix', 'nothing-here/');
 
     // Act
-    const { code, io } = await cli('verify', '--wait-seconds', '2');
-    await cli('apply');
+    const { code, io } = await cli('verify', '--wait-seconds', '2', ...EVERY_SECRET);
+    await cli('apply', ...EVERY_SECRET);
 
     // Assess
     expect(code).toBe(1);
@@ -326,13 +338,62 @@ describe('rotation-relay infra against moto_server', () => {
     await sqs.send(new CreateQueueCommand({ QueueName: 'hand-made' }));
 
     // Act
-    const { code, io } = await cli('apply', '--name', 'hand-made');
+    const { code, io } = await cli('apply', '--name', 'hand-made', ...EVERY_SECRET);
 
     // Assess
     expect(code).toBe(1);
     expect(io.errLines.join('\n')).toMatch(/queue hand-made already exists and is not tagged managed-by=rotation-relay/);
     expect(await ruleNames('hand-made')).toEqual([]);
     expect(await queueNames('hand-made')).toEqual(['hand-made']);
+  });
+
+  it('apply without a scope exits 2, names the flags, and creates nothing', async () => {
+    // Act
+    const { code, io } = await cli('apply', '--name', 'unscoped');
+
+    // Assess
+    expect(code).toBe(2);
+    expect(io.errLines.join('\n')).toMatch(/say which secrets to forward: --secret-prefix PREFIX or --secret-arn ARN .*--secret-prefix '\*' forwards every secret/);
+    expect(await ruleNames('unscoped')).toEqual([]);
+    expect(await queueNames('unscoped')).toEqual([]);
+  });
+
+  it('destroy refuses while a DLQ holds a message, and deletes nothing', async () => {
+    // Prepare: a message the worker rejected, not looked at yet.
+    const dlq = await queueUrl('rotation-relay-dlq');
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: '{"rejected":"body"}' }));
+
+    // Act
+    const { code, io } = await cli('destroy');
+
+    // Assess
+    expect(code).toBe(1);
+    expect(io.errLines.join('\n')).toMatch(/nothing destroyed: rotation-relay-dlq holds 1 message\. Look at them first .* or add --force/);
+    expect(io.outLines.join('\n')).not.toMatch(/deleted/);
+    expect(await ruleNames('rotation-relay')).toEqual(['rotation-relay']);
+    expect(await queueNames('rotation-relay')).toEqual(['rotation-relay', 'rotation-relay-dlq', 'rotation-relay-events-dlq', 'rotation-relay-manual']);
+
+    // The operator looks at the message and deletes it: the next test destroys an empty stack.
+    const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10 }));
+    for (const message of Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: dlq, ReceiptHandle: message.ReceiptHandle }));
+  });
+
+  it('destroy --force deletes a stack whose events DLQ holds messages, messages included', async () => {
+    // Prepare
+    expect((await cli('apply', '--name', 'forced', '--secret-prefix', 'prod/')).code).toBe(0);
+    await sqs.send(new SendMessageCommand({ QueueUrl: await queueUrl('forced-events-dlq'), MessageBody: '{"undelivered":"event"}' }));
+
+    // Act
+    const refused = await cli('destroy', '--name', 'forced');
+    const forced = await cli('destroy', '--name', 'forced', '--force');
+
+    // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.io.errLines.join('\n')).toMatch(/nothing destroyed: forced-events-dlq holds 1 message/);
+    expect(forced.code, forced.io.text()).toBe(0);
+    expect(forced.io.outLines).toEqual(expect.arrayContaining(['  - deleted queue forced-events-dlq', 'destroyed 4 resources']));
+    expect(await ruleNames('forced')).toEqual([]);
+    expect(await queueNames('forced')).toEqual([]);
   });
 
   it('destroy removes what it created and leaves an untagged queue alone', async () => {

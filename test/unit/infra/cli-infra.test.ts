@@ -29,7 +29,9 @@ describe('rotation-relay infra (usage, no AWS calls)', () => {
     expect(main.outLines[0]).toMatch(/^\s+infra\s+plan, apply, destroy or verify/m);
     expect(code).toBe(0);
     expect(help.outLines[0]).toMatch(/^Usage: rotation-relay infra <plan\|apply\|destroy\|verify>/);
-    for (const flag of ['--name', '--secret-arn', '--secret-prefix', '--max-receive-count', '--json', '--method']) expect(help.outLines[0]).toContain(flag);
+    for (const flag of ['--name', '--secret-arn', '--secret-prefix', '--max-receive-count', '--json', '--method', '--redrive-principal', '--force']) {
+      expect(help.outLines[0]).toContain(flag);
+    }
   });
 
   it.each([
@@ -40,10 +42,15 @@ describe('rotation-relay infra (usage, no AWS calls)', () => {
     [['plan', '--name', 'x'.repeat(49)], /--name/],
     [['apply', '--secret-arn', 'prod/db'], /not a full Secrets Manager ARN/],
     [['apply', '--secret-arn', 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:a-AbCdEf', '--secret-prefix', 'p'], /not both/],
-    [['apply', '--max-receive-count', '0'], /--max-receive-count must be a whole number from 1 to 1000/],
-    [['apply', '--max-receive-count', '2.5'], /--max-receive-count/],
-    [['verify', '--method', 'guess'], /--method must be auto, test-pattern or mirror/],
+    [['apply', '--secret-prefix', '*', '--max-receive-count', '0'], /--max-receive-count must be a whole number from 1 to 1000/],
+    [['apply', '--secret-prefix', '*', '--max-receive-count', '2.5'], /--max-receive-count/],
+    [['verify', '--secret-prefix', '*', '--method', 'guess'], /--method must be auto, test-pattern or mirror/],
     [['plan', '--bogus'], /bogus/],
+    [['apply'], /say which secrets to forward: --secret-prefix PREFIX or --secret-arn ARN/],
+    [['plan'], /say which secrets to forward/],
+    [['verify'], /say which secrets to forward/],
+    [['apply', '--secret-prefix', '*', '--redrive-principal', 'ops'], /--redrive-principal "ops" must be an IAM role or user ARN/],
+    [['apply', '--secret-prefix', '*', '--force'], /--force applies only to destroy/],
   ])('exits 2 for %j, naming the problem', async (argv, message) => {
     // Prepare
     const io = fakeIo({ AWS_REGION: 'eu-west-1' });
@@ -62,7 +69,7 @@ describe('rotation-relay infra (usage, no AWS calls)', () => {
     const io = fakeIo();
 
     // Act
-    const code = await runCli(['infra', 'plan'], io);
+    const code = await runCli(['infra', 'plan', '--secret-prefix', '*'], io);
 
     // Assess
     expect(code).toBe(2);

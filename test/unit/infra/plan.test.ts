@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildDesiredState,
   computePlan,
+  EMULATOR_UNREPORTED_ATTRIBUTES,
   formatPlan,
   InfraError,
   loadBasePattern,
@@ -184,7 +185,85 @@ describe('computePlan', () => {
   });
 });
 
+describe('computePlan: attributes an emulator does not report', () => {
+  it('sets a missing RedriveAllowPolicy on AWS, and counts it as up to date only for an endpoint said not to report it', () => {
+    // Prepare: what moto_server answers, which takes RedriveAllowPolicy but never returns it.
+    const state = desired();
+    const observed = observedFrom(state);
+    const dlq = observed.queues.get('relay-dlq');
+    if (!dlq) throw new Error('no dlq');
+    delete dlq.attributes['RedriveAllowPolicy'];
+
+    // Act
+    const onAws = computePlan(state, observed);
+    const onEmulator = computePlan(state, observed, { unreportedAttributes: EMULATOR_UNREPORTED_ATTRIBUTES });
+
+    // Assess
+    expect(formatPlan(onAws, 'plan:')).toEqual([
+      'plan:',
+      '  ~ queue relay-dlq',
+      '      RedriveAllowPolicy: (none) → {"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:eu-west-1:111122223333:relay"]}',
+      '0 to create, 1 to update, 0 to delete',
+    ]);
+    expect(onEmulator.changes).toEqual([]);
+  });
+
+  it('still repairs a RedriveAllowPolicy that differs, even for such an endpoint', () => {
+    // Prepare
+    const state = desired();
+    const observed = observedFrom(state);
+    const dlq = observed.queues.get('relay-dlq');
+    if (!dlq) throw new Error('no dlq');
+    dlq.attributes['RedriveAllowPolicy'] = JSON.stringify({ redrivePermission: 'allowAll' });
+
+    // Act
+    const plan = computePlan(state, observed, { unreportedAttributes: EMULATOR_UNREPORTED_ATTRIBUTES });
+
+    // Assess
+    expect(plan.changes.map((c) => `${c.action} ${c.resource}`)).toEqual(['update queue relay-dlq']);
+    expect(plan.changes[0]?.fields.map((f) => f.field)).toEqual(['RedriveAllowPolicy.redrivePermission', 'RedriveAllowPolicy.sourceQueueArns']);
+  });
+});
+
 describe('buildDesiredState', () => {
+  it('denies SendMessage on the queue to all but the rule and the redrive principals, plain HTTP on every queue, and lets only the queue use its DLQ', () => {
+    // Act
+    const state = desired({ redrivePrincipals: ['arn:aws:iam::111122223333:role/ops'] });
+    const policyOf = (name: string) => JSON.parse(state.queues.find((q) => q.name === name)?.attributes['Policy'] ?? '{}') as { Statement: Array<Record<string, unknown>> };
+
+    // Assess
+    expect(policyOf('relay').Statement.find((s) => s['Sid'] === 'DenySendExceptRule')).toEqual({
+      Sid: 'DenySendExceptRule',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'sqs:SendMessage',
+      Resource: 'arn:aws:sqs:eu-west-1:111122223333:relay',
+      Condition: { ArnNotEquals: { 'aws:SourceArn': 'arn:aws:events:eu-west-1:111122223333:rule/relay', 'aws:PrincipalArn': ['arn:aws:iam::111122223333:role/ops'] } },
+    });
+    for (const queue of state.queues) {
+      expect(policyOf(queue.name).Statement).toContainEqual({
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:*',
+        Resource: queue.arn,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+    }
+    const dlq = state.queues.find((q) => q.name === 'relay-dlq');
+    expect(JSON.parse(dlq?.attributes['RedriveAllowPolicy'] ?? '')).toEqual({ redrivePermission: 'byQueue', sourceQueueArns: ['arn:aws:sqs:eu-west-1:111122223333:relay'] });
+  });
+
+  it('exempts no principal from the Deny by default', () => {
+    // Act
+    const policy = JSON.parse(desired().queues.find((q) => q.name === 'relay')?.attributes['Policy'] ?? '{}') as { Statement: Array<Record<string, unknown>> };
+
+    // Assess
+    expect(policy.Statement.find((s) => s['Sid'] === 'DenySendExceptRule')?.['Condition']).toEqual({
+      ArnNotEquals: { 'aws:SourceArn': 'arn:aws:events:eu-west-1:111122223333:rule/relay' },
+    });
+  });
+
   it('wants SSE everywhere, a redrive to the DLQ and queue policies bound to the rule ARN', () => {
     // Act
     const state = desired({ maxReceiveCount: 9 });

@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { parseScope, ScopeError, scopeFilter, scopeIncludes, type AccountContext } from '../../../src/infra/index.js';
+import { ALL_SECRETS, parseScope, ScopeError, scopeFilter, scopeIncludes, type AccountContext } from '../../../src/infra/index.js';
 import { inScopeArn } from '../../../src/infra/scope.js';
 
 const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbCdEf';
 
 describe('parseScope', () => {
-  it('is every secret without flags', () => {
-    expect(parseScope(undefined, undefined)).toEqual({ kind: 'all' });
+  it('refuses no flags at all, naming the flags and the * that asks for every secret', () => {
+    expect(() => parseScope(undefined, undefined)).toThrow(ScopeError);
+    expect(() => parseScope(undefined, undefined)).toThrow(/say which secrets to forward: --secret-prefix PREFIX or --secret-arn ARN.*--secret-prefix '\*' forwards every secret/);
+    expect(() => parseScope([], undefined)).toThrow(ScopeError);
+  });
+
+  it("is every secret only with --secret-prefix '*'", () => {
+    expect(parseScope(undefined, ALL_SECRETS)).toEqual({ kind: 'all' });
+    expect(ALL_SECRETS).toBe('*');
   });
 
   it('takes repeated --secret-arn, without duplicates', () => {
@@ -25,6 +32,8 @@ describe('parseScope', () => {
     [['arn:aws:s3:::bucket'], undefined, /not a full Secrets Manager ARN/],
     [undefined, 'has space', /--secret-prefix/],
     [undefined, '', /--secret-prefix/],
+    [undefined, 'prod/*', /--secret-prefix "prod\/\*" must be 1-256 characters .* or '\*' for every secret/],
+    [[ARN], '*', /not both/],
   ])('refuses %j / %j', (arns, prefix, message) => {
     expect(() => parseScope(arns, prefix)).toThrow(ScopeError);
     expect(() => parseScope(arns, prefix)).toThrow(message);
@@ -51,7 +60,7 @@ describe('scope filters and membership', () => {
   it.each([
     ['ARNs', parseScope([ARN], undefined)],
     ['prefix', parseScope(undefined, 'prod/')],
-    ['all', parseScope(undefined, undefined)],
+    ['all', parseScope(undefined, '*')],
   ])('builds an in-scope ARN for verify (%s)', (_label, scope) => {
     expect(scopeIncludes(scope, CTX, inScopeArn(scope, CTX))).toBe(true);
   });

@@ -1,8 +1,23 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { INFRA_DEFAULTS, loadBasePattern, narrowPattern, SAMPLE_FILES, SAMPLES_URL, scopeFilter } from '../../../src/infra/index.js';
+import {
+  deadLetterQueuePolicy,
+  eventBridgeQueuePolicy,
+  INFRA_DEFAULTS,
+  loadBasePattern,
+  narrowPattern,
+  redriveAllowPolicy,
+  SAMPLE_FILES,
+  SAMPLES_URL,
+  scopeFilter,
+  workerQueuePolicy,
+} from '../../../src/infra/index.js';
+import { normalizePolicy } from '../../../src/infra/json.js';
 import { ALL_METRIC_NAMES, METRIC_NAMESPACE, MetricNames } from '../../../src/metrics/index.js';
-import { DEFAULT_ENVIRONMENT, Evaluator, loadTemplate, referencedNames } from './support/cloudformation.js';
+import { requireBinary } from '../../support/require-binary.js';
+import { runCommand } from '../../support/run-command.js';
+import { DEFAULT_ENVIRONMENT, Evaluator, loadTemplate, referencedNames, TEMPLATE_URL } from './support/cloudformation.js';
 
 const template = loadTemplate();
 const ENV = DEFAULT_ENVIRONMENT;
@@ -10,12 +25,18 @@ const ARN_A = `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod
 const ARN_B = `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/cache-GhIjKl`;
 const KMS_KEY = `arn:aws:kms:${ENV.region}:${ENV.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
-/** The parameter sets every structural check runs under: each branch of every condition. */
+const REDRIVER = `arn:aws:iam::${ENV.accountId}:role/ops-redrive`;
+
+/**
+ * The parameter sets every structural check runs under: each branch of every condition. The
+ * defaults are not one of them: rule SecretScopeGiven refuses them (see "secret scope").
+ */
 const PARAMETER_SETS: Record<string, Record<string, string>> = {
-  defaults: {},
+  'every secret (*)': { SecretNamePrefix: '*' },
   'secret ARNs': { SecretArns: `${ARN_A},${ARN_B}` },
   'name prefix': { SecretNamePrefix: 'prod/' },
-  'KMS key and alarm topic': { KmsKeyArn: KMS_KEY, AlarmTopicArn: `arn:aws:sns:${ENV.region}:${ENV.accountId}:ops` },
+  'KMS key and alarm topic': { SecretNamePrefix: 'prod/', KmsKeyArn: KMS_KEY, AlarmTopicArn: `arn:aws:sns:${ENV.region}:${ENV.accountId}:ops` },
+  'redrive principals': { SecretNamePrefix: 'prod/', RedrivePrincipalArns: `${REDRIVER},arn:aws:iam::${ENV.accountId}:user/alice` },
 };
 
 /** Metrics AWS/SQS publishes for every queue; the dashboard and alarms may use these. */
@@ -63,6 +84,17 @@ describe('infra/rotation-relay.yaml', () => {
     }
   });
 
+  it('passes cfn-lint: CloudFormation\'s own resource schemas, intrinsic functions and Rules assertions', async () => {
+    // The evaluator below checks what the template means; cfn-lint checks it is a template AWS takes.
+    const cfnLint = requireBinary('cfn-lint', 'pip install cfn-lint');
+
+    // Act
+    const output = await runCommand(cfnLint, ['--format', 'parseable', fileURLToPath(TEMPLATE_URL)], { timeoutMs: 120_000 });
+
+    // Assess
+    expect(output.trim()).toBe('');
+  }, 130_000);
+
   it('gives every parameter a default, and the CLI defaults where both have the setting', () => {
     // Assess
     for (const [name, parameter] of Object.entries(template.Parameters)) expect(parameter.Default, name).toBeDefined();
@@ -79,9 +111,9 @@ describe('infra/rotation-relay.yaml', () => {
     const base = loadBasePattern();
     const ctx = { partition: ENV.partition, region: ENV.region, accountId: ENV.accountId };
 
-    it('is infra/event-pattern.json itself when no secrets are named', () => {
+    it('is infra/event-pattern.json itself when every secret is asked for (SecretNamePrefix=*)', () => {
       // Act
-      const pattern = new Evaluator(template).properties('Rule')['EventPattern'];
+      const pattern = new Evaluator(template, { SecretNamePrefix: '*' }).properties('Rule')['EventPattern'];
 
       // Assess
       expect(pattern).toEqual(base);
@@ -167,7 +199,12 @@ describe('infra/rotation-relay.yaml', () => {
       // Assess
       for (const id of policyResources) {
         for (const statement of statements(evaluator, id)) {
-          for (const action of asList(statement.Action)) expect(action, `${id} ${statement.Sid ?? ''}`).not.toContain('*');
+          // A wildcard action only ever takes away: in the Deny of plain-HTTP requests, nowhere else.
+          const wildcardAllowed = statement.Effect === 'Deny' && statement.Sid === 'DenyInsecureTransport';
+          for (const action of asList(statement.Action)) {
+            if (wildcardAllowed) expect(action, `${id} ${statement.Sid ?? ''}`).toBe('sqs:*');
+            else expect(action, `${id} ${statement.Sid ?? ''}`).not.toContain('*');
+          }
           for (const resource of asList(statement.Resource)) {
             if (resource.includes('*')) expect(resource, `${id} ${statement.Sid ?? ''}`).toMatch(secretWildcard);
           }
@@ -212,6 +249,133 @@ describe('infra/rotation-relay.yaml', () => {
       const decrypt = withKey.find((s) => asList(s.Action).includes('kms:Decrypt'));
       expect(decrypt?.Resource).toBe(KMS_KEY);
       expect(decrypt?.Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${ENV.region}.amazonaws.com` } });
+    });
+  });
+
+  describe('secret scope', () => {
+    it('refuses an empty scope (the defaults), naming the parameters and the * that asks for every secret', () => {
+      // Act
+      const failed = new Evaluator(template).failedRules();
+      const emptyList = new Evaluator(template, { SecretArns: '', SecretNamePrefix: '' }).failedRules();
+
+      // Assess
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatch(/^SecretScopeGiven: Give SecretArns or SecretNamePrefix \(SecretNamePrefix=\* for every secret/);
+      expect(emptyList).toEqual(failed);
+    });
+
+    it.each(Object.entries(PARAMETER_SETS))('accepts an explicit scope (%s)', (_label, parameters) => {
+      expect(new Evaluator(template, parameters).failedRules()).toEqual([]);
+    });
+
+    it('accepts * and nothing else that is not a name prefix as SecretNamePrefix', () => {
+      // Prepare
+      const pattern = new RegExp(String(template.Parameters['SecretNamePrefix']?.['AllowedPattern']));
+
+      // Assess
+      expect(pattern.test('*')).toBe(true);
+      expect(pattern.test('prod/')).toBe(true);
+      expect(pattern.test('prod/*')).toBe(false);
+      expect(pattern.test('**')).toBe(false);
+    });
+
+    it('forwards, describes and lets apps read every secret only with SecretNamePrefix=*, and only the prefix otherwise', () => {
+      // Prepare
+      const every = new Evaluator(template, { SecretNamePrefix: '*' });
+      const prefix = new Evaluator(template, { SecretNamePrefix: 'prod/' });
+      const all = `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:*`;
+
+      // Assess
+      expect(statements(every, 'AppPolicy')[0]?.Resource).toBe(all);
+      expect(statements(every, 'WorkerPolicy').find((s) => s.Sid === 'DescribeWatchedSecrets')?.Resource).toBe(all);
+      expect(statements(prefix, 'AppPolicy')[0]?.Resource).toBe(`arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/*`);
+      expect(statements(prefix, 'WorkerPolicy').find((s) => s.Sid === 'DescribeWatchedSecrets')?.Resource).toBe(
+        `arn:aws:secretsmanager:${ENV.region}:${ENV.accountId}:secret:prod/*`,
+      );
+    });
+  });
+
+  describe('queue policies', () => {
+    const queuePolicyOf = (evaluator: Evaluator, queueId: string): Statement[] => {
+      const queueUrl = evaluator.evaluate({ Ref: queueId });
+      const id = resourcesOfType('AWS::SQS::QueuePolicy').find((candidate) => (evaluator.properties(candidate)['Queues'] as unknown[]).includes(queueUrl));
+      if (id === undefined) throw new Error(`no queue policy for ${queueId}`);
+      return statements(evaluator, id);
+    };
+
+    it('deny sqs:SendMessage on the queue to every principal but the rule (aws:SourceArn)', () => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['name prefix']);
+      const ruleArn = evaluator.evaluate({ 'Fn::GetAtt': ['Rule', 'Arn'] });
+
+      // Act
+      const deny = queuePolicyOf(evaluator, 'Queue').find((s) => s.Effect === 'Deny' && asList(s.Action).includes('sqs:SendMessage'));
+
+      // Assess
+      expect(deny).toEqual({
+        Sid: 'DenySendExceptRule',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:SendMessage',
+        Resource: evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] }),
+        Condition: { ArnNotEquals: { 'aws:SourceArn': ruleArn } },
+      });
+    });
+
+    it('exempt from that Deny only the RedrivePrincipalArns, who may redrive the DLQ into the queue', () => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['redrive principals']);
+
+      // Act
+      const deny = queuePolicyOf(evaluator, 'Queue').find((s) => s.Sid === 'DenySendExceptRule');
+
+      // Assess
+      expect(deny?.Condition).toEqual({
+        ArnNotEquals: { 'aws:SourceArn': evaluator.evaluate({ 'Fn::GetAtt': ['Rule', 'Arn'] }), 'aws:PrincipalArn': [REDRIVER, `arn:aws:iam::${ENV.accountId}:user/alice`] },
+      });
+    });
+
+    it.each(['Queue', 'DeadLetterQueue', 'EventsDeadLetterQueue'])('deny every request over plain HTTP to %s (aws:SecureTransport false)', (queueId) => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['name prefix']);
+
+      // Act
+      const deny = queuePolicyOf(evaluator, queueId).find((s) => s.Sid === 'DenyInsecureTransport');
+
+      // Assess
+      expect(deny).toEqual({
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:*',
+        Resource: evaluator.evaluate({ 'Fn::GetAtt': [queueId, 'Arn'] }),
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+    });
+
+    it('let only the worker queue use the DLQ as its dead-letter queue (RedriveAllowPolicy byQueue)', () => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['name prefix']);
+
+      // Act
+      const allow = evaluator.properties('DeadLetterQueue')['RedriveAllowPolicy'];
+
+      // Assess
+      expect(allow).toEqual({ redrivePermission: 'byQueue', sourceQueueArns: [evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] })] });
+    });
+
+    it.each(Object.entries(PARAMETER_SETS))('are the ones `infra apply` writes (%s)', (_label, parameters) => {
+      // Prepare
+      const evaluator = new Evaluator(template, parameters);
+      const arn = (id: string) => String(evaluator.evaluate({ 'Fn::GetAtt': [id, 'Arn'] }));
+      const principals = parameters['RedrivePrincipalArns']?.split(',') ?? [];
+      const policy = (statementsOf: Statement[]) => normalizePolicy({ Version: '2012-10-17', Statement: statementsOf });
+
+      // Assess
+      expect(policy(queuePolicyOf(evaluator, 'Queue'))).toEqual(normalizePolicy(workerQueuePolicy(arn('Queue'), arn('Rule'), principals)));
+      expect(policy(queuePolicyOf(evaluator, 'DeadLetterQueue'))).toEqual(normalizePolicy(deadLetterQueuePolicy(arn('DeadLetterQueue'))));
+      expect(policy(queuePolicyOf(evaluator, 'EventsDeadLetterQueue'))).toEqual(normalizePolicy(eventBridgeQueuePolicy(arn('EventsDeadLetterQueue'), arn('Rule'))));
+      expect(evaluator.properties('DeadLetterQueue')['RedriveAllowPolicy']).toEqual(redriveAllowPolicy(arn('Queue')));
     });
   });
 

@@ -27,6 +27,7 @@ export const CLOUDFORMATION_TAGS: Tags = FUNCTIONS.flatMap((fn): Array<ScalarTag
 
 export type Template = {
   Parameters: Record<string, { Type: string; Default?: unknown; [key: string]: unknown }>;
+  Rules?: Record<string, { RuleCondition?: unknown; Assertions: Array<{ Assert: unknown; AssertDescription?: string }> }>;
   Conditions: Record<string, unknown>;
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   Outputs: Record<string, { Value: unknown; Description?: string }>;
@@ -78,6 +79,23 @@ export class Evaluator {
     if (typeof value !== 'boolean') throw new Error(`condition ${name} is not a boolean`);
     this.#conditions.set(name, value);
     return value;
+  }
+
+  /**
+   * The template's Rules, as CloudFormation checks them before a create or update: the
+   * description of every assertion that fails for these parameters (`[]`: the stack is accepted).
+   */
+  failedRules(): string[] {
+    const failed: string[] = [];
+    for (const [name, rule] of Object.entries(this.#template.Rules ?? {})) {
+      if (rule.RuleCondition !== undefined && this.evaluate(rule.RuleCondition) !== true) continue;
+      for (const assertion of rule.Assertions) {
+        const holds = this.evaluate(assertion.Assert);
+        if (typeof holds !== 'boolean') throw new Error(`rule ${name} does not evaluate to a boolean`);
+        if (!holds) failed.push(`${name}: ${assertion.AssertDescription ?? 'assertion failed'}`);
+      }
+    }
+    return failed;
   }
 
   /** A resource's properties with every intrinsic function resolved. */
@@ -155,6 +173,12 @@ export class Evaluator {
         const items = this.#evaluate(values);
         if (!Array.isArray(items)) throw new Error('Fn::Select expects a list');
         return items[Number(this.#evaluate(index))];
+      }
+      case 'Fn::EachMemberEquals': {
+        // Rules only: every member of the list equals the value.
+        const [values, value] = list().map((item) => this.#evaluate(item));
+        if (!Array.isArray(values)) throw new Error('Fn::EachMemberEquals expects a list first');
+        return values.every((member) => member === value);
       }
       case 'Fn::Split': {
         const [separator, value] = list();
