@@ -23,7 +23,8 @@ export interface ConnectOptions {
    * `Command timed out` after this long: a command cannot wait forever for a connection that
    * never comes back. Also bounds the TCP connect (`connectTimeout`) and, as ioredis'
    * `socketTimeout`, destroys a socket that received nothing for this long after a command was
-   * written, so a silent (blackholed) connection is replaced by a reconnect.
+   * written, so a silent (blackholed) connection is replaced by a reconnect. Turns off ioredis'
+   * `autoResubscribe`: subscribe again on every `ready` yourself.
    * @defaultValue none: ioredis' defaults (commands unbounded, 10 s connect timeout)
    */
   commandTimeoutMs?: number;
@@ -101,7 +102,16 @@ export function redisOptionsFromConfig(config: RedisConfig, options: ConnectOpti
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), maxReconnectDelayMs),
     maxRetriesPerRequest: options.offlineQueue === false ? 0 : 3,
     ...(options.commandTimeoutMs !== undefined
-      ? { commandTimeout: options.commandTimeoutMs, socketTimeout: options.commandTimeoutMs, connectTimeout: options.commandTimeoutMs }
+      ? {
+          commandTimeout: options.commandTimeoutMs,
+          socketTimeout: options.commandTimeoutMs,
+          connectTimeout: options.commandTimeoutMs,
+          // ioredis resubscribes after a reconnect with a SUBSCRIBE whose promise nobody
+          // handles; once commands can time out, that rejection would crash the process (seen
+          // in the partition drill). An owner that subscribes does it again on every 'ready'
+          // instead, as InvalidationListener does.
+          autoResubscribe: false,
+        }
       : {}),
     ...(options.keepAliveMs !== undefined ? { keepAlive: options.keepAliveMs } : {}),
     ...(username ? { username } : {}),

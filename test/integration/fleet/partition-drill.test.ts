@@ -67,6 +67,7 @@ describe(`${INSTANCES} app instances, ${PARTITIONS} bus partitions in a row`, ()
         ...targets.endpoints(),
         statsEveryMs: 100,
         presence: { heartbeatIntervalMs: HEARTBEAT_MS, ttlMs: TTL_MS },
+        logLevel: 'debug',
       };
       instances.push(launchAppInstance(config));
     }
@@ -114,6 +115,7 @@ describe(`${INSTANCES} app instances, ${PARTITIONS} bus partitions in a row`, ()
   it('resumes presence after every heal and never calls the fleet converged early', async () => {
     const resumeMs: number[] = [];
     const convergeMs: number[] = [];
+    const resumeByPattern: Partial<Record<Pattern, number[]>> = {};
     const hooks: RotationHooks = {
       async finished(secret, newVersion, oldVersion) {
         for (const event of [moveCurrentEvent(secret.arn, newVersion, oldVersion), rotationSucceededEvent(secret.arn), labelUpdatedEvent(secret.arn, newVersion)]) {
@@ -126,6 +128,7 @@ describe(`${INSTANCES} app instances, ${PARTITIONS} bus partitions in a row`, ()
 
     for (let round = 0; round < PARTITIONS; round += 1) {
       const patterns = instances.map((_, i) => patternOf(round, i));
+      const seenBefore = proxies.map((proxy) => proxy.connections().length);
       patterns.forEach((pattern, i) => partition(i, pattern));
       // Long enough, every other round, for the presence hash to expire (TTL 2 s) while cut off.
       const cutFor = round % 2 === 0 ? 1_000 : TTL_MS + 500;
@@ -133,34 +136,46 @@ describe(`${INSTANCES} app instances, ${PARTITIONS} bus partitions in a row`, ()
       await new Promise((resolve) => setTimeout(resolve, cutFor));
 
       const healedAt = Date.now();
-      await Promise.all(patterns.map((pattern, i) => heal(i, pattern)));
-
-      // Presence resumed: every instance wrote a heartbeat after its heal.
+      // Presence resumed: every instance writes a heartbeat after its heal (watched from now on).
       const fresh = new Map<string, number>();
-      await waitUntil(
+      const presenceBack = waitUntil(
         async () => {
           for (const [id, at] of await heartbeats()) if (at >= healedAt && !fresh.has(id)) fresh.set(id, at);
           return fresh.size === INSTANCES;
         },
         { message: `round ${round} (${patterns.join(', ')}): every instance to write presence again`, timeoutMs: 10_000, intervalMs: 20 },
       );
-      for (const [id, at] of fresh) {
-        const pattern = patterns[Number(id.split('-')[1])];
-        // A staggered heal lets the second connection through 1.5 s after the first.
-        const healOf = pattern === 'subscriber-first' || pattern === 'commands-first' ? healedAt + 1_500 : healedAt;
-        if (pattern !== 'untouched') resumeMs.push(Math.max(0, at - healOf));
-      }
+      await Promise.all(patterns.map((pattern, i) => heal(i, pattern)));
 
+      // Ask as soon as every cut instance is subscribed again, before its presence is back: an
+      // instance that Redis sees on the channel but that does not report yet must block the answer.
+      await waitUntil(
+        () => proxies.every((proxy, i) => patterns[i] === 'untouched' || proxy.connections().slice(seenBefore[i]).some((c) => isSubscriber(c.name) && c.state === 'passing')),
+        { message: `round ${round}: every instance to reconnect its subscriber connection`, timeoutMs: 10_000 },
+      ).catch((error: unknown) => {
+        const logs = instances.map((p) => p.stderr().slice(-12).join('\n')).join('\n---\n');
+        throw new Error(`${String(error)}; connections since the partition: ${JSON.stringify(proxies.map((proxy, i) => proxy.connections().slice(seenBefore[i])))}\n${logs}`);
+      });
       // Truthful: when waitConverged says converged, every instance already held the version.
-      const result = await waitConverged({ redis: admin, keyPrefix: KEY_PREFIX, secretArn: secrets.db.arn, versionId: rotated.newVersion, timeoutMs: 15_000, pollMs: 50 });
+      const result = await waitConverged({ redis: admin, keyPrefix: KEY_PREFIX, secretArn: secrets.db.arn, versionId: rotated.newVersion, timeoutMs: 15_000, pollMs: 20 });
       const answeredAt = Date.now();
-      expect(result.instances, `round ${round}: instances counted`).toBe(INSTANCES);
+      expect(result.instances, `round ${round} (${patterns.join(', ')}): instances counted`).toBe(INSTANCES);
       for (let i = 0; i < INSTANCES; i += 1) {
         const at = adoptedAt(i, rotated.newVersion);
         expect(at, `round ${round}: app-${i} (${patterns[i]}) holds ${rotated.newVersion} when converged is answered`).toBeDefined();
         expect(at as number).toBeLessThanOrEqual(answeredAt);
       }
       convergeMs.push(answeredAt - healedAt);
+
+      await presenceBack;
+      for (const [id, at] of fresh) {
+        const pattern = patterns[Number(id.split('-')[1])] as Pattern;
+        // A staggered heal lets the second connection through 1.5 s after the first.
+        const healOf = pattern === 'subscriber-first' || pattern === 'commands-first' ? healedAt + 1_500 : healedAt;
+        if (pattern === 'untouched') continue;
+        resumeMs.push(Math.max(0, at - healOf));
+        (resumeByPattern[pattern] ??= []).push(Math.max(0, at - healOf));
+      }
     }
 
     for (const p of instances) p.signal('SIGTERM');
@@ -183,6 +198,7 @@ describe(`${INSTANCES} app instances, ${PARTITIONS} bus partitions in a row`, ()
         operations,
         failed: summaries.reduce((n, s) => n + Object.values(s.results).reduce((m, r) => m + r.failed, 0), 0),
         resumeMs: { median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1), samples: sorted.length },
+        resumeMaxByPattern: Object.fromEntries(Object.entries(resumeByPattern).map(([pattern, values]) => [pattern, Math.max(...values)])),
         healToConvergedMs: { median: [...convergeMs].sort((a, b) => a - b)[Math.floor(convergeMs.length / 2)], max: Math.max(...convergeMs) },
       })}`,
     );

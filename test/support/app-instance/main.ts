@@ -8,7 +8,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 // Only the package's public API, as an app would import it.
-import { createCredentialCache, createRotatingMailer, createRotatingPgPool, createRotatingRedis } from '../../../src/index.js';
+import { createCredentialCache, createLogger, createRotatingMailer, createRotatingPgPool, createRotatingRedis } from '../../../src/index.js';
 import { startLoadLoop, type LoadLoop } from '../load-loop.js';
 
 export interface AppInstanceConfig {
@@ -22,6 +22,8 @@ export interface AppInstanceConfig {
   statsEveryMs: number;
   /** Pause after each operation, per client (ms). @defaultValue pg 2, redis 2, smtp 10 */
   loadPauseMs?: { pg: number; redis: number; smtp: number };
+  /** The cache's log level, written to stderr. @defaultValue `'silent'` */
+  logLevel?: string;
   /** Presence timing (the partition drill uses short beats). @defaultValue the SDK's (10 s / 30 s) */
   presence?: { heartbeatIntervalMs: number; ttlMs: number };
 }
@@ -39,6 +41,7 @@ const cache = createCredentialCache({
   signingKeys: config.bus.signingKeys,
   secretsClient: new SecretsManagerClient(config.aws),
   presence: { instanceId: config.instanceId, ...config.presence },
+  logger: createLogger({ level: config.logLevel ?? 'silent', base: { instanceId: config.instanceId }, destination: process.stderr }),
 });
 await cache.start();
 

@@ -134,6 +134,16 @@ describe('redisOptionsFromConfig bounds', () => {
     expect(options).toMatchObject({ commandTimeout: 1_500, socketTimeout: 1_500, connectTimeout: 1_500, keepAlive: 10_000 });
   });
 
+  it("turns ioredis' auto-resubscribe off with a bound: its SUBSCRIBE has no handler, and a timed-out one would crash the app", () => {
+    // Act
+    const bounded = redisOptionsFromConfig(config, { connectionName: 'rotation-relay:listener', commandTimeoutMs: 1_500 });
+    const unbounded = redisOptionsFromConfig(config, { connectionName: 'rotation-relay:worker' });
+
+    // Assess
+    expect(bounded.autoResubscribe).toBe(false);
+    expect(unbounded.autoResubscribe).toBeUndefined();
+  });
+
   it("leaves ioredis' own timeouts alone when no bound is asked for (the worker and the CLI)", () => {
     // Act
     const options = redisOptionsFromConfig(config, { connectionName: 'rotation-relay:worker', offlineQueue: false });
