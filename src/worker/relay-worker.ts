@@ -13,7 +13,7 @@ import {
   signIfKeyed,
 } from '../protocol/index.js';
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
-import { connectRotatingRedis } from './rotating-redis.js';
+import { connectRotatingRedis, WORKER_CONNECTION } from './rotating-redis.js';
 import type { CredentialCache } from '../subscriber/index.js';
 import { createSecretsClient, describeCurrentVersion, SDK_CLIENT_SETTINGS, type CurrentVersion } from '../secrets/index.js';
 import { createMessageHandler, type MessageHandler, type MessageOutcome } from './handle-message.js';
@@ -114,7 +114,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.staleOptions = deps.instancesStale ?? {};
     // A rotating password can only be read once start() may do I/O; otherwise connect now.
     if (deps.redis !== undefined || config.redis.passwordSecretId === undefined) {
-      this.attachRedis(deps.redis ?? connectRedis(config.redis, { connectionName: 'rotation-relay:worker', offlineQueue: false }));
+      this.attachRedis(deps.redis ?? connectRedis(config.redis, WORKER_CONNECTION));
     }
   }
 

@@ -2,7 +2,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRotatingRedis } from '../clients/redis-client.js';
 import type { WorkerConfig } from '../config/index.js';
 import type { Logger } from '../logging/logger.js';
-import { redisOptionsFromConfig, type RedisClient } from '../redis/connect.js';
+import { redisOptionsFromConfig, type ConnectOptions, type RedisClient } from '../redis/connect.js';
 import { createCredentialCache, type CredentialCache } from '../subscriber/index.js';
 
 /** The logical name of the Redis password's secret inside the worker's own small cache. */
@@ -16,6 +16,20 @@ const REDIS_SECRET = 'redis';
  * before the invalidation (WRONGPASS at a reconnect), the client refreshes it and logs in again
  * instead of being stranded.
  */
+/**
+ * The worker's publishing connection. No offline queue: a publish during an outage fails at once
+ * and the SQS message stays on the queue. Bounded: a master that hangs (it accepts and never
+ * answers) would otherwise hold a publish forever while sqs-consumer keeps extending the
+ * message's visibility, so the rotation never reaches the fleet; a timed-out publish is retried,
+ * and the retry reaches the master that replaced it (the publish script makes a repeat a no-op).
+ */
+export const WORKER_CONNECTION = {
+  connectionName: 'rotation-relay:worker',
+  offlineQueue: false,
+  commandTimeoutMs: 5_000,
+  keepAliveMs: 10_000,
+} as const satisfies ConnectOptions;
+
 export async function connectRotatingRedis(
   config: WorkerConfig,
   secrets: SecretsManagerClient,
@@ -32,10 +46,7 @@ export async function connectRotatingRedis(
     logger: logger.child({ component: 'worker-redis-credentials' }),
   });
   await cache.start();
-  const { password: _fromUrl, host, port, ...nodeOptions } = redisOptionsFromConfig(config.redis, {
-    connectionName: 'rotation-relay:worker',
-    offlineQueue: false,
-  });
+  const { password: _fromUrl, host, port, ...nodeOptions } = redisOptionsFromConfig(config.redis, WORKER_CONNECTION);
   const redis = config.redis.cluster
     ? createRotatingRedis(cache, REDIS_SECRET, {
         cluster: [{ host: host ?? '127.0.0.1', port: port ?? 6379 }],
