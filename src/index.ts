@@ -33,6 +33,7 @@ export {
   waitConverged,
   WAIT_CONVERGED_DEFAULTS,
   NotConvergedError,
+  type NotConvergedReason,
   FleetOptionsError,
   FleetReadError,
   type WaitConvergedOptions,
@@ -53,7 +54,17 @@ export {
   SecretParseError,
   EnvFallbackError,
 } from './subscriber/index.js';
-export { SecretNotFoundError, SecretAccessDeniedError, SecretsManagerUnavailableError } from './secrets/errors.js';
+export {
+  SecretNotFoundError,
+  SecretVersionNotFoundError,
+  SecretScheduledForDeletionError,
+  SecretAccessDeniedError,
+  SecretKmsAccessDeniedError,
+  SecretCredentialsRejectedError,
+  SecretDecryptionError,
+  SecretRequestInvalidError,
+  SecretsManagerUnavailableError,
+} from './secrets/errors.js';
 export { BinarySecretNotSupportedError } from './secrets/get-secret-value.js';
 
 // Shared configuration and observability types the options above refer to

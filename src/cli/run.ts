@@ -40,7 +40,8 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Run "rotation-relay <command> --help" for a command's options.
-Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration (or a rejected event).`;
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration (or a rejected event),
+3 wait-converged: subscribers on the channel that report no presence.`;
 
 /** The whole CLI as a function of argv and io, so tests run it in-process. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {

@@ -29,6 +29,9 @@ export const MetricNames = {
   MissedByEvents: 'MissedByEvents',
   PresenceWriteFailures: 'PresenceWriteFailures',
   VersionsStateLost: 'VersionsStateLost',
+  InvalidationsRejected: 'InvalidationsRejected',
+  RefreshesThrottled: 'RefreshesThrottled',
+  ClockSkewDetected: 'ClockSkewDetected',
 } as const;
 
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
@@ -133,6 +136,21 @@ export const METRIC_DEFINITIONS: { readonly [N in MetricName]: MetricDefinition 
     unit: 'Count',
     emittedBy: 'subscriber',
     description: 'Reconciles that found the versions hash emptied or missing a secret seen there before (Redis restart, failover, FLUSHALL)',
+  },
+  InvalidationsRejected: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: 'Invalidations refused by the verifier (dimension Reason: its failure code); forged, replayed, or from a skewed clock',
+  },
+  RefreshesThrottled: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: "Refreshes an invalidation asked for that the per-secret read budget refused (a flood); the poll and genuine rotations still get through",
+  },
+  ClockSkewDetected: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: "Signed invalidations rejected because this host's clock and the worker's differ by more than the tolerance",
   },
 };
 

@@ -31,6 +31,9 @@ describe('Module: metric names', () => {
         'MissedByEvents',
         'PresenceWriteFailures',
         'VersionsStateLost',
+        'InvalidationsRejected',
+        'RefreshesThrottled',
+        'ClockSkewDetected',
       ].sort(),
     );
   });
