@@ -8,8 +8,14 @@ export const SIGNING_KEYS_ENV = 'ROTATION_RELAY_SIGNING_KEYS';
 export const MIN_SIGNING_KEY_BYTES = 32;
 /** Default replay window: a message published longer ago than this is rejected. */
 export const DEFAULT_MAX_AGE_MS = 5 * 60 * 1000;
-/** How far in the future `publishedAt` may be (clock skew between worker and subscriber hosts). */
-export const MAX_CLOCK_SKEW_MS = 30 * 1000;
+/**
+ * Default of `clockSkewToleranceMs`: how far in the future `publishedAt` may be (the worker's clock
+ * ahead of the subscriber's). NTP keeps hosts within milliseconds; 30 s leaves room for a host
+ * that just booted, and is small next to the 5-minute replay window.
+ */
+export const DEFAULT_CLOCK_SKEW_TOLERANCE_MS = 30 * 1000;
+/** The same default under its older name (from when the tolerance was fixed), kept for existing imports. */
+export const MAX_CLOCK_SKEW_MS = DEFAULT_CLOCK_SKEW_TOLERANCE_MS;
 
 /** `sig` = this prefix + base64url (no padding) of the 32-byte HMAC. */
 const SIG_PREFIX = 'v1=';
@@ -19,6 +25,30 @@ const EXPECTED_KEYS_FORM = `comma-separated keys of at least ${MIN_SIGNING_KEY_B
 
 export type VerifyFailureCode = 'malformed' | 'unsigned' | 'bad-signature' | 'too-old' | 'from-the-future';
 
+/** The failure codes of the freshness checks, the only ones that say something about clocks. */
+export type FreshnessFailureCode = Extract<VerifyFailureCode, 'too-old' | 'from-the-future'>;
+
+export type VerifyFailure =
+  | { ok: false; code: Exclude<VerifyFailureCode, FreshnessFailureCode>; reason: string }
+  | {
+      ok: false;
+      code: FreshnessFailureCode;
+      reason: string;
+      /**
+       * `publishedAt` minus this verifier's clock, in ms: positive when the message is from the
+       * future (the publisher's clock is ahead), negative when it is old (this clock is ahead, or
+       * the message is a replay).
+       */
+      offsetMs: number;
+      /**
+       * True when a configured key verified `sig` before the freshness check failed: only then is
+       * `publishedAt` the worker's own clock reading rather than whatever a forger wrote.
+       */
+      signatureVerified: boolean;
+      /** The message as parsed; it passed the schema, so its fields are well formed. */
+      invalidation: Invalidation;
+    };
+
 export type VerifyResult =
   | {
       ok: true;
@@ -26,7 +56,7 @@ export type VerifyResult =
       /** True when a configured key verified `sig`; false when no keys are configured (or unsigned was allowed). */
       signatureVerified: boolean;
     }
-  | { ok: false; code: VerifyFailureCode; reason: string };
+  | VerifyFailure;
 
 export interface VerifyOptions {
   /** Accepted keys, current first. Empty: signatures are neither required nor checked. */
@@ -36,6 +66,13 @@ export interface VerifyOptions {
    * entries read back from `{P}:versions` (old by design). @defaultValue {@link DEFAULT_MAX_AGE_MS}
    */
   maxAgeMs?: number;
+  /**
+   * How far in the future `publishedAt` may be before a message is `from-the-future`: the most the
+   * worker's clock may be ahead of this one. This clock *ahead* of the worker's is covered by
+   * `maxAgeMs` instead (messages merely look older). Finite, `>= 0`.
+   * @defaultValue {@link DEFAULT_CLOCK_SKEW_TOLERANCE_MS} (30 000 ms)
+   */
+  clockSkewToleranceMs?: number;
   /** Clock, injectable for tests. @defaultValue `Date.now` */
   now?: () => number;
   /**
@@ -97,7 +134,7 @@ export function verifyInvalidationObject(invalidation: Invalidation, options: Ve
  * Checks the options once (throws {@link InvalidSigningKeysError} / {@link InvalidVerifyOptionsError})
  * so a listener fails at start-up, not on its first message. Checks run in this order:
  * malformed → unsigned / bad-signature → too-old → from-the-future, so authenticity is judged
- * before freshness.
+ * before freshness, and a freshness failure can say whether its `publishedAt` was signed.
  */
 export function createInvalidationVerifier(options: VerifyOptions): InvalidationVerifier {
   const keys = [...options.keys];
@@ -105,6 +142,12 @@ export function createInvalidationVerifier(options: VerifyOptions): Invalidation
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (typeof maxAgeMs !== 'number' || Number.isNaN(maxAgeMs) || maxAgeMs <= 0) {
     throw new InvalidVerifyOptionsError('maxAgeMs must be a positive number of milliseconds (Infinity turns the age check off)');
+  }
+  const clockSkewToleranceMs = options.clockSkewToleranceMs ?? DEFAULT_CLOCK_SKEW_TOLERANCE_MS;
+  // Infinity is refused (unlike maxAgeMs): a message stamped years ahead would then never grow
+  // too old, and one leaked signed message would be replayable for ever.
+  if (typeof clockSkewToleranceMs !== 'number' || !Number.isFinite(clockSkewToleranceMs) || clockSkewToleranceMs < 0) {
+    throw new InvalidVerifyOptionsError('clockSkewToleranceMs must be a finite number of milliseconds >= 0');
   }
   const requireSignature = options.requireSignature ?? keys.length > 0;
   if (requireSignature && keys.length === 0) {
@@ -115,7 +158,7 @@ export function createInvalidationVerifier(options: VerifyOptions): Invalidation
   const check = (invalidation: Invalidation): VerifyResult => {
     const signature = checkSignature(invalidation, keys, requireSignature);
     if (signature !== true && signature !== false) return signature;
-    const freshness = checkFreshness(invalidation.publishedAt, now(), maxAgeMs);
+    const freshness = checkFreshness(invalidation, now(), { maxAgeMs, clockSkewToleranceMs, signatureVerified: signature });
     if (freshness) return freshness;
     return { ok: true, invalidation, signatureVerified: signature };
   };
@@ -163,19 +206,25 @@ function checkSignature(invalidation: Invalidation, keys: readonly string[], req
   return true;
 }
 
-function checkFreshness(publishedAt: string, nowMs: number, maxAgeMs: number): VerifyResult | undefined {
-  const published = Date.parse(publishedAt);
+interface FreshnessBounds {
+  maxAgeMs: number;
+  clockSkewToleranceMs: number;
+  /** Passed through to the failure: whether `publishedAt` can be trusted as the worker's clock. */
+  signatureVerified: boolean;
+}
+
+function checkFreshness(invalidation: Invalidation, nowMs: number, bounds: FreshnessBounds): VerifyFailure | undefined {
+  const published = Date.parse(invalidation.publishedAt);
   if (Number.isNaN(published)) return { ok: false, code: 'malformed', reason: 'publishedAt is not a date' };
   const ageMs = nowMs - published;
+  const { maxAgeMs, clockSkewToleranceMs, signatureVerified } = bounds;
   if (ageMs > maxAgeMs) {
-    return { ok: false, code: 'too-old', reason: `publishedAt is ${ageMs} ms old, more than the ${maxAgeMs} ms allowed` };
+    const reason = `publishedAt is ${ageMs} ms old, more than the ${maxAgeMs} ms allowed`;
+    return { ok: false, code: 'too-old', reason, offsetMs: -ageMs, signatureVerified, invalidation };
   }
-  if (-ageMs > MAX_CLOCK_SKEW_MS) {
-    return {
-      ok: false,
-      code: 'from-the-future',
-      reason: `publishedAt is ${-ageMs} ms in the future, more than the ${MAX_CLOCK_SKEW_MS} ms clock skew allowed`,
-    };
+  if (-ageMs > clockSkewToleranceMs) {
+    const reason = `publishedAt is ${-ageMs} ms in the future, more than the ${clockSkewToleranceMs} ms clock skew allowed`;
+    return { ok: false, code: 'from-the-future', reason, offsetMs: -ageMs, signatureVerified, invalidation };
   }
   return undefined;
 }

@@ -5,6 +5,7 @@ import type { Invalidation } from '../protocol/index.js';
 import { SecretsManagerUnavailableError } from '../secrets/errors.js';
 import { SDK_CLIENT_SETTINGS } from '../secrets/client.js';
 import { backoffDelay } from './backoff.js';
+import { ClockSkewMonitor } from './clock-skew.js';
 import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from './env-fallback.js';
 import { CacheNotStartedError, CacheStoppedError, SecretUnavailableAtStartError, UnknownSecretError } from './errors.js';
 import { InvalidationListener, listenerTimingsFor } from './invalidation-listener.js';
@@ -15,6 +16,7 @@ import { PresenceWriter } from './presence.js';
 import { LostStateRecovery, planReconcile } from './reconcile.js';
 import { redisPasswordFrom } from './redis-password.js';
 import { Refresher, type CacheCounts } from './refresher.js';
+import { RejectionLog } from './rejection-log.js';
 import { safeMessage, SecretState, type RefreshRequest } from './secret-state.js';
 import type { CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
 
@@ -54,6 +56,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     invalidationsRejected: 0,
   };
   private listener: InvalidationListener | undefined;
+  /** Summarises rejected invalidations; flushed at stop so the last interval's counts are kept. */
+  private rejections: RejectionLog | undefined;
   /** Fleet presence and acks (docs/protocol.md); undefined when off. */
   private presence: PresenceWriter | undefined;
   private starting: Promise<void> | undefined;
@@ -292,6 +296,9 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       redis,
       signingKeys: this.options.signingKeys,
       maxAgeMs: this.options.maxAgeMs,
+      clockSkewToleranceMs: this.options.clockSkewToleranceMs,
+      // The cache's clock judges messages too: one notion of "now" per cache (and a testable one).
+      now: this.options.now,
       connectionName: listenerConnectionName(this.options.presence?.instanceId),
       // Bounds follow the heartbeat: a dead connection is noticed, and a healed one back, within about one.
       ...listenerTimingsFor(this.options.presence?.heartbeatIntervalMs),
@@ -299,9 +306,15 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     });
     this.listener = listener;
     listener.on('invalidation', (invalidation) => this.onInvalidation(invalidation));
-    listener.on('rejected', ({ code, reason }) => {
+    const { logger, metrics, clockSkewToleranceMs, maxAgeMs } = this.options;
+    const rejections = new RejectionLog({ logger, metrics });
+    this.rejections = rejections;
+    const clockSkew = new ClockSkewMonitor({ logger, metrics, clockSkewToleranceMs, maxAgeMs });
+    listener.on('rejected', (rejection) => {
       this.counts.invalidationsRejected += 1;
-      this.options.logger.warn({ code, reason }, 'invalidation rejected');
+      // Summarised, not one line each: whoever can publish decides how many there are.
+      rejections.record(rejection);
+      clockSkew.observe(rejection);
     });
     listener.on('subscribed', () => this.onSubscribed());
     listener.on('disconnected', () => {
@@ -542,6 +555,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.lostState.stop();
     await this.presence?.stop();
     await this.listener?.stop();
+    this.rejections?.close();
     if (this.ownsClient) this.client.destroy();
     if (this.started) this.options.logger.info('credential cache stopped');
   }

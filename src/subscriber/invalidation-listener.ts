@@ -8,6 +8,7 @@ import {
   type InvalidationVerifier,
   type VerifyFailureCode,
 } from '../protocol/index.js';
+import type { VerifyFailure } from '../protocol/signing.js';
 import { connectRedis, DEFAULT_MAX_RECONNECT_DELAY_MS, withRedisDeadline, type RedisClient } from '../redis/connect.js';
 import { isRedisAuthError } from '../redis/auth-errors.js';
 import { applyRedisPassword } from './redis-password.js';
@@ -18,6 +19,13 @@ export interface InvalidationListenerOptions {
   signingKeys?: readonly string[];
   /** Replay guard for signed messages. @defaultValue 300 000 (5 min) */
   maxAgeMs?: number;
+  /**
+   * How far in the future a message's `publishedAt` may be (the worker's clock ahead of this
+   * host's) before it is rejected as `from-the-future`. @defaultValue 30 000 ms
+   */
+  clockSkewToleranceMs?: number;
+  /** The clock messages are judged by (the owner's, so a cache and its listener agree). @defaultValue `Date.now` */
+  now?: () => number;
   /** Connection name in `CLIENT LIST`. @defaultValue `rotation-relay:listener` */
   connectionName?: string;
   /**
@@ -86,7 +94,7 @@ export interface InvalidationListenerEvents {
   /** A message that parsed and passed signature and age checks. */
   invalidation: [Invalidation];
   /** A message that did not; the reason never contains the raw message. */
-  rejected: [{ code: VerifyFailureCode; reason: string }];
+  rejected: [ListenerRejection];
   /**
    * Subscribed (again): from now on nothing is missed, and anything published before may have
    * been. Fires after the first SUBSCRIBE and after every reconnect; owners reconcile here.
@@ -100,6 +108,23 @@ export interface InvalidationListenerEvents {
    */
   'auth-failed': [Error];
   error: [Error];
+}
+
+/** One rejected message, as the `rejected` event reports it. */
+export interface ListenerRejection {
+  code: VerifyFailureCode;
+  /** One sentence naming the problem; never the raw message. */
+  reason: string;
+  /**
+   * Only for a `too-old` or `from-the-future` message whose signature a configured key verified,
+   * i.e. whose fields the worker wrote: what clock-skew detection may trust.
+   */
+  signed?: {
+    /** The message's `id` (the worker never sends one twice: a repeat is a replay). */
+    id: string;
+    /** `publishedAt` minus this host's clock, in ms. Positive: the worker's clock is ahead. */
+    offsetMs: number;
+  };
 }
 
 /** What `readVersions` returns: verified entries by ARN, and how many were skipped. */
@@ -149,9 +174,18 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
     this.verifier = createInvalidationVerifier({
       keys: options.signingKeys ?? [],
       ...(options.maxAgeMs !== undefined ? { maxAgeMs: options.maxAgeMs } : {}),
+      ...(options.clockSkewToleranceMs !== undefined ? { clockSkewToleranceMs: options.clockSkewToleranceMs } : {}),
+      ...(options.now !== undefined ? { now: options.now } : {}),
     });
     // Entries of {P}:versions are old by design (protocol.md): check their signature, not their age.
-    this.entryVerifier = createInvalidationVerifier({ keys: options.signingKeys ?? [], maxAgeMs: Infinity });
+    // The future bound and the clock stay those of live messages, so a tolerance raised for a
+    // skewed host lets its reconcile read the entries too.
+    this.entryVerifier = createInvalidationVerifier({
+      keys: options.signingKeys ?? [],
+      maxAgeMs: Infinity,
+      ...(options.clockSkewToleranceMs !== undefined ? { clockSkewToleranceMs: options.clockSkewToleranceMs } : {}),
+      ...(options.now !== undefined ? { now: options.now } : {}),
+    });
     this.client = options.client ?? this.connect(this.connectionName);
     this.versionsClient = options.versionsClient;
     this.ownsVersionsClient = options.versionsClient === undefined;
@@ -183,7 +217,7 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
       if (channel !== this.channel) return;
       const result = this.verifier.verify(raw);
       if (result.ok) this.emit('invalidation', result.invalidation);
-      else this.emit('rejected', { code: result.code, reason: result.reason });
+      else this.emit('rejected', rejectionOf(result));
     });
     this.client.on('ready', () => this.subscribe());
     this.client.on('close', () => this.markDisconnected());
@@ -327,6 +361,16 @@ export class InvalidationListener extends EventEmitter<InvalidationListenerEvent
     if (isRedisAuthError(error)) this.emit('auth-failed', error);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+/** The `rejected` event of a verifier failure (exported for tests that feed a fake clock). */
+export function rejectionOf(failure: VerifyFailure): ListenerRejection {
+  const { code, reason } = failure;
+  // Copied field by field: the event must never carry more of the message than these.
+  if ('offsetMs' in failure && failure.signatureVerified) {
+    return { code, reason, signed: { id: failure.invalidation.id, offsetMs: failure.offsetMs } };
+  }
+  return { code, reason };
 }
 
 function isReady(client: RedisClient): boolean {

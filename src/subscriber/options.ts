@@ -7,6 +7,7 @@ import {
   DEFAULT_PRESENCE_TTL_MS,
   isValidInstanceId,
 } from '../protocol/index.js';
+import { DEFAULT_CLOCK_SKEW_TOLERANCE_MS } from '../protocol/signing.js';
 import { DEFAULT_BACKOFF, type BackoffBounds } from './backoff.js';
 import type { Env } from './env-fallback.js';
 import { CredentialCacheConfigError } from './errors.js';
@@ -25,6 +26,7 @@ export const CACHE_DEFAULTS = {
   lostStateJitterMs: DEFAULT_LOST_STATE_JITTER_MS,
   missedByEventsGraceMs: 60_000,
   maxAgeMs: DEFAULT_MAX_AGE_MS,
+  clockSkewToleranceMs: DEFAULT_CLOCK_SKEW_TOLERANCE_MS,
   presence: {
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     ttlMs: DEFAULT_PRESENCE_TTL_MS,
@@ -51,6 +53,7 @@ export interface ResolvedCacheOptions {
   lostStateJitterMs: number;
   missedByEventsGraceMs: number;
   maxAgeMs: number;
+  clockSkewToleranceMs: number;
   signingKeys: readonly string[];
   presence: ResolvedPresenceOptions | undefined;
   env: Env;
@@ -88,6 +91,7 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     lostStateJitterMs: nonNegative('redis.lostStateJitterMs', options.redis?.lostStateJitterMs ?? CACHE_DEFAULTS.lostStateJitterMs),
     missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
+    clockSkewToleranceMs: nonNegative('clockSkewToleranceMs', options.clockSkewToleranceMs ?? CACHE_DEFAULTS.clockSkewToleranceMs),
     signingKeys: options.signingKeys ?? [],
     presence: resolvePresence(options),
     env: options.env ?? process.env,

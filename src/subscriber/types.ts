@@ -93,6 +93,14 @@ export interface CredentialCacheOptions {
   signingKeys?: readonly string[];
   /** Replay guard for signed invalidations. @defaultValue 300 000 ms */
   maxAgeMs?: number;
+  /**
+   * How far in the future an invalidation's `publishedAt` may be (the worker's clock ahead of this
+   * host's) before it is rejected. A host clock *ahead* of the worker's only makes messages look
+   * older, which `maxAgeMs` covers. A host outside either bound logs one warning with the skew it measured,
+   * counts `ClockSkewDetected` per such message, and still converges through reconcile and the poll.
+   * @defaultValue 30 000 ms
+   */
+  clockSkewToleranceMs?: number;
   /** Fallback poll of every secret. @defaultValue 1 800 000 ms (30 min), ±10 % jitter */
   pollIntervalMs?: number;
   /** Fraction of the poll interval used as ± jitter, so a fleet does not poll in step. @defaultValue 0.1 */
