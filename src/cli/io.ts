@@ -9,6 +9,8 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  ignoreClosedReader(process.stdout);
+  ignoreClosedReader(process.stderr);
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
@@ -29,4 +31,31 @@ export function processIo(): CliIo {
         process.on('SIGTERM', handler);
       }),
   };
+}
+
+/**
+ * `rotation-relay status | head -1`: once the reader has gone, a write fails with EPIPE, emitted
+ * as an 'error' event that would crash the process with a stack trace. Nobody is left to read
+ * the rest, so drop it; any other write error still surfaces.
+ */
+function ignoreClosedReader(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. Into a pipe
+ * (and on POSIX a socket), `process.stdout.write` is asynchronous: what does not fit the pipe's
+ * buffer (64 KiB on Linux) waits in the process, and `process.exit` drops it. An empty write's
+ * callback runs after every earlier write has completed (or failed: a reader that left).
+ */
+export function drained(stream: NodeJS.WritableStream & { destroyed?: boolean; writable?: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed === true || stream.writable === false) {
+      resolve();
+      return;
+    }
+    stream.write('', () => resolve());
+  });
 }

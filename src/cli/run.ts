@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/index.js';
+import { describeCause, describeError } from '../error-cause.js';
 import { RotationRelayError } from '../errors.js';
 import { demo, demoHelp } from './commands/demo.js';
 import { infra, infraHelp } from './commands/infra.js';
@@ -76,11 +77,22 @@ function reportError(name: string, command: Command, error: unknown, io: CliIo):
     return EXIT.usage;
   }
   if (error instanceof RotationRelayError) {
-    io.err(`rotation-relay ${name}: ${error.message} [${error.code}]`);
+    io.err(`rotation-relay ${name}: ${error.message}${causeSuffix(error)} [${error.code}]`);
     return EXIT.failure;
   }
-  // Unexpected: print the name and message only; stacks of SDK errors can quote request data.
+  // Unexpected: the name and message only, on one line; stacks of SDK errors can quote request
+  // data, and so can an AWS SDK error's message (a response body it could not parse): name only.
   const err = error instanceof Error ? error : new Error(String(error));
-  io.err(`rotation-relay ${name}: ${err.name}: ${err.message}`);
+  const text = '$metadata' in err ? describeError(err) : `${err.name}: ${err.message}`;
+  io.err(`rotation-relay ${name}: ${text}${causeSuffix(err)}`.replace(/\s*\n\s*/g, ' '));
   return EXIT.failure;
+}
+
+/**
+ * " (cause: connect ECONNREFUSED 127.0.0.1:6379)": what the chain under the error says, told
+ * safely (src/error-cause.ts), unless the message already says it.
+ */
+function causeSuffix(error: Error): string {
+  const cause = describeCause(error);
+  return cause === undefined || error.message.includes(cause) ? '' : ` (cause: ${cause})`;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
 import type { Env } from './read-env.js';
 import { SETTINGS } from './settings.js';
@@ -61,15 +62,39 @@ export function loadAwsConfig(env: Env = process.env): AwsConfig {
 }
 
 export function loadRedisConfig(env: Env = process.env): RedisConfig {
+  const url = SETTINGS.redis.url.read(env);
   const tlsCaFile = SETTINGS.redis.tlsCaFile.read(env);
+  if (tlsCaFile !== undefined) checkCaFile(tlsCaFile, url);
   const passwordSecretId = SETTINGS.redis.passwordSecretId.read(env);
   return {
-    url: SETTINGS.redis.url.read(env),
+    url,
     cluster: SETTINGS.redis.cluster.read(env),
     keyPrefix: SETTINGS.redis.keyPrefix.read(env),
     ...(tlsCaFile ? { tlsCaFile } : {}),
     ...(passwordSecretId ? { passwordSecretId } : {}),
   };
+}
+
+/**
+ * The CA file is read when the connection is built, long after start-up validation: check it
+ * here, so a typo is one line naming the variable (exit 2) rather than a raw ENOENT, and a CA
+ * given with a plain redis:// URL (which would silently connect without TLS) is refused.
+ */
+function checkCaFile(file: string, url: string): void {
+  const variable = 'ROTATION_RELAY_REDIS_TLS_CA_FILE';
+  if (!url.startsWith('rediss://')) {
+    throw new ConfigError(variable, 'to be set only with a rediss:// ROTATION_RELAY_REDIS_URL (the URL is redis://, so the connection would not use TLS at all)');
+  }
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(variable, `a readable PEM file of the CA that signed the Redis server certificate (cannot read ${file}: ${code})`, { cause: error });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(variable, `a PEM file of the CA that signed the Redis server certificate (${file} holds no "-----BEGIN CERTIFICATE-----" block)`);
+  }
 }
 
 export function loadSigningConfig(env: Env = process.env): SigningConfig {

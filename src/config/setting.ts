@@ -1,4 +1,4 @@
-import { readBool, readEnum, readInt, readOptionalString, readRequiredString, readString, type Env } from './read-env.js';
+import { readBool, readEnum, readInt, readOptionalString, readRequiredString, readString, type Env, type StringCheck } from './read-env.js';
 
 /**
  * One environment variable, declared once: its name, its default as users read it, what it does,
@@ -22,16 +22,16 @@ export function boolSetting(name: string, fallback: boolean, doc: string): Setti
   return { name, defaultText: String(fallback), required: false, doc, read: (env) => readBool(env, name, fallback) };
 }
 
-export function stringSetting(name: string, fallback: string, doc: string, pattern?: RegExp, expected?: string): Setting<string> {
-  return { name, defaultText: fallback, required: false, doc, read: (env) => readString(env, name, fallback, pattern, expected) };
+export function stringSetting(name: string, fallback: string, doc: string, pattern?: RegExp, expected?: string, check?: StringCheck): Setting<string> {
+  return { name, defaultText: fallback, required: false, doc, read: (env) => readString(env, name, fallback, pattern, expected, check) };
 }
 
-export function optionalSetting(name: string, doc: string, pattern?: RegExp, expected?: string): Setting<string | undefined> {
-  return { name, defaultText: undefined, required: false, doc, read: (env) => readOptionalString(env, name, pattern, expected) };
+export function optionalSetting(name: string, doc: string, pattern?: RegExp, expected?: string, check?: StringCheck): Setting<string | undefined> {
+  return { name, defaultText: undefined, required: false, doc, read: (env) => readOptionalString(env, name, pattern, expected, check) };
 }
 
-export function requiredSetting(name: string, doc: string, pattern: RegExp, expected: string): Setting<string> {
-  return { name, defaultText: undefined, required: true, doc, read: (env) => readRequiredString(env, name, pattern, expected) };
+export function requiredSetting(name: string, doc: string, pattern: RegExp, expected: string, check?: StringCheck): Setting<string> {
+  return { name, defaultText: undefined, required: true, doc, read: (env) => readRequiredString(env, name, pattern, expected, check) };
 }
 
 export function enumSetting<const T extends readonly [string, ...string[]]>(

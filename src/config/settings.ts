@@ -14,6 +14,24 @@ const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 const REDIS_URL_PATTERN = /^rediss?:\/\/(?:[^\s/@]*@)?(?:\[[0-9a-fA-F:.]+\]|[^\s/@:[\]]+)(?::\d+)?(?:\/\d*)?$/;
 
 /**
+ * What the patterns above let through but a connection cannot use: a port outside 1–65535
+ * (`new URL` throws on it, which surfaced as `TypeError: Invalid URL`) or a URL the WHATWG
+ * parser refuses. The reasons never quote the value: the URL may carry a password.
+ */
+export function urlProblem(value: string): string | undefined {
+  const authority = value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0] ?? '';
+  // The port comes after the last `@`, so digits in a password are never taken for one.
+  const port = /:(\d+)$/.exec(authority.slice(authority.lastIndexOf('@') + 1))?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) return 'its port must be from 1 to 65535';
+  try {
+    new URL(value);
+  } catch {
+    return 'it is not a valid URL: check the host name';
+  }
+  return undefined;
+}
+
+/**
  * Every environment variable rotation-relay reads, grouped by who reads it. AWS credentials are
  * not here: the AWS SDK's default provider chain reads them (env, profile, IMDS, ECS, IRSA…).
  */
@@ -30,18 +48,21 @@ export const SETTINGS = {
       'Endpoint for every AWS service (LocalStack, moto_server). Read by the AWS SDK itself; validated here.',
       URL_PATTERN,
       'an http(s) URL such as http://127.0.0.1:5000',
+      urlProblem,
     ),
     sqsEndpoint: optionalSetting(
       'AWS_ENDPOINT_URL_SQS',
       'Endpoint for SQS only; wins over `AWS_ENDPOINT_URL`. When either is set, SQS calls go to it rather than to the queue URL\'s host.',
       URL_PATTERN,
       'an http(s) URL',
+      urlProblem,
     ),
     secretsManagerEndpoint: optionalSetting(
       'AWS_ENDPOINT_URL_SECRETS_MANAGER',
       'Endpoint for Secrets Manager only; wins over `AWS_ENDPOINT_URL`.',
       URL_PATTERN,
       'an http(s) URL',
+      urlProblem,
     ),
   },
   redis: {
@@ -51,6 +72,7 @@ export const SETTINGS = {
       'Redis/Valkey to publish on and read versions from. `rediss://` for TLS; `redis://user:password@host:port/db` for ACL auth (the password is never logged).',
       REDIS_URL_PATTERN,
       'a redis:// or rediss:// URL such as rediss://user:password@host:6379/0, with special characters in the password percent-encoded',
+      urlProblem,
     ),
     cluster: boolSetting(
       'ROTATION_RELAY_REDIS_CLUSTER',
@@ -59,11 +81,15 @@ export const SETTINGS = {
     ),
     tlsCaFile: optionalSetting(
       'ROTATION_RELAY_REDIS_TLS_CA_FILE',
-      'PEM file of the CA that signed the Redis server certificate, for `rediss://` with a private CA.',
+      'PEM file of the CA that signed the Redis server certificate, for `rediss://` with a private CA. Checked at start-up: it must be readable and hold a certificate, and the URL must be `rediss://`.',
+      undefined,
+      'a PEM file of the CA that signed the Redis server certificate',
     ),
     passwordSecretId: optionalSetting(
       'ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID',
       'Secret (name or ARN) holding this Redis connection\'s password, when it rotates: a JSON secret with `password` or `authToken`. The worker then follows its rotation (it relays the rotation of the very token it connects with) and the CLI reads it once; both need `secretsmanager:GetSecretValue` on that one secret. The user name still comes from the URL.',
+      undefined,
+      'a secret name or ARN',
     ),
     keyPrefix: stringSetting(
       'ROTATION_RELAY_KEY_PREFIX',
@@ -76,7 +102,9 @@ export const SETTINGS = {
   signing: {
     keys: optionalSetting(
       'ROTATION_RELAY_SIGNING_KEYS',
-      'Comma-separated HMAC-SHA256 keys, at least 32 bytes each, current key first. The worker signs with the first; subscribers accept any. Unset: messages are not signed and listeners trust whoever can publish to Redis.',
+      'Comma-separated HMAC-SHA256 keys, at least 32 bytes each, current key first. The worker signs with the first; subscribers accept any. Unset: messages are not signed and listeners trust whoever can publish to Redis. Set but empty is an error, not "unsigned".',
+      undefined,
+      'comma-separated keys of at least 32 bytes each, current key first',
     ),
     maxAgeSeconds: intSetting(
       'ROTATION_RELAY_MAX_AGE_SECONDS',
@@ -92,6 +120,7 @@ export const SETTINGS = {
       'URL of the SQS queue the EventBridge rule feeds (required by `worker`).',
       URL_PATTERN,
       'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
+      urlProblem,
     ),
     batchSize: intSetting('ROTATION_RELAY_BATCH_SIZE', 10, 1, 10, 'Messages per ReceiveMessage call (SQS allows at most 10).'),
     consumers: intSetting(

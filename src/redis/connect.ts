@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
 import type { RedisConfig } from '../config/index.js';
+import { describeError } from '../error-cause.js';
 import { RotationRelayError } from '../errors.js';
 
 export type RedisClient = Redis | Cluster;
@@ -139,8 +140,32 @@ export function connectRedis(config: RedisConfig, options: ConnectOptions): Redi
   return new Cluster([{ host: host ?? '127.0.0.1', port: port ?? 6379 }], clusterOptions);
 }
 
-/** Resolves once the connection is ready, or rejects with the first error after `timeoutMs`. */
-export async function waitForReady(client: RedisClient, timeoutMs: number): Promise<void> {
+/**
+ * A connection did not become ready in time. The message names the target (scheme, host, port;
+ * never credentials) and the last reason it gave (ECONNREFUSED, WRONGPASS, a certificate error),
+ * as {@link describeError} puts it; the error itself is the `cause`.
+ */
+export class RedisNotReadyError extends RotationRelayError {
+  constructor(target: string, timeoutMs: number, lastError: unknown) {
+    const why = lastError === undefined ? 'no answer' : describeError(lastError);
+    super('REDIS_NOT_READY', `Redis at ${target} not ready after ${timeoutMs} ms: ${why}`, lastError === undefined ? undefined : { cause: lastError });
+  }
+}
+
+/** The target of a live client, as {@link describeRedisTarget} would name its URL. */
+function clientTarget(client: RedisClient): string {
+  // A Cluster does not expose its seed nodes; callers that have the URL pass the target.
+  if (client instanceof Cluster) return `the cluster${client.options.redisOptions?.tls !== undefined ? ' (TLS)' : ''}`;
+  const { host, port, tls } = client.options;
+  const shownHost = host?.includes(':') ? `[${host}]` : (host ?? '127.0.0.1');
+  return `${tls ? 'rediss' : 'redis'}://${shownHost}:${port ?? 6379}`;
+}
+
+/**
+ * Resolves once the connection is ready, or rejects with {@link RedisNotReadyError} after
+ * `timeoutMs`, naming `target` (default: the client's host and port) and the last error seen.
+ */
+export async function waitForReady(client: RedisClient, timeoutMs: number, target?: string): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     let lastError: unknown;
@@ -149,7 +174,7 @@ export async function waitForReady(client: RedisClient, timeoutMs: number): Prom
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis not ready after ${timeoutMs} ms`, { cause: lastError }));
+      reject(new RedisNotReadyError(target ?? clientTarget(client), timeoutMs, lastError));
     }, timeoutMs);
     const onReady = () => {
       cleanup();

@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { describeError } from '../error-cause.js';
 import type { Logger } from '../logging/logger.js';
 import { QueueUnavailableError } from './errors.js';
 
@@ -15,8 +16,8 @@ export async function checkQueue(sqs: SQSClient, queueUrl: string, logger: Logge
     );
     attributes = output.Attributes;
   } catch (error) {
-    const name = error instanceof Error ? error.name : 'Error';
-    throw new QueueUnavailableError(`cannot read queue ${queueUrl} (${name}); check ROTATION_RELAY_QUEUE_URL, the region and the IAM policy`, {
+    // The cause, told safely: ECONNREFUSED with the address, AWS.SimpleQueueService.NonExistentQueue, AccessDenied…
+    throw new QueueUnavailableError(`cannot read queue ${queueUrl} (${describeError(error)}); check ROTATION_RELAY_QUEUE_URL, the region and the IAM policy`, {
       cause: error,
     });
   }

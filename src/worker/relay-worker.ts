@@ -12,6 +12,7 @@ import {
   readPublishedVersion,
   signIfKeyed,
 } from '../protocol/index.js';
+import { describeCause } from '../error-cause.js';
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
 import { connectRotatingRedis, WORKER_CONNECTION } from './rotating-redis.js';
 import type { CredentialCache } from '../subscriber/index.js';
@@ -294,7 +295,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
       this.metrics.count('PublishErrors');
       const err = error instanceof Error ? error : new Error(String(error));
       this.logger.warn(
-        { messageId: message.MessageId, err: { name: err.name, code: (err as { code?: unknown }).code, message: err.message } },
+        // `cause`: what was under it (refused, a certificate error, an AWS error name), told safely.
+        { messageId: message.MessageId, err: { name: err.name, code: (err as { code?: unknown }).code, message: err.message, cause: describeCause(err) } },
         'message failed; it stays on the queue and will be retried',
       );
       this.emit('retry', err, message);
@@ -363,9 +365,10 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
       try {
         await Promise.race([waitForReady(this.connection, attempt === 0 ? 1_000 : 5_000), stopRequested]);
         return;
-      } catch {
+      } catch (error) {
         if (this.stopping) return;
-        this.logger.warn({ redis: describeRedisTarget(this.config.redis.url) }, 'waiting for redis before consuming');
+        // Why it is not ready (refused, WRONGPASS, a certificate error): waiting alone fixes none of them.
+        this.logger.warn({ redis: describeRedisTarget(this.config.redis.url), reason: describeCause(error) ?? 'no answer' }, 'waiting for redis before consuming');
       }
     }
   }

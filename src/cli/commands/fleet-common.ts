@@ -1,5 +1,6 @@
 // Small helpers shared by the fleet commands (status, wait-converged, drill).
 import { loadRedisConfig, SETTINGS, type Env, type RedisConfig } from '../../config/index.js';
+import { describeCause } from '../../error-cause.js';
 import { Deadline, describeConnection, FleetReadError, type SubscriberAccount } from '../../fleet/index.js';
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../../redis/connect.js';
 import { UsageError } from '../exit-codes.js';
@@ -60,12 +61,11 @@ export async function openRedis(env: Env, deadline: Deadline = Deadline.in(REDIS
   redis.on('error', () => undefined);
   const waitMs = deadline.remainingMs();
   try {
-    await waitForReady(redis, waitMs);
+    await waitForReady(redis, waitMs, target);
   } catch (error) {
     redis.disconnect();
-    const cause = error instanceof Error ? error.cause : undefined;
-    const why = cause instanceof Error ? `: ${cause.message}` : '';
-    throw new FleetReadError(`Redis at ${target} not ready within ${waitMs} ms${why}`, { cause: error });
+    // The last reason the connection gave (refused, WRONGPASS, a certificate error), told safely.
+    throw new FleetReadError(`Redis at ${target} not ready within ${waitMs} ms: ${describeCause(error) ?? 'no answer'}`, { cause: error });
   }
   return { redis, config };
 }

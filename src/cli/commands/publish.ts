@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadAwsConfig, loadRedisConfig, loadSigningConfig } from '../../config/index.js';
 import { createInvalidation, publishInvalidation, signIfKeyed } from '../../protocol/index.js';
-import { connectRedis, waitForReady } from '../../redis/connect.js';
+import { connectRedis, describeRedisTarget, waitForReady } from '../../redis/connect.js';
 import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { currentRedisPassword } from '../redis-password.js';
@@ -37,7 +37,7 @@ export async function publish(argv: string[], io: CliIo): Promise<number> {
   const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);
   try {
-    await waitForReady(redis, 10_000);
+    await waitForReady(redis, 10_000, `${describeRedisTarget(redisConfig.url)}${redisConfig.cluster ? ' (cluster)' : ''}`);
     const unsigned = createInvalidation({
       secretArn: current.arn,
       secretName: current.name,

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyInvalidation } from '../../../src/protocol/index.js';
+import { createInvalidation, publishInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
 import { startFaultProxyDouble } from '../../support/fault-proxy-double.js';
 import { startFauxqs } from '../../support/fauxqs.js';
 import { freePort } from '../../support/free-port.js';
+import { registerSecretValue } from '../../support/leak-guard.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto-server.js';
 import { MotoSecrets } from '../../support/moto-secrets.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
+import { startRedisTls, type RedisTlsHandle } from '../../support/redis-tls.js';
+import { startTcpProxyDouble } from '../../support/tcp-proxy-double.js';
 import { labelUpdatedEvent, rotationSucceededEvent } from '../../support/rotation-events.js';
 
 /**
@@ -19,6 +23,8 @@ import { labelUpdatedEvent, rotationSucceededEvent } from '../../support/rotatio
 describe('rotation-relay worker + listen as processes, against moto_server and redis-server', () => {
   let moto: MotoHandle;
   let redis: RedisHandle;
+  /** A TLS-only redis-server with a throwaway CA: a server whose certificate nobody trusts. */
+  let tls: RedisTlsHandle;
   let sqs: SQSClient;
   let secrets: MotoSecrets;
   let queueUrl: string;
@@ -47,7 +53,7 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
   const send = (body: unknown) => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
 
   beforeAll(async () => {
-    [moto, redis] = await Promise.all([startMoto(), startRedis()]);
+    [moto, redis, tls] = await Promise.all([startMoto(), startRedis(), startRedisTls()]);
     sqs = new SQSClient(motoClientConfig(moto));
     secrets = new MotoSecrets(moto);
     const dlq = await sqs.send(new CreateQueueCommand({ QueueName: 'relay-dlq' }));
@@ -66,7 +72,7 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
     await Promise.allSettled(started.map((p) => p.exited));
     sqs?.destroy();
     secrets?.client.destroy();
-    await Promise.allSettled([moto?.stop(), redis?.stop()]);
+    await Promise.allSettled([moto?.stop(), redis?.stop(), tls?.stop()]);
   });
 
   it('turns a RotationSucceeded and a Secret Label Updated body into one signed invalidation each, seen by listen', async () => {
@@ -145,6 +151,149 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
     } finally {
       await fauxqs.stop();
     }
+  });
+
+  describe('listen --count 1 when Redis cannot be used: says why once, then exits 1 after --timeout naming the target and the cause', () => {
+    const password = `listen-timeout-${randomBytes(6).toString('hex')}`;
+
+    beforeAll(async () => {
+      registerSecretValue(password, 'the Redis password of the listen timeout tests');
+      // A user that may connect (AUTH, the ready check, its connection name) but not SUBSCRIBE.
+      const admin = new Redis(redis.url);
+      try {
+        await admin.call('ACL', 'SETUSER', 'nosubscribe', 'on', `>${password}`, '~*', '&*', '-@all', '+ping', '+info', '+client|setname');
+      } finally {
+        admin.disconnect();
+      }
+    });
+
+    const hostPort = (url: string) => url.replace(/^rediss?:\/\//, '');
+    const cases: Array<[string, () => Promise<{ url: string; target: string; cause: RegExp }>]> = [
+      [
+        'nothing listens on the port',
+        async () => {
+          const port = await freePort();
+          return { url: `redis://reader:${password}@127.0.0.1:${port}`, target: `redis://127.0.0.1:${port}`, cause: new RegExp(`^connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`) };
+        },
+      ],
+      ['the password is wrong', async () => ({ url: `redis://reader:${password}@${hostPort(redis.url)}`, target: redis.url, cause: /^WRONGPASS / })],
+      ['the user may not SUBSCRIBE', async () => ({ url: `redis://nosubscribe:${password}@${hostPort(redis.url)}`, target: redis.url, cause: /^NOPERM / })],
+      ['the server certificate is not trusted (no CA file)', async () => ({ url: tls.url, target: tls.url, cause: /CERT|UNABLE_TO_VERIFY|SELF_SIGNED/ })],
+    ];
+
+    it.each(cases)('%s', async (_label, setup) => {
+      const { url, target, cause } = await setup();
+      const started = Date.now();
+
+      const listener = start(['listen', '--count', '1', '--timeout', '2s'], { ROTATION_RELAY_REDIS_URL: url });
+      const code = await listener.exited;
+      const tookMs = Date.now() - started;
+
+      const stderr = listener.stderr();
+      expect(code, stderr.join('\n')).toBe(1);
+      expect(tookMs).toBeGreaterThanOrEqual(2_000);
+      // ioredis retried every 50…2000 ms meanwhile: one line per distinct reason, then the verdict.
+      expect(stderr).toHaveLength(2);
+      const reported = JSON.parse(stderr[0] ?? '') as { error: string; redis: string };
+      expect(reported.redis).toBe(target);
+      expect(reported.error).toMatch(cause);
+      expect(stderr[1]).toBe(`rotation-relay listen: Redis at ${target} not ready after 2000 ms: ${reported.error} [REDIS_NOT_READY]`);
+      expect(listener.stdout()).toEqual([]);
+    });
+  });
+
+  it('listen that loses Redis for longer than --timeout exits 1 naming the target', async () => {
+    const proxy = await startTcpProxyDouble({ host: redis.host, port: redis.port });
+    try {
+      const listener = start(['listen', '--timeout', '2s'], { ROTATION_RELAY_REDIS_URL: proxy.url });
+      await listener.waitForLine('stderr', (line) => line.includes('"listening"'), 'listen to subscribe through the proxy');
+
+      const cutAt = Date.now();
+      proxy.partition({ mode: 'reset' });
+      const code = await listener.exited;
+
+      expect(code).toBe(1);
+      expect(Date.now() - cutAt).toBeGreaterThanOrEqual(2_000);
+      const stderr = listener.stderr();
+      expect(stderr.at(-1)).toMatch(new RegExp(`^rotation-relay listen: Redis at ${proxy.url} not ready after 2000 ms: \\S.* \\[REDIS_NOT_READY\\]$`));
+      // Each reason once (read ECONNRESET, write ECONNRESET…), however many reconnects failed.
+      const reasons = stderr.filter((line) => line.startsWith('{"error"'));
+      expect(reasons.length).toBeGreaterThan(0);
+      expect(new Set(reasons).size).toBe(reasons.length);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('publish with Secrets Manager unreachable exits 1 in one line naming the refused endpoint', async () => {
+    const closedPort = await freePort();
+
+    const publish = start(['publish', 'app/db'], { AWS_ENDPOINT_URL: `http://127.0.0.1:${closedPort}` });
+    const code = await publish.exited;
+
+    expect(code).toBe(1);
+    expect(publish.stderr()).toEqual([
+      `rotation-relay publish: DescribeSecret for secret app/db failed: ECONNREFUSED, Secrets Manager could not be reached; check the network, a proxy, or AWS_ENDPOINT_URL (cause: connect ECONNREFUSED 127.0.0.1:${closedPort}) [SECRETS_MANAGER_UNAVAILABLE]`,
+    ]);
+  });
+
+  it('publish names the certificate error when the Secrets Manager endpoint presents an untrusted certificate', async () => {
+    const publish = start(['publish', 'app/db'], { AWS_ENDPOINT_URL: `https://127.0.0.1:${tls.port}` });
+    const code = await publish.exited;
+
+    expect(code).toBe(1);
+    expect(publish.stderr()).toHaveLength(1);
+    expect(publish.stderr()[0]).toMatch(
+      /^rotation-relay publish: DescribeSecret for secret app\/db failed: .*\(cause: [A-Z_]*(CERT|UNABLE_TO_VERIFY|SELF_SIGNED)[A-Z_]*: [^)]+\) \[SECRETS_MANAGER_UNAVAILABLE\]$/,
+    );
+  });
+
+  it('worker start-up names why the queue cannot be read', async () => {
+    const closedPort = await freePort();
+
+    const worker = start(['worker'], { AWS_ENDPOINT_URL_SQS: `http://127.0.0.1:${closedPort}` });
+    const code = await worker.exited;
+
+    expect(code).toBe(1);
+    expect(worker.stderr()).toEqual([
+      `rotation-relay worker: cannot read queue ${queueUrl} (connect ECONNREFUSED 127.0.0.1:${closedPort}); check ROTATION_RELAY_QUEUE_URL, the region and the IAM policy [QUEUE_UNAVAILABLE]`,
+    ]);
+  });
+
+  it('prints a status --json document of over 64 KiB into a pipe completely before it exits', async () => {
+    // 300 secrets with long names: the document is far bigger than a pipe's 64 KiB buffer, so
+    // most of it is still queued in the process when the command returns.
+    const prefix = `pipe-${randomBytes(3).toString('hex')}`;
+    const client = new Redis(redis.url);
+    try {
+      for (let i = 0; i < 300; i += 1) {
+        const name = `pipe/${'n'.repeat(200)}-${i}`;
+        await publishInvalidation(
+          client,
+          prefix,
+          createInvalidation({
+            secretArn: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`,
+            secretName: name,
+            versionId: `v-${i}-${randomBytes(8).toString('hex')}`,
+            reason: 'pipe test',
+            eventId: `pipe-${i}`,
+            eventTime: new Date().toISOString(),
+          }),
+        );
+      }
+    } finally {
+      client.disconnect();
+    }
+
+    const status = start(['status', '--json'], { ROTATION_RELAY_KEY_PREFIX: prefix });
+    const code = await status.exited;
+
+    expect(code).toBe(0);
+    const out = status.stdout();
+    expect(out).toHaveLength(1);
+    expect(Buffer.byteLength(out[0] ?? '')).toBeGreaterThan(2 * 65_536);
+    const document = JSON.parse(out[0] ?? '') as { secrets: unknown[] };
+    expect(document.secrets).toHaveLength(300);
   });
 
   it('stops at once on SIGTERM while start-up is still waiting for Redis', async () => {

@@ -329,7 +329,30 @@ describe('runCli', () => {
       expect(code).toBe(2);
       expect(io.outLines).toEqual([]);
       expect(io.errText()[0]).toContain('--count');
-      expect(io.errText()).toContain('Usage: rotation-relay listen [--count N]');
+      expect(io.errText()).toContain('Usage: rotation-relay listen [--count N] [--timeout DURATION]');
+    });
+
+    it.each([['soon'], ['0s']])('exits 2 for --timeout %s before connecting anywhere', async (timeout) => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      const code = await runCli(['listen', '--timeout', timeout], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()[0]).toMatch(/^rotation-relay listen: --timeout takes a duration/);
+    });
+
+    it('documents the default of --timeout in its help', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      await runCli(['listen', '--help'], io);
+
+      // Assess
+      expect(io.outLines[0]).toContain('(default 30s)');
     });
 
     it('exits 2 for an unknown option', async () => {
@@ -342,6 +365,40 @@ describe('runCli', () => {
       // Assess
       expect(code).toBe(2);
       expect(io.errText()[0]).toContain('--verbose');
+    });
+  });
+
+  describe('configuration errors: one line naming the variable, exit 2', () => {
+    const CASES: Array<[string, string[], Record<string, string>, RegExp]> = [
+      ['a Redis port out of range', ['status'], { ROTATION_RELAY_REDIS_URL: 'redis://127.0.0.1:99999' }, /^rotation-relay status: configuration: ROTATION_RELAY_REDIS_URL: expected .*\(its port must be from 1 to 65535\)$/],
+      [
+        'a missing TLS CA file',
+        ['listen'],
+        { ROTATION_RELAY_REDIS_URL: 'rediss://127.0.0.1:6380', ROTATION_RELAY_REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' },
+        /^rotation-relay listen: configuration: ROTATION_RELAY_REDIS_TLS_CA_FILE: expected a readable PEM file .*\(cannot read \/nonexistent\/ca\.pem: ENOENT\)$/,
+      ],
+      ['an empty Redis URL', ['status'], { ROTATION_RELAY_REDIS_URL: '' }, /^rotation-relay status: configuration: ROTATION_RELAY_REDIS_URL: expected .*\(it is set but empty; unset it to use the default, redis:\/\/127\.0\.0\.1:6379\)$/],
+      ['empty signing keys', ['listen'], { ROTATION_RELAY_SIGNING_KEYS: ' ' }, /^rotation-relay listen: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*\(it is set but empty; unset it instead\)$/],
+      [
+        'an AWS endpoint port out of range',
+        ['publish', 'app/db'],
+        { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:99999' },
+        /^rotation-relay publish: configuration: AWS_ENDPOINT_URL: expected .*\(its port must be from 1 to 65535\)$/,
+      ],
+    ];
+
+    it.each(CASES)('%s', async (_label, argv, env, line) => {
+      // Prepare
+      const io = fakeIo({ env });
+
+      // Act
+      const code = await runCli(argv, io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.outLines).toEqual([]);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toMatch(line);
     });
   });
 

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allSettings, loadRedisConfig, loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { createTempDir, type TempDir } from '../../support/temp-dir.js';
 import { configErrorOf, MINIMAL_WORKER_ENV } from '../../support/worker-config.js';
 
 const minimal = MINIMAL_WORKER_ENV;
@@ -116,9 +119,15 @@ describe('loadSigningConfig: key list rules', () => {
     expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: key }).keys).toEqual([key]);
   });
 
-  it('turns signing off when the variable is unset or blank', () => {
+  it('turns signing off when the variable is unset', () => {
     expect(loadSigningConfig({}).keys).toEqual([]);
-    expect(loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: '  ' }).keys).toEqual([]);
+  });
+
+  it('refuses a blank variable instead of turning signing off (a failed "$(cat keyfile)" looks like that)', () => {
+    const error = configErrorOf(() => loadSigningConfig({ ROTATION_RELAY_SIGNING_KEYS: '  ' }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_SIGNING_KEYS');
+    expect(error.message).toContain('(it is set but empty; unset it instead)');
   });
 });
 
@@ -135,5 +144,96 @@ describe('loadRedisConfig: URL form', () => {
 
     expect(error.message).toContain('percent-encoded');
     expect(error.message).not.toContain('12/34');
+  });
+});
+
+describe('loadRedisConfig: a URL the pattern allows but a connection cannot use', () => {
+  it.each([
+    ['redis://127.0.0.1:99999', 'its port must be from 1 to 65535'],
+    ['rediss://user:p%40ss@cache.example.com:65536/0', 'its port must be from 1 to 65535'],
+    ['redis://127.0.0.1:0', 'its port must be from 1 to 65535'],
+  ])('refuses %s naming the variable and the problem, without the password', (url, problem) => {
+    const error = configErrorOf(() => loadRedisConfig({ ROTATION_RELAY_REDIS_URL: url }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_REDIS_URL');
+    expect(error.message).toMatch(new RegExp(`^ROTATION_RELAY_REDIS_URL: expected a redis:// or rediss:// URL .*\\(${problem}\\)$`));
+    expect(error.message).not.toContain('p%40ss');
+  });
+
+  it('does not take digits of a password for the port', () => {
+    expect(loadRedisConfig({ ROTATION_RELAY_REDIS_URL: 'redis://user:99999@127.0.0.1:6379' }).url).toBe('redis://user:99999@127.0.0.1:6379');
+  });
+
+  it('checks the endpoint and queue URLs the same way', () => {
+    expect(configErrorOf(() => loadWorkerConfig({ ...minimal, AWS_ENDPOINT_URL: 'http://127.0.0.1:70000' })).message).toBe(
+      'AWS_ENDPOINT_URL: expected an http(s) URL such as http://127.0.0.1:5000 (its port must be from 1 to 65535)',
+    );
+    expect(configErrorOf(() => loadWorkerConfig({ ...minimal, ROTATION_RELAY_QUEUE_URL: 'https://sqs:123456/1/q' })).variable).toBe('ROTATION_RELAY_QUEUE_URL');
+  });
+});
+
+describe('loadRedisConfig: ROTATION_RELAY_REDIS_TLS_CA_FILE', () => {
+  let dir: TempDir;
+  beforeAll(async () => {
+    dir = await createTempDir('rr-config-ca-');
+  });
+  afterAll(async () => dir?.remove());
+  const file = async (name: string, text: string): Promise<string> => {
+    const path = join(dir.path, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+  it('accepts a readable PEM file with a rediss:// URL', async () => {
+    const ca = await file('ca.pem', PEM);
+
+    expect(loadRedisConfig({ ROTATION_RELAY_REDIS_URL: 'rediss://h:6380', ROTATION_RELAY_REDIS_TLS_CA_FILE: ca }).tlsCaFile).toBe(ca);
+  });
+
+  it('names the variable, the file and the errno when the file cannot be read', () => {
+    const error = configErrorOf(() => loadRedisConfig({ ROTATION_RELAY_REDIS_URL: 'rediss://h:6380', ROTATION_RELAY_REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_REDIS_TLS_CA_FILE');
+    expect(error.message).toBe(
+      'ROTATION_RELAY_REDIS_TLS_CA_FILE: expected a readable PEM file of the CA that signed the Redis server certificate (cannot read /nonexistent/ca.pem: ENOENT)',
+    );
+  });
+
+  it('refuses a file that holds no certificate', async () => {
+    const notPem = await file('hostname', 'my-host\n');
+
+    const error = configErrorOf(() => loadRedisConfig({ ROTATION_RELAY_REDIS_URL: 'rediss://h:6380', ROTATION_RELAY_REDIS_TLS_CA_FILE: notPem }));
+
+    expect(error.message).toContain('holds no "-----BEGIN CERTIFICATE-----" block');
+  });
+
+  it('refuses a CA file with a plain redis:// URL, which would connect without TLS', async () => {
+    const ca = await file('ca2.pem', PEM);
+
+    const error = configErrorOf(() => loadRedisConfig({ ROTATION_RELAY_REDIS_URL: 'redis://h:6379', ROTATION_RELAY_REDIS_TLS_CA_FILE: ca }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_REDIS_TLS_CA_FILE');
+    expect(error.message).toContain('the connection would not use TLS at all');
+  });
+});
+
+describe('an empty variable is an error, never the default', () => {
+  it('refuses ROTATION_RELAY_REDIS_URL="" instead of connecting to redis://127.0.0.1:6379', () => {
+    const error = configErrorOf(() => loadRedisConfig({ ROTATION_RELAY_REDIS_URL: '' }));
+
+    expect(error.variable).toBe('ROTATION_RELAY_REDIS_URL');
+    expect(error.message).toMatch(/\(it is set but empty; unset it to use the default, redis:\/\/127\.0\.0\.1:6379\)$/);
+  });
+
+  // Every setting, of every kind (number, boolean, enum, string with a default, optional, required).
+  it.each(allSettings().map(({ setting }) => setting.name))('%s set to "" or "  " fails naming it, on one line', (name) => {
+    for (const blank of ['', '  ']) {
+      const error = configErrorOf(() => loadWorkerConfig({ ...minimal, [name]: blank }));
+
+      expect(error.variable).toBe(name);
+      expect(error.message).toMatch(new RegExp(`^${name}: expected .*\\(it is set but empty(; unset it [^)]*)?\\)$`));
+      expect(error.message.split('\n')).toHaveLength(1);
+    }
   });
 });
