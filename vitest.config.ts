@@ -25,8 +25,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
-    // The SDK warns once per process that releases after January 2027 need Node 22; CI runs on
-    // Node 20 on purpose (our engines floor), so the warning is noise in test output only.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

@@ -101,7 +101,7 @@ function runScenario(scenario: Scenario): Promise<{ ok: boolean; seconds: number
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const unregister = registerCleanup(`bench ${scenario.name}`, () => child.kill('SIGKILL'));

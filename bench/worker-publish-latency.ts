@@ -27,7 +27,6 @@ import { machine, progressFor, scenarioArgs, writeResult } from './support/scena
 import { startSecretsManagerDouble } from './support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const args = scenarioArgs('worker-publish-latency', ['events', 'delay-ms', 'fast-publish']);
 const progress = progressFor('worker-publish-latency');
 const total = Number(args.options.events ?? (args.quick ? 50 : 300));

@@ -96,7 +96,7 @@ interface WorkerProcess {
 }
 
 function startWorkerProcess(args: string[], env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const unregister = registerCleanup('bench worker', () => child.kill('SIGKILL'));
   const lines = { stdout: [] as string[], stderr: [] as string[] };
   for (const stream of ['stdout', 'stderr'] as const) {

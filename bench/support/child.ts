@@ -40,7 +40,7 @@ export class JsonLineChild extends EventEmitter<{ message: [ChildMessage]; stder
     super();
     const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const unregister = registerCleanup(label, () => child.kill('SIGKILL'));
