@@ -80,6 +80,8 @@ const SCENARIOS: Scenario[] = [
     args: [...delayArgs, '--fast-publish', 'true', '--events', quick ? '20' : '150'],
     budgetSeconds: quick ? 45 : 120,
   },
+  // Floods on the channel against one instance (issue 13): reads, memory, a genuine rotation's switch.
+  { name: 'hostile', file: 'hostile.ts', args: delayArgs, budgetSeconds: quick ? 120 : 240 },
 ];
 /** What the whole run should take on an otherwise idle 2-core machine (10 minutes; 90 s for --quick). */
 const TARGET_S = quick ? 90 : 600;
@@ -181,6 +183,7 @@ const soak = read<any>('soak', outcomes.soak?.ok === true);
 const worker = read<any>('worker', outcomes.worker?.ok === true);
 const publishLatency = read<any>('worker-publish-latency', outcomes['worker-publish-latency']?.ok === true);
 const fastPublish = read<any>('fast-publish', outcomes['fast-publish']?.ok === true);
+const hostile = read<any>('hostile', outcomes.hostile?.ok === true);
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 const m = machine();
@@ -217,6 +220,7 @@ if (fastPublish) {
     enqueueToPublishMs: fastPublish.enqueueToPublishMs,
   };
 }
+if (hostile) latest.hostile = hostile.hostile;
 if (latest.getSecretValuePerChange !== undefined) {
   const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
   const largest = ours.reduce<(typeof ours)[number] | undefined>((a, r) => (!a || r.subscribers > a.subscribers ? r : a), undefined);

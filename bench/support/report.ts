@@ -5,6 +5,7 @@
  * limits, which are the project's stated goals.
  */
 import { CACHE_DEFAULTS } from '../../src/index.js';
+import { hostileRows, hostileSection, hostileTargets, type Hostile } from './report-hostile.js';
 
 export interface PropagationRow {
   subscribers: number;
@@ -144,6 +145,8 @@ export interface Latest {
   workerPublishLatency?: { events: number; publishLatencyMs: { p50: number; p99: number; max: number } };
   /** The opt-in fast publish, one rotation at a time on the latency double (bench/worker-publish-latency.ts). */
   fastPublish?: { events: number; published: number; fastPublished: number; delayMs: number; enqueueToPublishMs: { p50: number; p99: number; max: number } };
+  /** Floods on the channel against one instance (bench/hostile.ts). */
+  hostile?: Hostile;
   getSecretValuePerChange?: number;
   apiCost?: ReturnType<typeof apiCost>;
   targets?: Target[];
@@ -212,6 +215,7 @@ export function checkTargets(latest: Latest): Target[] {
     t('GetSecretValue per instance per change', latest.getSecretValuePerChange, '= 1', (v) => v === 1),
     t('worker burst: events/s', worker?.eventsPerSec, '≥ 1,000', (v) => v >= 1_000),
     t('worker burst: peak RSS (MB)', worker?.rssPeakMb, '≤ 120', (v) => v <= 120),
+    ...hostileTargets(latest.hostile),
   ];
 }
 
@@ -265,6 +269,7 @@ export function summaryTable(latest: Latest): string {
       `| worker idle (RSS, CPU) | ${ms(worker.idleRssMb)} MB, ${worker.idleCpuPercent} % | — |`,
     );
   }
+  if (latest.hostile) lines.push(...hostileRows(latest.hostile));
   return lines.join('\n');
 }
 
@@ -421,6 +426,8 @@ export function markdown(latest: Latest): string {
     }
     out.push('');
   }
+
+  if (latest.hostile) out.push(...hostileSection(latest.hostile));
 
   if (latest.apiCost) {
     const c = latest.apiCost;

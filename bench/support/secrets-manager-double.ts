@@ -51,7 +51,7 @@ export interface SecretsManagerDoubleOptions {
 
 export interface DoubleStats {
   byOperation: Record<string, number>;
-  /** GetSecretValue calls per secret ARN. */
+  /** GetSecretValue calls per secret ARN, answered or not (the SecretId as given when no secret has it). */
   getSecretValueBySecret: Record<string, number>;
 }
 
@@ -108,6 +108,11 @@ class SecretStore {
     private readonly region: string,
     private readonly account: string,
   ) {}
+
+  /** The ARN of the secret `secretId` names, if it exists. */
+  arnOf(secretId: unknown): string | undefined {
+    return typeof secretId === 'string' ? (this.byArn.get(secretId) ?? this.byName.get(secretId))?.arn : undefined;
+  }
 
   find(secretId: unknown): Secret {
     if (typeof secretId !== 'string' || secretId.length === 0) throw new ServiceError('InvalidParameterException', 'SecretId is required');
@@ -238,10 +243,10 @@ export async function startSecretsManagerDouble(options: SecretsManagerDoubleOpt
     PutSecretValue: (input) => store.put(input),
     UpdateSecretVersionStage: (input) => store.updateStage(input),
     GetSecretValue: (input) => {
-      const answer = store.get(input);
-      const arn = String(answer.ARN);
+      // Every call counts, answered or not: a read of a missing version costs as much as any.
+      const arn = store.arnOf(input.SecretId) ?? String(input.SecretId);
       counts.getSecretValueBySecret[arn] = (counts.getSecretValueBySecret[arn] ?? 0) + 1;
-      return answer;
+      return store.get(input);
     },
     DescribeSecret: (input) => store.describe(input),
   };

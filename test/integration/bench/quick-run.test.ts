@@ -75,6 +75,23 @@ const Latest = z.object({
     bothBursts: z.object({ publishErrors: z.number().int() }),
   }),
   fastPublish: z.object({ events: z.number().int().positive(), published: z.number().int(), fastPublished: z.number().int(), enqueueToPublishMs: z.object({ p99: nonNegative }) }),
+  hostile: z.object({
+    delayMs: nonNegative,
+    floods: z
+      .array(
+        z.object({
+          kind: z.enum(['forged', 'replayed']),
+          messages: z.number().int().positive(),
+          getSecretValue: z.number().int().positive(),
+          floorGetSecretValue: z.number().int().positive(),
+          rssGrowthMb: finite,
+          genuineSwitchMs: nonNegative,
+          floorSwitchMs: nonNegative,
+          invalidationsReceived: z.number().int(),
+        }),
+      )
+      .length(2),
+  }),
   getSecretValuePerChange: nonNegative,
   targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable() })).min(1),
 });
@@ -98,7 +115,7 @@ describe('npm run bench -- --quick', () => {
     // On failure, show the runner's own lines and the failed scenario's output, not its progress.
     const progressLine = /^\[bench\s+\d+s\] \[/;
     expect(exit, stderr.filter((line) => !progressLine.test(line)).slice(-60).join('\n')).toBe(0);
-    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency', 'fast-publish']) {
+    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency', 'fast-publish', 'hostile']) {
       expect(stderr.some((line) => line.includes(`✓ ${name} in`))).toBe(true);
     }
     // Progress from inside the scenarios comes through while they run, not only at the end.
@@ -147,6 +164,12 @@ describe('npm run bench -- --quick', () => {
     const { fastPublish } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
     // Each rotation comes well after the previous one was confirmed, beyond the margin: all fast.
     expect(fastPublish).toMatchObject({ published: fastPublish.events, fastPublished: fastPublish.events });
+  });
+
+  it('hostile: each flood reached the instance whole and the genuine rotation made halfway switched it (limits are reported, not asserted)', () => {
+    const { hostile } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect(hostile.floods.map((f) => f.kind)).toEqual(['forged', 'replayed']);
+    for (const flood of hostile.floods) expect(flood.invalidationsReceived).toBe(flood.messages + 1);
   });
 
   it('writes latest.md with the targets table and an SVG plot', () => {

@@ -1,0 +1,75 @@
+/**
+ * The `hostile` scenario's part of the generated documents: its README rows, its latest.md
+ * section and its targets (issue 13's limits). Every figure comes from latest.json.
+ */
+import type { HostileFlood } from '../hostile.js';
+
+export interface Hostile {
+  /** The Secrets Manager double's delay per read in this run. */
+  delayMs: number;
+  floods: HostileFlood[];
+}
+
+export interface HostileTarget {
+  what: string;
+  measured: number | null;
+  limit: string;
+  met: boolean | null;
+}
+
+const LABEL: Record<HostileFlood['kind'], string> = {
+  forged: 'forged unsigned messages (unsigned opt-in), each naming a random version',
+  replayed: 'replays of one older genuine signed message',
+};
+
+/** Computed, never measured as such: the flood's switch time over the floor's. */
+const ratio = (flood: HostileFlood): number => Math.round((flood.genuineSwitchMs / Math.max(1, flood.floorSwitchMs)) * 10) / 10;
+
+export function hostileTargets(hostile: Hostile | undefined): HostileTarget[] {
+  const t = (what: string, measured: number | undefined, limit: string, ok: (v: number) => boolean): HostileTarget => ({
+    what,
+    measured: measured ?? null,
+    limit,
+    met: measured === undefined ? null : ok(measured),
+  });
+  return (['forged', 'replayed'] as const).flatMap((kind) => {
+    const flood = hostile?.floods.find((f) => f.kind === kind);
+    const n = flood ? flood.messages.toLocaleString('en-US') : 'N';
+    return [
+      t(`hostile, ${n} ${kind}: GetSecretValue for the secret, one instance`, flood?.getSecretValue, '≤ 3', (v) => v <= 3),
+      t(`hostile, ${n} ${kind}: RSS growth of the instance (MB)`, flood?.rssGrowthMb, '≤ 10', (v) => v <= 10),
+      t(`hostile, ${n} ${kind}: genuine rotation during the flood, broadcast → switched (ms)`, flood?.genuineSwitchMs, '≤ 1,000', (v) => v <= 1_000),
+    ];
+  });
+}
+
+/** The README rows (one per flood). */
+export function hostileRows(hostile: Hostile): string[] {
+  return hostile.floods.map(
+    (f) =>
+      `| hostile: ${f.messages.toLocaleString('en-US')} ${LABEL[f.kind]}, one instance (GetSecretValue, RSS growth, genuine rotation's broadcast → switched) | ${f.getSecretValue}, +${f.rssGrowthMb} MB, ${Math.round(f.genuineSwitchMs)} ms | no flood: ${f.floorGetSecretValue}, —, ${Math.round(f.floorSwitchMs)} ms |`,
+  );
+}
+
+export function hostileSection(hostile: Hostile): string[] {
+  const out = ['## Hostile input', ''];
+  out.push(
+    'One app instance (a CredentialCache in its own process, one secret) on a private redis-server, the Secrets Manager double at ' +
+      `${hostile.delayMs} ms per read. Each flood is published by one client, pipelined in chunks of 500, as anyone allowed to PUBLISH could; ` +
+      'halfway through, a genuine rotation is made and broadcast in the same stream. *GetSecretValue* = calls for the secret counted by the double ' +
+      '(answered or not) from just before the flood until the instance had taken every message and a second passed without a read, the genuine rotation ' +
+      'included; *RSS growth* = peak during the flood − the baseline after a full GC just before it (sampled every 10 ms in the instance); *switched* = the ' +
+      "genuine broadcast → the instance's `rotated` event. The floor is the same instance's genuine rotation with nothing else on the channel, same run. " +
+      'The ratio is computed from the two.',
+    '',
+  );
+  out.push('| flood | messages | GetSecretValue (floor) | RSS baseline → peak (MB) | genuine switched (floor), ms | ratio to floor (computed) | drained in | refreshes throttled |');
+  out.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  for (const f of hostile.floods) {
+    out.push(
+      `| ${LABEL[f.kind]} | ${f.messages.toLocaleString('en-US')} | ${f.getSecretValue} (${f.floorGetSecretValue}) | ${f.rssBaselineMb} → ${f.rssPeakMb} (+${f.rssGrowthMb}) | ${Math.round(f.genuineSwitchMs)} (${Math.round(f.floorSwitchMs)}) | ${ratio(f)}× | ${(f.drainMs / 1000).toFixed(1)} s | ${f.refreshesThrottled} |`,
+    );
+  }
+  out.push('');
+  return out;
+}
