@@ -6,6 +6,8 @@ export {
   loadAwsConfig,
   loadRedisConfig,
   loadSigningConfig,
+  assertSigningChosen,
+  UNSIGNED_WARNING,
   loadWorkerConfig,
   loadLogLevel,
   MIN_SIGNING_KEY_BYTES,

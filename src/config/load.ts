@@ -19,9 +19,13 @@ export interface RedisConfig {
 }
 
 export interface SigningConfig {
-  /** Current key first; empty when signing is off. */
+  /** Current key first; empty when signing is off (only with `allowUnsigned`, see {@link assertSigningChosen}). */
   keys: string[];
   maxAgeMs: number;
+  /** How far ahead of this host's clock a `publishedAt` may be (ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS). */
+  clockSkewToleranceMs: number;
+  /** ROTATION_RELAY_ALLOW_UNSIGNED: running without keys was asked for explicitly. */
+  allowUnsigned: boolean;
 }
 
 export interface WorkerConfig {
@@ -109,8 +113,36 @@ export function loadSigningConfig(env: Env = process.env): SigningConfig {
       );
     }
   });
-  return { keys, maxAgeMs: SETTINGS.signing.maxAgeSeconds.read(env) * 1000 };
+  return {
+    keys,
+    maxAgeMs: SETTINGS.signing.maxAgeSeconds.read(env) * 1000,
+    clockSkewToleranceMs: SETTINGS.signing.clockSkewToleranceMs.read(env),
+    allowUnsigned: SETTINGS.signing.allowUnsigned.read(env),
+  };
 }
+
+/** The ways to ask for unsigned mode, as the refusal names them: the variable, and for `listen` its flag. */
+const UNSIGNED_OPT_IN = 'ROTATION_RELAY_ALLOW_UNSIGNED=true';
+
+/**
+ * Signing is required: without keys, refuse unless unsigned mode was asked for. Unsigned, anyone
+ * who can publish on the channel can make every instance re-read its secrets, so running that way
+ * must be a decision, not the result of a variable that went missing. The error names both
+ * variables and how to make a key; it is a ConfigError, so the CLI exits 2.
+ * @param optIn how this command takes the opt-in, for the message @defaultValue `ROTATION_RELAY_ALLOW_UNSIGNED=true`
+ */
+export function assertSigningChosen(signing: SigningConfig, optIn = UNSIGNED_OPT_IN): void {
+  if (signing.keys.length > 0 || signing.allowUnsigned) return;
+  throw new ConfigError(
+    'ROTATION_RELAY_SIGNING_KEYS',
+    `comma-separated keys of at least ${MIN_SIGNING_KEY_BYTES} bytes each, current key first, the same on the worker and every subscriber; generate one with \`openssl rand -base64 48\` ` +
+      `(it is not set, and signing is required; to run unsigned on purpose, set ${optIn})`,
+  );
+}
+
+/** The WARN line of unsigned mode, said at start by the worker and by `listen`. */
+export const UNSIGNED_WARNING =
+  'signing is off (unsigned mode asked for, no ROTATION_RELAY_SIGNING_KEYS): invalidations are neither signed nor verified, so anyone who can publish on the Redis channel can make every instance re-read its secrets; set ROTATION_RELAY_SIGNING_KEYS (`openssl rand -base64 48`) on the worker and every subscriber';
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const w = SETTINGS.worker;
@@ -134,6 +166,8 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     metrics: w.metrics.read(env),
     logLevel: SETTINGS.logging.level.read(env),
   };
+  // After every other setting, so a worker missing its queue URL hears about that first.
+  assertSigningChosen(config.signing);
   return config;
 }
 

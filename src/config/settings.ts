@@ -102,7 +102,7 @@ export const SETTINGS = {
   signing: {
     keys: optionalSetting(
       'ROTATION_RELAY_SIGNING_KEYS',
-      'Comma-separated HMAC-SHA256 keys, at least 32 bytes each, current key first. The worker signs with the first; subscribers accept any. Unset: messages are not signed and listeners trust whoever can publish to Redis. Set but empty is an error, not "unsigned".',
+      'Comma-separated HMAC-SHA256 keys, at least 32 bytes each, current key first (generate one with `openssl rand -base64 48`). The worker signs with the first; subscribers accept any. Required: `worker` and `listen` refuse to start without it unless `ROTATION_RELAY_ALLOW_UNSIGNED=true`. Set but empty is an error, not "unsigned".',
       undefined,
       'comma-separated keys of at least 32 bytes each, current key first',
     ),
@@ -112,6 +112,18 @@ export const SETTINGS = {
       1,
       86_400,
       'Listeners reject signed invalidations published longer ago than this (replay guard).',
+    ),
+    clockSkewToleranceMs: intSetting(
+      'ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS',
+      30_000,
+      0,
+      86_400_000,
+      'How far in the future an invalidation\'s `publishedAt` may be (the worker\'s clock ahead of this host\'s) before `listen`, and the worker following its own rotating Redis password, reject it. A clock behind the worker\'s only makes messages look older, which `ROTATION_RELAY_MAX_AGE_SECONDS` covers. Raise it only for a host whose clock cannot be fixed (NTP).',
+    ),
+    allowUnsigned: boolSetting(
+      'ROTATION_RELAY_ALLOW_UNSIGNED',
+      false,
+      'Run `worker` and `listen` without `ROTATION_RELAY_SIGNING_KEYS`, on purpose: invalidations are then neither signed nor verified, so anyone who can publish on the Redis channel can make every instance re-read its secrets. Both warn at start when it is in effect; ignored when keys are set.',
     ),
   },
   worker: {

@@ -14,6 +14,7 @@ export const MetricNames = {
   InvalidationsPublished: 'InvalidationsPublished',
   EventsIgnored: 'EventsIgnored',
   EventsInvalid: 'EventsInvalid',
+  EventsDeadLettered: 'EventsDeadLettered',
   DuplicateEvents: 'DuplicateEvents',
   RotationFailures: 'RotationFailures',
   PublishLatencyMs: 'PublishLatencyMs',
@@ -66,6 +67,11 @@ export const METRIC_DEFINITIONS: { readonly [N in MetricName]: MetricDefinition 
     unit: 'Count',
     emittedBy: 'worker',
     description: 'Malformed or hostile message bodies (they end in the DLQ)',
+  },
+  EventsDeadLettered: {
+    unit: 'Count',
+    emittedBy: 'worker',
+    description: 'Rejected bodies the worker sent to the DLQ itself, on their first receive (the rest wait for maxReceiveCount)',
   },
   DuplicateEvents: {
     unit: 'Count',

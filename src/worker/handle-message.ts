@@ -4,6 +4,7 @@ import { InvalidInvalidationError, type ConfirmingRead, type FastPublishOutcome,
 import { isSecretsManagerArn, parseEventBody, type RotationEvent } from '../events/index.js';
 import { SecretNotFoundError, SecretRequestInvalidError, type CurrentVersion } from '../secrets/index.js';
 import { confirmCurrentVersion } from './confirm-current-version.js';
+import type { RejectionCode } from './dead-letter.js';
 
 /** What became of one SQS message; `ack` says whether it may be deleted from the queue. */
 export type MessageOutcome =
@@ -25,7 +26,8 @@ export type MessageOutcome =
   | { kind: 'unchanged-version'; ack: true; secretArn: string; versionId: string }
   | { kind: 'ignored'; ack: true; reason: string }
   | { kind: 'alerted'; ack: true; reason: string }
-  | { kind: 'rejected'; ack: false; reason: string };
+  /** Never publishable: the worker sends it to the DLQ at once (relay-worker.ts), or leaves it for the redrive policy. */
+  | { kind: 'rejected'; ack: false; code: RejectionCode; reason: string };
 
 export interface ReceivedMessage {
   body: string;
@@ -97,8 +99,9 @@ function supersededIn(read: CurrentVersion): string[] {
 /**
  * One SQS body in, one outcome out. Transient failures (Redis or Secrets Manager unreachable)
  * throw, so the message stays on the queue and comes back; a body we cannot understand, or one
- * that can never be published (see `isPermanentFailure`), is `rejected` and not acknowledged,
- * so the queue's redrive policy moves it to the DLQ without a retry's backoff. Nothing
+ * that can never be published (see `isPermanentFailure`), is `rejected` with a code and not
+ * acknowledged: the worker sends it to the DLQ on this first receive (dead-letter.ts), or, when
+ * it cannot, leaves it for the queue's redrive policy, without a retry's backoff. Nothing
  * here reads or logs a secret value: the worker only ever calls DescribeSecret.
  *
  * Fast path (when `deps.publishIfNewer` is given): an event that itself says version V became
@@ -173,15 +176,15 @@ export function createMessageHandler(deps: HandlerDeps): MessageHandler {
       return await invalidateInLine(event, message, hooks, key);
     } catch (error) {
       // Retrying cannot help a message that can never be published: every receive would pay a
-      // DescribeSecret and back off until maxReceiveCount. Left unacknowledged at once instead,
-      // like a body the parser rejects, for the redrive policy to move to the DLQ.
+      // DescribeSecret and back off until maxReceiveCount. Rejected at once instead, like a body
+      // the parser rejects, for the worker to send to the DLQ.
       if (!isPermanentFailure(error)) throw error;
       metrics.count('EventsInvalid');
       logger.warn(
         { messageId: message.messageId, eventId: event.eventId, secretArn: event.secretArn, err: { code: error.code }, reason: error.message },
         'message can never be published; left for the DLQ',
       );
-      return { kind: 'rejected', ack: false, reason: error.message };
+      return { kind: 'rejected', ack: false, code: error instanceof SecretRequestInvalidError ? 'SECRET_REQUEST_INVALID' : 'PROTOCOL_INVALID_INVALIDATION', reason: error.message };
     } finally {
       leave();
     }
@@ -309,8 +312,8 @@ export function createMessageHandler(deps: HandlerDeps): MessageHandler {
         metrics.count('EventsInvalid');
         // The reason names what is wrong with the shape; the body itself is not logged
         // (it is untrusted and could be large or hostile).
-        logger.warn({ messageId: message.messageId, eventId: parsed.eventId, reason: parsed.reason }, 'message rejected; left for the DLQ');
-        return { outcome: { kind: 'rejected', ack: false, reason: parsed.reason } };
+        logger.warn({ messageId: message.messageId, eventId: parsed.eventId, code: 'EVENT_REJECTED', reason: parsed.reason }, 'message rejected; left for the DLQ');
+        return { outcome: { kind: 'rejected', ack: false, code: 'EVENT_REJECTED', reason: parsed.reason } };
       case 'ignore':
         metrics.count('EventsIgnored');
         logger.debug({ messageId: message.messageId, eventId: parsed.eventId, reason: parsed.reason }, 'event ignored');
@@ -328,7 +331,7 @@ export function createMessageHandler(deps: HandlerDeps): MessageHandler {
         if (!parsed.secretArn) {
           // The parser guarantees an id for invalidations; this guards the contract, not a real path.
           metrics.count('EventsInvalid');
-          return { outcome: { kind: 'rejected', ack: false, reason: 'invalidation without a secret id' } };
+          return { outcome: { kind: 'rejected', ack: false, code: 'EVENT_WITHOUT_SECRET_ID', reason: 'invalidation without a secret id' } };
         }
         return { outcome: await invalidate({ ...parsed, secretArn: parsed.secretArn }, message, hooks), event: parsed };
       }

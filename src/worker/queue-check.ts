@@ -6,9 +6,10 @@ import { QueueUnavailableError } from './errors.js';
 /**
  * Fail at start-up, not at the first message, when the queue URL is wrong or not readable, and
  * warn when the queue has no redrive policy: rejected messages rely on it to reach the DLQ and
- * would otherwise come back forever.
+ * would otherwise come back forever. Returns the `RedrivePolicy` attribute (JSON), which names the
+ * DLQ the worker sends rejected messages to itself (dead-letter.ts).
  */
-export async function checkQueue(sqs: SQSClient, queueUrl: string, logger: Logger): Promise<void> {
+export async function checkQueue(sqs: SQSClient, queueUrl: string, logger: Logger): Promise<{ redrivePolicy?: string }> {
   let attributes: Record<string, string> | undefined;
   try {
     const output = await sqs.send(
@@ -22,6 +23,11 @@ export async function checkQueue(sqs: SQSClient, queueUrl: string, logger: Logge
     });
   }
   if (!attributes?.RedrivePolicy) {
-    logger.warn({ queueUrl }, 'queue has no redrive policy: messages the worker rejects will be retried until they expire instead of moving to a DLQ');
+    logger.warn(
+      { queueUrl },
+      'queue has no redrive policy: messages the worker rejects will be retried until they expire instead of moving to a DLQ; give the queue a RedrivePolicy with a deadLetterTargetArn',
+    );
+    return {};
   }
+  return { redrivePolicy: attributes.RedrivePolicy };
 }

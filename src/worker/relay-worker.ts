@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ChangeMessageVisibilityBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Consumer } from 'sqs-consumer';
-import type { WorkerConfig } from '../config/index.js';
+import { assertSigningChosen, UNSIGNED_WARNING, type WorkerConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { MetricsEmitter, NoopMetrics, type Metrics } from '../metrics/index.js';
 import {
@@ -20,6 +20,7 @@ import { createSecretsClient, describeCurrentVersion, SDK_CLIENT_SETTINGS, type 
 import { createMessageHandler, type MessageHandler, type MessageOutcome } from './handle-message.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { checkQueue } from './queue-check.js';
+import { DeadLetterQueue, type RejectionCode } from './dead-letter.js';
 import type { RotationEvent } from '../events/index.js';
 import { recordTimeline, type TimelineEntry } from '../fleet/index.js';
 import { SharedReads } from './shared-reads.js';
@@ -47,6 +48,12 @@ export interface WorkerEvents {
   corrected: [Extract<MessageOutcome, { kind: 'published' }>, Message];
   /** A message whose handling failed transiently; it stays on the queue. */
   retry: [Error, Message];
+  /**
+   * A rejected message (it can never be published) sent to the DLQ on this receive, before its
+   * delete from the queue. A rejected message not sent (no DLQ known, the send failed) stays on
+   * the queue for the redrive policy and has no such event.
+   */
+  deadLettered: [RejectionCode, Message];
   /** The consumer is polling. */
   started: [];
   stopped: [];
@@ -93,6 +100,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
   /** Messages in flight per consumer: an idle one's long poll is aborted at shutdown. */
   private readonly consumerInFlight: number[] = [];
   private reads?: SharedReads<CurrentVersion>;
+  private readonly deadLetters: DeadLetterQueue;
   private health?: HealthServer;
   private staleCheck?: InstancesStaleCheck;
   private readonly staleOptions: InstancesStaleOptions | false;
@@ -105,6 +113,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     deps: WorkerDeps = {},
   ) {
     super();
+    // loadWorkerConfig checks this too; a config built by hand must not slip past it.
+    assertSigningChosen(config.signing);
     this.logger = deps.logger ?? createLogger({ level: config.logLevel, base: { component: 'worker' } });
     this.metrics = deps.metrics ?? (config.metrics ? new MetricsEmitter({ logger: this.logger }) : new NoopMetrics());
     // With an endpoint override (LocalStack, moto) the queue URL's host may not resolve; the
@@ -113,6 +123,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
     this.secrets = deps.secrets ?? createSecretsClient(config.aws);
     this.ownsRedis = deps.redis === undefined;
     this.staleOptions = deps.instancesStale ?? {};
+    this.deadLetters = new DeadLetterQueue({ sqs: this.sqs, logger: this.logger, metrics: this.metrics });
     // A rotating password can only be read once start() may do I/O; otherwise connect now.
     if (deps.redis !== undefined || config.redis.passwordSecretId === undefined) {
       this.attachRedis(deps.redis ?? connectRedis(config.redis, WORKER_CONNECTION));
@@ -162,6 +173,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
 
   private async startUp(): Promise<void> {
     const { config } = this;
+    // First, before anything can stall start-up: an operator must see it even if Redis never comes.
+    if (config.signing.keys.length === 0) this.logger.warn({ signed: false }, UNSIGNED_WARNING);
     this.health = await startHealthServer(config.healthHost, config.healthPort, {
       ready: () => {
         const running = this.consumersRunning;
@@ -169,7 +182,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
         return { ready: checks.consuming && checks.redis, checks };
       },
     });
-    await checkQueue(this.sqs, config.queueUrl, this.logger);
+    const { redrivePolicy } = await checkQueue(this.sqs, config.queueUrl, this.logger);
+    await this.deadLetters.resolve(redrivePolicy);
     if (!this.redis) {
       const rotating = await connectRotatingRedis(config, this.secrets, this.logger);
       this.passwordCache = rotating.cache;
@@ -234,7 +248,8 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
    * One receive loop. sqs-consumer handles one batch at a time per consumer, so several consumers
    * keep several batches in flight. Batches go through `handleMessageBatch` so that the handled
    * messages are deleted with one DeleteMessageBatch call; a message that failed transiently gets
-   * its own backoff (ChangeMessageVisibilityBatch) and a rejected one is left for the DLQ.
+   * its own backoff (ChangeMessageVisibilityBatch), and a rejected one is sent to the DLQ and
+   * deleted with them (or, when that send fails, left for the redrive policy).
    */
   private createConsumer(index: number, handle: MessageHandler, reads: SharedReads<CurrentVersion>): Consumer {
     const { config } = this;
@@ -290,6 +305,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
         },
       );
       if (outcome.kind === 'published' && outcome.correction) this.emit('corrected', outcome, message);
+      if (outcome.kind === 'rejected') return await this.deadLetter(outcome.code, outcome.reason, message);
       return outcome.ack ? 'ack' : 'leave';
     } catch (error) {
       this.metrics.count('PublishErrors');
@@ -302,6 +318,17 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
       this.emit('retry', err, message);
       return 'retry';
     }
+  }
+
+  /**
+   * A message that can never be published goes to the DLQ now rather than after maxReceiveCount
+   * receives; deleted (acknowledged) only once the DLQ holds it. Never throws: a failed send
+   * leaves it, as before, for the redrive policy.
+   */
+  private async deadLetter(code: RejectionCode, reason: string, message: Message): Promise<Disposition> {
+    if (!(await this.deadLetters.send(message, { code, reason }))) return 'leave';
+    this.emit('deadLettered', code, message);
+    return 'ack';
   }
 
   /** Messages that failed transiently come back after 2, 4, 8 … s by their own receive count. */

@@ -42,6 +42,7 @@ export async function connectRotatingRedis(
     redis: { ...config.redis, passwordSecret: REDIS_SECRET },
     signingKeys: config.signing.keys,
     maxAgeMs: config.signing.maxAgeMs,
+    clockSkewToleranceMs: config.signing.clockSkewToleranceMs,
     secretsClient: secrets,
     logger: logger.child({ component: 'worker-redis-credentials' }),
   });

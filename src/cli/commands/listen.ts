@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadRedisConfig, loadSigningConfig } from '../../config/index.js';
+import { assertSigningChosen, loadRedisConfig, loadSigningConfig, UNSIGNED_WARNING } from '../../config/index.js';
 import { describeError } from '../../error-cause.js';
 import { Deadline, LISTEN_CONNECTION_NAME } from '../../fleet/index.js';
 import { describeRedisTarget, RedisNotReadyError } from '../../redis/connect.js';
@@ -12,7 +12,7 @@ import { parseDuration } from './fleet-common.js';
 /** How long `listen` waits for Redis, at start or after losing it, unless `--timeout` says otherwise. */
 export const LISTEN_TIMEOUT_DEFAULT = '30s';
 
-export const listenHelp = `Usage: rotation-relay listen [--count N] [--timeout DURATION]
+export const listenHelp = `Usage: rotation-relay listen [--count N] [--timeout DURATION] [--allow-unsigned]
 
 Subscribe to the invalidation channel and print every verified invalidation as one JSON line on
 stdout as it arrives. Messages that fail verification (unsigned, bad signature, too old,
@@ -21,17 +21,26 @@ While Redis cannot be reached it says why on stderr (once per distinct reason) a
 when Redis stays unreachable for DURATION — at start, or after losing the connection — it exits 1
 naming the Redis target and the last reason.
 
+Signing is required: without ROTATION_RELAY_SIGNING_KEYS it refuses to start (exit 2) unless
+unsigned mode is asked for with --allow-unsigned or ROTATION_RELAY_ALLOW_UNSIGNED=true; it then
+warns on stderr and prints every well-formed message, signed or not.
+
 Options:
   --count N           exit 0 after N verified invalidations
   --timeout DURATION  give up on an unreachable Redis after this long, e.g. 10s or 2m
                       (default ${LISTEN_TIMEOUT_DEFAULT}); waiting for messages is not bounded
+  --allow-unsigned    run without ROTATION_RELAY_SIGNING_KEYS, verifying nothing (default: refuse)
   -h, --help          show this help
 
 Reads ROTATION_RELAY_REDIS_URL, ROTATION_RELAY_REDIS_CLUSTER, ROTATION_RELAY_KEY_PREFIX,
-ROTATION_RELAY_SIGNING_KEYS and ROTATION_RELAY_MAX_AGE_SECONDS.`;
+ROTATION_RELAY_SIGNING_KEYS, ROTATION_RELAY_MAX_AGE_SECONDS, ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS
+(default 30000) and ROTATION_RELAY_ALLOW_UNSIGNED (default false).`;
 
 export async function listen(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { count: { type: 'string' }, timeout: { type: 'string', default: LISTEN_TIMEOUT_DEFAULT } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { count: { type: 'string' }, timeout: { type: 'string', default: LISTEN_TIMEOUT_DEFAULT }, 'allow-unsigned': { type: 'boolean', default: false } },
+  });
   const count = values.count === undefined ? Infinity : Number(values.count);
   if (!Number.isInteger(count) && count !== Infinity) throw new UsageError('--count takes a whole number');
   if (count < 1) throw new UsageError('--count takes a whole number of at least 1');
@@ -39,7 +48,11 @@ export async function listen(argv: string[], io: CliIo): Promise<number> {
   if (timeoutMs < 1) throw new UsageError('--timeout takes a duration above 0, such as 30s');
 
   const redis = loadRedisConfig(io.env);
-  const signing = loadSigningConfig(io.env);
+  const fromEnv = loadSigningConfig(io.env);
+  const signing = { ...fromEnv, allowUnsigned: fromEnv.allowUnsigned || values['allow-unsigned'] };
+  assertSigningChosen(signing, 'ROTATION_RELAY_ALLOW_UNSIGNED=true or pass --allow-unsigned');
+  // Before connecting, so it is the first thing said even when Redis is unreachable.
+  if (signing.keys.length === 0) io.err(JSON.stringify({ warning: UNSIGNED_WARNING }));
   const target = `${describeRedisTarget(redis.url)}${redis.cluster ? ' (cluster)' : ''}`;
   const signal = io.untilSignal();
   const password = await Deadline.in(timeoutMs).bound(
@@ -53,6 +66,7 @@ export async function listen(argv: string[], io: CliIo): Promise<number> {
     connectionName: LISTEN_CONNECTION_NAME,
     signingKeys: signing.keys,
     maxAgeMs: signing.maxAgeMs,
+    clockSkewToleranceMs: signing.clockSkewToleranceMs,
     ...(password ? { password } : {}),
   });
   const watchdog = new UnreachableWatchdog(target, timeoutMs);
@@ -88,7 +102,7 @@ export async function listen(argv: string[], io: CliIo): Promise<number> {
       JSON.stringify({
         listening: target,
         prefix: redis.keyPrefix,
-        verifying: signing.keys.length > 0 ? 'signed messages only' : 'off (no ROTATION_RELAY_SIGNING_KEYS)',
+        verifying: signing.keys.length > 0 ? 'signed messages only' : 'off (unsigned mode, no ROTATION_RELAY_SIGNING_KEYS)',
       }),
     );
     await Promise.race([done, signal, watchdog.gaveUp]);

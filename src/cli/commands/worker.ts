@@ -11,7 +11,11 @@ DescribeSecret, and publish one signed invalidation per change on Redis. Serves 
 /readyz. SIGTERM or SIGINT: stop receiving, finish in-flight messages, close, exit 0.
 
 Configuration comes from environment variables (see the README's configuration table);
-ROTATION_RELAY_QUEUE_URL and an AWS region are required.`;
+ROTATION_RELAY_QUEUE_URL and an AWS region are required, and so is signing:
+ROTATION_RELAY_SIGNING_KEYS (generate a key with \`openssl rand -base64 48\`; the same keys on
+every subscriber). Without keys the worker refuses to start (exit 2) unless
+ROTATION_RELAY_ALLOW_UNSIGNED=true asks for unsigned mode, which it then warns about at start:
+anyone who can publish on the Redis channel can make every instance re-read its secrets.`;
 
 export async function worker(argv: string[], io: CliIo): Promise<number> {
   parseArgs({ args: argv, options: {} });

@@ -134,6 +134,60 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
     await proxy.stop();
   });
 
+  it('runs unsigned only when asked for: the worker and listen each warn at start, and listen prints the unsigned invalidation', async () => {
+    // Prepare: the same environment without keys, opted in on the worker by variable, on listen by flag.
+    const { ROTATION_RELAY_SIGNING_KEYS: _key, ...unsigned } = env();
+    const run = (args: string[], extra: Record<string, string> = {}) => {
+      const process = runCliProcess(args, { ...unsigned, ...extra });
+      started.push(process);
+      return process;
+    };
+    const prefix = `unsigned-${randomBytes(3).toString('hex')}`;
+    const worker = run(['worker'], { ROTATION_RELAY_ALLOW_UNSIGNED: 'true', ROTATION_RELAY_KEY_PREFIX: prefix });
+    await worker.waitForLine('stdout', (line) => line.includes('"worker started"'), 'the unsigned worker to start');
+    const listener = run(['listen', '--count', '1', '--allow-unsigned'], { ROTATION_RELAY_KEY_PREFIX: prefix });
+    await listener.waitForLine('stderr', (line) => line.includes('"listening"'), 'listen to subscribe');
+    const secret = await secrets.create(`unsigned/db-${randomBytes(3).toString('hex')}`);
+    const version = await secrets.rotate(secret);
+
+    // Act
+    await send(labelUpdatedEvent(secret.arn, version));
+
+    // Assess: published unsigned, printed by listen.
+    expect(await listener.exited).toBe(0);
+    const printed = listener.stdout().map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(printed).toEqual([expect.objectContaining({ secretArn: secret.arn, versionId: version })]);
+    expect(printed[0]).not.toHaveProperty('sig');
+    // Each said so at start, at WARN, saying what it means and what to set.
+    const warning = (worker.stdout().map((line) => JSON.parse(line) as Record<string, unknown>)).find((r) => r['level'] === 'warn' && String(r['msg']).startsWith('signing is off'));
+    expect(warning?.['msg']).toMatch(/anyone who can publish on the Redis channel can make every instance re-read its secrets; set ROTATION_RELAY_SIGNING_KEYS/);
+    const stderr = listener.stderr();
+    expect(JSON.parse(stderr[0] ?? '{}')).toEqual({ warning: expect.stringMatching(/^signing is off .*set ROTATION_RELAY_SIGNING_KEYS/) });
+    expect(stderr.find((line) => line.includes('"listening"'))).toContain('"verifying":"off (unsigned mode, no ROTATION_RELAY_SIGNING_KEYS)"');
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
+  it.each([
+    ['worker', ['worker'], /set ROTATION_RELAY_ALLOW_UNSIGNED=true\)$/],
+    ['listen', ['listen'], /set ROTATION_RELAY_ALLOW_UNSIGNED=true or pass --allow-unsigned\)$/],
+  ])('%s without signing keys exits 2 before connecting, naming both variables and how to make a key', async (_label, args, optIn) => {
+    // Prepare
+    const { ROTATION_RELAY_SIGNING_KEYS: _key, ...unsigned } = env();
+
+    // Act
+    const process = runCliProcess(args, unsigned);
+    started.push(process);
+    const code = await process.exited;
+
+    // Assess
+    expect(code).toBe(2);
+    expect(process.stdout()).toEqual([]);
+    expect(process.stderr()).toHaveLength(1);
+    expect(process.stderr()[0]).toMatch(new RegExp(`^rotation-relay ${args[0]}: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*\`openssl rand -base64 48\``));
+    expect(process.stderr()[0]).toMatch(optIn);
+  });
+
   it('sends SQS calls to AWS_ENDPOINT_URL_SQS even when the queue URL names another host', async () => {
     // fauxqs queue URLs name sqs.us-east-1.localhost, which the worker must not try to reach.
     const fauxqs = await startFauxqs();

@@ -7,6 +7,7 @@ import type { Invalidation } from '../../../src/protocol/index.js';
 import { InvalidationListener } from '../../../src/subscriber/invalidation-listener.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
 import { startFauxqs, type FauxqsHandle, type FauxqsQueue } from '../../support/fauxqs.js';
+import { registerSecretValue } from '../../support/leak-guard.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { startMoto, type MotoHandle } from '../../support/moto-server.js';
 import { MotoSecrets, type TestSecret } from '../../support/moto-secrets.js';
@@ -35,6 +36,9 @@ describe('worker whose own Redis password rotates (ROTATION_RELAY_REDIS_PASSWORD
   const received: Invalidation[] = [];
   const logs = captureLogger({ component: 'worker' });
   const first = password();
+  // Signed, as in production: the worker's own token cache must verify what the worker publishes.
+  const signingKey = randomBytes(32).toString('base64url');
+  registerSecretValue(signingKey, 'own-redis-token signing key');
 
   beforeAll(async () => {
     [moto, redis, fauxqs] = await Promise.all([startMoto(), startRedis({ aclUsers: [{ name: 'relay', passwords: [first] }] }), startFauxqs()]);
@@ -43,7 +47,7 @@ describe('worker whose own Redis password rotates (ROTATION_RELAY_REDIS_PASSWORD
     secrets = new MotoSecrets(moto);
     token = await secrets.create(`relay/redis-${randomBytes(3).toString('hex')}`, JSON.stringify({ password: first }));
     admin = new Redis(redis.url);
-    listener = new InvalidationListener({ redis: { url: redis.url, cluster: false, keyPrefix: 'rotation-relay' } });
+    listener = new InvalidationListener({ redis: { url: redis.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: [signingKey] });
     listener.on('invalidation', (i) => received.push(i));
     await listener.start();
     const config = loadWorkerConfig({
@@ -51,6 +55,7 @@ describe('worker whose own Redis password rotates (ROTATION_RELAY_REDIS_PASSWORD
       ROTATION_RELAY_QUEUE_URL: queue.queueUrl,
       ROTATION_RELAY_REDIS_URL: `redis://relay@127.0.0.1:${redis.port}`,
       ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID: token.arn,
+      ROTATION_RELAY_SIGNING_KEYS: signingKey,
       ROTATION_RELAY_WAIT_TIME_SECONDS: '1',
       ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS: '2',
       ROTATION_RELAY_HEALTH_PORT: '0',

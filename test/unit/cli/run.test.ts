@@ -317,7 +317,77 @@ describe('runCli', () => {
     });
   });
 
+  describe('worker: signing is required', () => {
+    const env = { AWS_REGION: 'eu-west-1', ROTATION_RELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay' };
+
+    it('exits 2 without keys, naming both variables and how to make a key, in one stderr line', async () => {
+      // Prepare
+      const io = fakeIo({ env });
+
+      // Act
+      const code = await runCli(['worker'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toMatch(/^rotation-relay worker: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*`openssl rand -base64 48`.*set ROTATION_RELAY_ALLOW_UNSIGNED=true\)$/);
+    });
+
+    it('exits 2 naming ROTATION_RELAY_ALLOW_UNSIGNED when it is not a boolean', async () => {
+      // Prepare
+      const io = fakeIo({ env: { ...env, ROTATION_RELAY_ALLOW_UNSIGNED: 'yes please' } });
+
+      // Act
+      const code = await runCli(['worker'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()).toEqual(['rotation-relay worker: configuration: ROTATION_RELAY_ALLOW_UNSIGNED: expected true or false']);
+    });
+
+    it('says in its help that keys are required, how to make one, and what the opt-in means', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      await runCli(['worker', '--help'], io);
+
+      // Assess
+      const help = io.outLines.join('\n');
+      expect(help).toContain('ROTATION_RELAY_SIGNING_KEYS');
+      expect(help).toContain('openssl rand -base64 48');
+      expect(help).toMatch(/ROTATION_RELAY_ALLOW_UNSIGNED=true asks for unsigned mode/);
+    });
+  });
+
   describe('listen', () => {
+    it('documents --allow-unsigned and the signing variables in its help', async () => {
+      // Prepare
+      const io = fakeIo();
+
+      // Act
+      await runCli(['listen', '--help'], io);
+
+      // Assess
+      const help = io.outLines.join('\n');
+      expect(help).toMatch(/--allow-unsigned\s+run without ROTATION_RELAY_SIGNING_KEYS, verifying nothing \(default: refuse\)/);
+      expect(help).toContain('ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS');
+      expect(help).toContain('ROTATION_RELAY_ALLOW_UNSIGNED (default false)');
+    });
+
+    it('exits 2 without keys before connecting, naming the flag as well as the variable', async () => {
+      // Prepare: a Redis nobody listens on; refusing must not need it.
+      const io = fakeIo({ env: { ROTATION_RELAY_REDIS_URL: 'redis://127.0.0.1:1' } });
+
+      // Act
+      const code = await runCli(['listen'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(io.errText()).toHaveLength(1);
+      expect(io.errText()[0]).toMatch(/^rotation-relay listen: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*set ROTATION_RELAY_ALLOW_UNSIGNED=true or pass --allow-unsigned\)$/);
+    });
+
     it.each([['x'], ['0'], ['1.5']])('exits 2 for --count %s before connecting anywhere', async (count) => {
       // Prepare
       const io = fakeIo();
@@ -329,7 +399,7 @@ describe('runCli', () => {
       expect(code).toBe(2);
       expect(io.outLines).toEqual([]);
       expect(io.errText()[0]).toContain('--count');
-      expect(io.errText()).toContain('Usage: rotation-relay listen [--count N] [--timeout DURATION]');
+      expect(io.errText()).toContain('Usage: rotation-relay listen [--count N] [--timeout DURATION] [--allow-unsigned]');
     });
 
     it.each([['soon'], ['0s']])('exits 2 for --timeout %s before connecting anywhere', async (timeout) => {

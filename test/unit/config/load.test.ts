@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allSettings, loadRedisConfig, loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { allSettings, assertSigningChosen, loadRedisConfig, loadSigningConfig, loadWorkerConfig } from '../../../src/config/index.js';
+import { DEFAULT_CLOCK_SKEW_TOLERANCE_MS } from '../../../src/protocol/signing.js';
 import { createTempDir, type TempDir } from '../../support/temp-dir.js';
-import { configErrorOf, MINIMAL_WORKER_ENV } from '../../support/worker-config.js';
+import { configErrorOf, MINIMAL_WORKER_ENV, TEST_SIGNING_KEY } from '../../support/worker-config.js';
 
 const minimal = MINIMAL_WORKER_ENV;
 
@@ -15,7 +16,7 @@ describe('loadWorkerConfig', () => {
       queueUrl: minimal.ROTATION_RELAY_QUEUE_URL,
       aws: { region: 'eu-west-1', customSqsEndpoint: false },
       redis: { url: 'redis://127.0.0.1:6379', cluster: false, keyPrefix: 'rotation-relay' },
-      signing: { keys: [], maxAgeMs: 300_000 },
+      signing: { keys: [TEST_SIGNING_KEY], maxAgeMs: 300_000, clockSkewToleranceMs: 30_000, allowUnsigned: false },
       batchSize: 10,
       waitTimeSeconds: 20,
       visibilityTimeoutSeconds: 30,
@@ -128,6 +129,69 @@ describe('loadSigningConfig: key list rules', () => {
 
     expect(error.variable).toBe('ROTATION_RELAY_SIGNING_KEYS');
     expect(error.message).toContain('(it is set but empty; unset it instead)');
+  });
+});
+
+describe('signing is required (ROTATION_RELAY_ALLOW_UNSIGNED)', () => {
+  const { ROTATION_RELAY_SIGNING_KEYS: _key, ...withoutKeys } = minimal;
+
+  it('refuses a worker without keys, naming both variables and how to make a key, on one line', () => {
+    // Act
+    const error = configErrorOf(() => loadWorkerConfig(withoutKeys));
+
+    // Assess
+    expect(error.variable).toBe('ROTATION_RELAY_SIGNING_KEYS');
+    expect(error.message).toMatch(/^ROTATION_RELAY_SIGNING_KEYS: expected .*generate one with `openssl rand -base64 48`/);
+    expect(error.message).toContain('set ROTATION_RELAY_ALLOW_UNSIGNED=true');
+    expect(error.message.split('\n')).toHaveLength(1);
+  });
+
+  it.each(['false', '0', 'no', 'off'])('still refuses with ROTATION_RELAY_ALLOW_UNSIGNED=%s', (value) => {
+    expect(configErrorOf(() => loadWorkerConfig({ ...withoutKeys, ROTATION_RELAY_ALLOW_UNSIGNED: value })).variable).toBe('ROTATION_RELAY_SIGNING_KEYS');
+  });
+
+  it.each(['true', '1', 'yes', 'on'])('starts unsigned only when asked for (ROTATION_RELAY_ALLOW_UNSIGNED=%s)', (value) => {
+    expect(loadWorkerConfig({ ...withoutKeys, ROTATION_RELAY_ALLOW_UNSIGNED: value }).signing).toMatchObject({ keys: [], allowUnsigned: true });
+  });
+
+  it('refuses a value that is not a boolean, naming the variable (exit 2 in the CLI)', () => {
+    // Act
+    const error = configErrorOf(() => loadWorkerConfig({ ...withoutKeys, ROTATION_RELAY_ALLOW_UNSIGNED: 'please' }));
+
+    // Assess
+    expect(error.variable).toBe('ROTATION_RELAY_ALLOW_UNSIGNED');
+    expect(error.message).toBe('ROTATION_RELAY_ALLOW_UNSIGNED: expected true or false');
+  });
+
+  it('keeps signing when keys are set, whatever the opt-in says', () => {
+    expect(loadWorkerConfig({ ...minimal, ROTATION_RELAY_ALLOW_UNSIGNED: 'true' }).signing.keys).toEqual([TEST_SIGNING_KEY]);
+  });
+
+  it('names the way a command takes the opt-in when given one', () => {
+    // Act
+    const error = configErrorOf(() => assertSigningChosen(loadSigningConfig({}), 'ROTATION_RELAY_ALLOW_UNSIGNED=true or pass --allow-unsigned'));
+
+    // Assess
+    expect(error.message).toContain('set ROTATION_RELAY_ALLOW_UNSIGNED=true or pass --allow-unsigned)');
+  });
+});
+
+describe('ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS', () => {
+  it("defaults to the protocol's tolerance", () => {
+    expect(DEFAULT_CLOCK_SKEW_TOLERANCE_MS).toBe(30_000);
+    expect(loadSigningConfig({}).clockSkewToleranceMs).toBe(DEFAULT_CLOCK_SKEW_TOLERANCE_MS);
+  });
+
+  it.each([['0', 0], ['180000', 180_000]])('reads %s ms', (value, expected) => {
+    expect(loadWorkerConfig({ ...minimal, ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS: value }).signing.clockSkewToleranceMs).toBe(expected);
+  });
+
+  it.each(['-1', '1.5', '30s', '86400001'])('refuses %s, naming the variable and the range', (value) => {
+    // Act
+    const error = configErrorOf(() => loadSigningConfig({ ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS: value }));
+
+    // Assess
+    expect(error.message).toBe('ROTATION_RELAY_CLOCK_SKEW_TOLERANCE_MS: expected a whole number from 0 to 86400000');
   });
 });
 

@@ -221,7 +221,7 @@ describe('infra/rotation-relay.yaml', () => {
       }
     });
 
-    it('lets the worker consume its queue and describe the watched secrets, never read them', () => {
+    it('lets the worker consume its queue, dead-letter what it rejects and describe the watched secrets, never read them', () => {
       // Prepare
       const evaluator = new Evaluator(template, PARAMETER_SETS['secret ARNs']);
 
@@ -230,12 +230,33 @@ describe('infra/rotation-relay.yaml', () => {
 
       // Assess
       expect(worker.flatMap((s) => asList(s.Action)).sort()).toEqual(
-        ['secretsmanager:DescribeSecret', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].sort(),
+        [
+          'secretsmanager:DescribeSecret',
+          'sqs:ChangeMessageVisibility',
+          'sqs:DeleteMessage',
+          'sqs:GetQueueAttributes',
+          'sqs:ReceiveMessage',
+          'sqs:GetQueueUrl',
+          'sqs:SendMessage',
+        ].sort(),
       );
       const describe = worker.find((s) => asList(s.Action).includes('secretsmanager:DescribeSecret'));
       expect(describe?.Resource).toEqual([ARN_A, ARN_B]);
       const sqs = worker.find((s) => asList(s.Action).includes('sqs:ReceiveMessage'));
       expect(sqs?.Resource).toBe(evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] }));
+    });
+
+    it('lets the worker send to the DLQ only (a rejected body on its first receive), never to its own queue', () => {
+      // Prepare
+      const evaluator = new Evaluator(template, PARAMETER_SETS['name prefix']);
+      const dlqArn = evaluator.evaluate({ 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
+
+      // Act
+      const send = statements(evaluator, 'WorkerPolicy').filter((s) => asList(s.Action).includes('sqs:SendMessage'));
+
+      // Assess: the worker finds the DLQ by name (GetQueueUrl) from the queue's RedrivePolicy.
+      expect(send).toEqual([{ Sid: 'DeadLetterRejected', Effect: 'Allow', Action: ['sqs:GetQueueUrl', 'sqs:SendMessage'], Resource: dlqArn }]);
+      expect(evaluator.properties('Queue')['RedrivePolicy']).toMatchObject({ deadLetterTargetArn: dlqArn });
     });
 
     it('lets app instances read their secrets, with kms:Decrypt only on the given key through Secrets Manager', () => {
@@ -333,6 +354,18 @@ describe('infra/rotation-relay.yaml', () => {
       expect(deny?.Condition).toEqual({
         ArnNotEquals: { 'aws:SourceArn': evaluator.evaluate({ 'Fn::GetAtt': ['Rule', 'Arn'] }), 'aws:PrincipalArn': [REDRIVER, `arn:aws:iam::${ENV.accountId}:user/alice`] },
       });
+    });
+
+    it.each(Object.entries(PARAMETER_SETS))("deny nothing the worker's SendMessage to the DLQ needs: only plain HTTP is refused there (%s)", (_label, parameters) => {
+      // Prepare
+      const evaluator = new Evaluator(template, parameters);
+
+      // Act
+      const denies = queuePolicyOf(evaluator, 'DeadLetterQueue').filter((s) => s.Effect === 'Deny');
+
+      // Assess: the DenySendExceptRule of the queue names the queue, never the DLQ.
+      expect(denies.map((s) => s.Condition)).toEqual([{ Bool: { 'aws:SecureTransport': 'false' } }]);
+      expect(queuePolicyOf(evaluator, 'Queue').find((s) => s.Sid === 'DenySendExceptRule')?.Resource).toBe(evaluator.evaluate({ 'Fn::GetAtt': ['Queue', 'Arn'] }));
     });
 
     it.each(['Queue', 'DeadLetterQueue', 'EventsDeadLetterQueue'])('deny every request over plain HTTP to %s (aws:SecureTransport false)', (queueId) => {

@@ -17,6 +17,7 @@ describe('Module: metric names', () => {
         'InvalidationsPublished',
         'EventsIgnored',
         'EventsInvalid',
+        'EventsDeadLettered',
         'DuplicateEvents',
         'RotationFailures',
         'PublishLatencyMs',

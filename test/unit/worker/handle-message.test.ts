@@ -107,7 +107,7 @@ describe('createMessageHandler', () => {
       const outcome = await handle(message(hostile, 'msg-reject-1'));
 
       // Assess
-      expect(outcome).toEqual({ kind: 'rejected', ack: false, reason: 'body is not JSON' });
+      expect(outcome).toEqual({ kind: 'rejected', ack: false, code: 'EVENT_REJECTED', reason: 'body is not JSON' });
       expect(metrics.total('EventsReceived')).toBe(1);
       expect(metrics.total('EventsInvalid')).toBe(1);
       expect(describeCalls).toEqual([]);

@@ -73,7 +73,12 @@ describe('a body that can never be published goes to the DLQ on its first receiv
     const outcome = await run(body(labelUpdated()));
 
     // Assess
-    expect(outcome).toEqual({ kind: 'rejected', ack: false, reason: 'invalidation is invalid: versionId is 65 characters, more than the 64 allowed' });
+    expect(outcome).toEqual({
+      kind: 'rejected',
+      ack: false,
+      code: 'PROTOCOL_INVALID_INVALIDATION',
+      reason: 'invalidation is invalid: versionId is 65 characters, more than the 64 allowed',
+    });
     expect(published).toEqual([]);
     expect(metrics.total('EventsInvalid')).toBe(1);
     expect(log.records()).toContainEqual(
@@ -92,7 +97,12 @@ describe('a body that can never be published goes to the DLQ on its first receiv
     const outcome = await run(body(labelUpdated()));
 
     // Assess
-    expect(outcome).toMatchObject({ kind: 'rejected', ack: false, reason: expect.stringMatching(/refused DescribeSecret for secret .* as invalid \(InvalidParameterException\)/) });
+    expect(outcome).toMatchObject({
+      kind: 'rejected',
+      ack: false,
+      code: 'SECRET_REQUEST_INVALID',
+      reason: expect.stringMatching(/refused DescribeSecret for secret .* as invalid \(InvalidParameterException\)/),
+    });
     expect(describeCalls).toHaveLength(1);
   });
 
