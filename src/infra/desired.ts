@@ -143,7 +143,11 @@ export function workerQueuePolicy(queue: string, rule: string, redrivePrincipals
   };
 }
 
-/** The worker's DLQ: no one needs to send to it (SQS moves messages there itself); HTTPS only. */
+/**
+ * The worker's DLQ: HTTPS only, and no Deny on SendMessage, because the worker sends a body it can
+ * never publish here itself (its IAM policy grants that on this queue only) and SQS's redrive moves
+ * the rest.
+ */
 export function deadLetterQueuePolicy(queue: string): JsonObject {
   return { Version: '2012-10-17', Statement: [denyInsecureTransport(queue)] };
 }

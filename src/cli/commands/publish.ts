@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadAwsConfig, loadRedisConfig, loadSigningConfig } from '../../config/index.js';
+import { assertSigningChosen, loadAwsConfig, loadRedisConfig, loadSigningConfig, UNSIGNED_WARNING } from '../../config/index.js';
 import { createInvalidation, publishInvalidation, signIfKeyed } from '../../protocol/index.js';
 import { connectRedis, describeRedisTarget, waitForReady } from '../../redis/connect.js';
 import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
@@ -14,7 +14,8 @@ Broadcast a manual, fleet-wide refresh of SECRET (a name or an ARN): every subsc
 it, even when the version is unchanged (e.g. after fixing a subscriber, or to test the path).
 The secret's ARN and current version are read with DescribeSecret; its value is never read.
 Prints {"secretArn","versionId","receivers"} where receivers is the number of connections that
-got the message.
+got the message. Signed with ROTATION_RELAY_SIGNING_KEYS (required, like the worker's, unless
+ROTATION_RELAY_ALLOW_UNSIGNED=true).
 
 Options:
   --reason TEXT  recorded in the invalidation (default "manual")
@@ -32,6 +33,9 @@ export async function publish(argv: string[], io: CliIo): Promise<number> {
   const aws = loadAwsConfig(io.env);
   const redisConfig = loadRedisConfig(io.env);
   const signing = loadSigningConfig(io.env);
+  // Subscribers that verify would drop an unsigned broadcast: refuse it unless asked for, as the worker does.
+  assertSigningChosen(signing);
+  if (signing.keys.length === 0) io.err(JSON.stringify({ warning: UNSIGNED_WARNING }));
   const current = await describeCurrentVersion(createSecretsClient(aws), secretId);
   const password = await currentRedisPassword(redisConfig, io.env);
   const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });

@@ -450,6 +450,12 @@ describe('runCli', () => {
       ['an empty Redis URL', ['status'], { ROTATION_RELAY_REDIS_URL: '' }, /^rotation-relay status: configuration: ROTATION_RELAY_REDIS_URL: expected .*\(it is set but empty; unset it to use the default, redis:\/\/127\.0\.0\.1:6379\)$/],
       ['empty signing keys', ['listen'], { ROTATION_RELAY_SIGNING_KEYS: ' ' }, /^rotation-relay listen: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*\(it is set but empty; unset it instead\)$/],
       [
+        'publish without signing keys (required, as for the worker)',
+        ['publish', 'app/db'],
+        { AWS_REGION: 'eu-west-1' },
+        /^rotation-relay publish: configuration: ROTATION_RELAY_SIGNING_KEYS: expected .*openssl rand -base64 48.*set ROTATION_RELAY_ALLOW_UNSIGNED=true\)$/,
+      ],
+      [
         'an AWS endpoint port out of range',
         ['publish', 'app/db'],
         { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://127.0.0.1:99999' },
