@@ -18,6 +18,7 @@ export {
   type SecretSpec,
   type BackoffOptions,
   type CredentialCacheOptions,
+  type RefreshBudgetOptions,
   type RefreshTrigger,
   type RotatedEvent,
   type SecretStatus,

@@ -9,16 +9,16 @@ import { ClockSkewMonitor } from './clock-skew.js';
 import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from './env-fallback.js';
 import { CacheNotStartedError, CacheStoppedError, SecretUnavailableAtStartError, UnknownSecretError } from './errors.js';
 import { InvalidationListener, listenerTimingsFor } from './invalidation-listener.js';
-import { resolveCacheOptions, type ResolvedCacheOptions } from './options.js';
+import { refreshLimitsFrom, resolveCacheOptions, type ResolvedCacheOptions } from './options.js';
 import { readPending } from './pending.js';
 import { PollScheduler } from './poll-scheduler.js';
 import { PresenceWriter } from './presence.js';
 import { LostStateRecovery, planReconcile } from './reconcile.js';
 import { redisPasswordFrom } from './redis-password.js';
-import { Refresher, type CacheCounts } from './refresher.js';
+import { Refresher } from './refresher.js';
 import { RejectionLog } from './rejection-log.js';
-import { safeMessage, SecretState, type RefreshRequest } from './secret-state.js';
-import type { CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
+import { safeMessage, SecretState } from './secret-state.js';
+import type { CacheCounts, CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
 
 /** Settings of the Secrets Manager client the cache builds when none is injected (see SDK_CLIENT_SETTINGS). */
 export const SECRETS_CLIENT_SETTINGS = SDK_CLIENT_SETTINGS;
@@ -68,16 +68,14 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private initialLoad: Promise<unknown> | undefined;
   private lastInvalidation: { at: number; secretName: string; versionId?: string } | undefined;
   private reconcileState: { running: boolean; again: boolean; failures: number; timer?: NodeJS.Timeout } = { running: false, again: false, failures: 0 };
-  /** Refreshes asked for by invalidations, started on the next turn of the event loop. */
-  private readonly soon: Array<{ state: SecretState; request: RefreshRequest }> = [];
-  private soonTimer: NodeJS.Immediate | undefined;
   private redisAuthFailed = false;
   private lastListenerError: string | undefined;
 
   constructor(private readonly config: CredentialCacheOptions) {
     super();
     this.options = resolveCacheOptions(config);
-    for (const [name, spec] of Object.entries(config.secrets)) this.states.set(name, new SecretState(name, spec));
+    const limits = refreshLimitsFrom(this.options);
+    for (const [name, spec] of Object.entries(config.secrets)) this.states.set(name, new SecretState(name, spec, limits));
     this.ownsClient = config.secretsClient === undefined;
     this.client = config.secretsClient ?? new SecretsManagerClient({ ...(config.region ? { region: config.region } : {}), ...SECRETS_CLIENT_SETTINGS });
     this.refresher = new Refresher({
@@ -86,6 +84,8 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
       counts: this.counts,
       isRunning: () => this.active,
       onRotated: (event) => this.onRotated(event),
+      // After every read, awaited or not: the ack reports what is in use (debounced by presence).
+      onSettled: () => this.presence?.ack(),
     });
     if (this.options.presence && config.redis) {
       this.presence = new PresenceWriter({
@@ -99,8 +99,12 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
         metrics: this.options.metrics,
       });
     }
-    // Reconcile (and so lost state) exists only with pub/sub: without `redis` the count stays absent.
-    if (config.redis) this.counts.versionsStateLost = 0;
+    // Reconcile (and so lost state) and the read budget (it holds back only invalidation- and
+    // reconcile-driven reads) exist only with pub/sub: without `redis` these counts stay absent.
+    if (config.redis) {
+      this.counts.versionsStateLost = 0;
+      this.counts.refreshesThrottled = 0;
+    }
     this.lostState = new LostStateRecovery({
       reread: (state, request) => void this.background(state, request),
       isRunning: () => this.active,
@@ -352,6 +356,11 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
    * more of CPU before the request leaves; done inline, it would sit between this message and
    * every other message that Redis delivered in the same read — several secrets rotated together,
    * a reconcile's worth of broadcasts, or other caches in the same process — and delay them all.
+   *
+   * Whoever can publish decides how many messages arrive, so nothing here grows with them: a
+   * message id already handled (a replay) is dropped; a version a read already found not current
+   * (see `SecretState.knownNotCurrent`) costs nothing; anything else merges into the secret's one
+   * waiting request (`Refresher.submit`), which the read budget paces.
    */
   private onInvalidation(invalidation: Invalidation): void {
     const at = this.options.now();
@@ -359,13 +368,15 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.lastInvalidation = { at, secretName: invalidation.secretName, ...(invalidation.versionId !== undefined ? { versionId: invalidation.versionId } : {}) };
     for (const state of this.states.values()) {
       if (!state.matches(invalidation.secretArn)) continue;
+      if (!state.handle(invalidation.id)) continue;
       state.lastInvalidationId = invalidation.id;
       this.lostState.sawBroadcast(state);
       this.options.logger.debug({ name: state.name, versionId: invalidation.versionId, id: invalidation.id }, 'invalidation received');
       if (invalidation.versionId !== undefined) {
         state.announce(invalidation.versionId);
+        if (state.knownNotCurrent(invalidation.versionId, Date.parse(invalidation.publishedAt))) continue;
         const confirmedAt = this.confirmedAt(invalidation);
-        this.refreshSoon(state, {
+        this.refresher.submit(state, {
           kind: 'version',
           versionId: invalidation.versionId,
           ifNotCurrent: 'wait-for-change',
@@ -375,7 +386,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
         });
       } else {
         state.announcedUnversionedAt = at;
-        this.refreshSoon(state, { kind: 'changed', trigger: 'invalidation', at });
+        this.refresher.submit(state, { kind: 'changed', trigger: 'invalidation', at });
       }
     }
   }
@@ -389,17 +400,6 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     if (this.options.signingKeys.length === 0) return undefined;
     const publishedAt = Date.parse(invalidation.publishedAt);
     return Number.isNaN(publishedAt) ? undefined : publishedAt;
-  }
-
-  /** Queues a refresh to start on the next turn of the event loop (see `onInvalidation`). */
-  private refreshSoon(state: SecretState, request: RefreshRequest): void {
-    this.soon.push({ state, request });
-    this.soonTimer ??= setImmediate(() => {
-      this.soonTimer = undefined;
-      const queued = this.soon.splice(0);
-      if (!this.active) return;
-      for (const { state: queuedState, request: queuedRequest } of queued) void this.background(queuedState, queuedRequest);
-    });
   }
 
   /**
@@ -445,6 +445,9 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     run.failures = 0;
     if (versions.rejected > 0) this.options.logger.warn({ rejected: versions.rejected }, 'versions hash entries skipped: corrupt or not signed with an accepted key');
     for (const { state, entry, request } of planReconcile(this.states.values(), versions.entries, this.options.now())) {
+      // Not remembered as handled: if the same broadcast then arrives live ("at worst you see it
+      // twice"), its version is held and it costs nothing, or the reconcile's read missed it (a
+      // label move not visible yet) and the live message's wait for the change is wanted.
       state.lastInvalidationId = entry.id;
       if (!request) continue;
       if (entry.versionId !== undefined) state.announce(entry.versionId);
@@ -460,11 +463,10 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     await Promise.all([...this.states.values()].map((state) => this.background(state, { kind: 'current', trigger: 'poll', at })));
   }
 
-  /** A refresh nobody awaits: failures are already recorded, logged and retried by the refresher. */
+  /** A refresh nobody awaits: failures are already recorded, logged and retried by the refresher (which also acks). */
   private async background(state: SecretState, request: Parameters<Refresher['refresh']>[1]): Promise<void> {
     try {
       await this.refresher.refresh(state, request);
-      this.presence?.ack();
     } catch {
       // see above
     }
@@ -546,11 +548,12 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private async doStop(): Promise<void> {
     this.active = false;
     this.poll.stop();
-    if (this.soonTimer) clearImmediate(this.soonTimer);
-    this.soonTimer = undefined;
-    this.soon.length = 0;
     this.refresher.close();
-    for (const state of this.states.values()) state.clearRetry();
+    for (const state of this.states.values()) {
+      state.clearRetry();
+      // A request still waiting (for the read in flight, or for the budget) is dropped; the read in flight finishes.
+      state.slot.clear(new CacheStoppedError());
+    }
     if (this.reconcileState.timer) clearTimeout(this.reconcileState.timer);
     this.lostState.stop();
     await this.presence?.stop();

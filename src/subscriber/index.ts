@@ -21,6 +21,7 @@ export type {
   SecretSpec,
   BackoffOptions,
   CredentialCacheOptions,
+  RefreshBudgetOptions,
   RefreshTrigger,
   RotatedEvent,
   SecretStatus,

@@ -13,6 +13,7 @@ import type { Env } from './env-fallback.js';
 import { CredentialCacheConfigError } from './errors.js';
 import { defaultInstanceId } from './presence.js';
 import { DEFAULT_LOST_STATE_JITTER_MS } from './reconcile.js';
+import { DEFAULT_REFRESH_LIMITS, type RefreshLimits } from './secret-state.js';
 import type { CredentialCacheOptions } from './types.js';
 
 /** The defaults documented on `CredentialCacheOptions`, in one place. */
@@ -27,6 +28,11 @@ export const CACHE_DEFAULTS = {
   missedByEventsGraceMs: 60_000,
   maxAgeMs: DEFAULT_MAX_AGE_MS,
   clockSkewToleranceMs: DEFAULT_CLOCK_SKEW_TOLERANCE_MS,
+  refreshBudget: {
+    burst: DEFAULT_REFRESH_LIMITS.burst,
+    refillIntervalMs: DEFAULT_REFRESH_LIMITS.refillIntervalMs,
+    rememberVersionsMs: DEFAULT_REFRESH_LIMITS.rememberVersionsMs,
+  },
   presence: {
     heartbeatIntervalMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
     ttlMs: DEFAULT_PRESENCE_TTL_MS,
@@ -42,6 +48,13 @@ export interface ResolvedPresenceOptions {
   lastSeenRetentionMs: number;
 }
 
+/** `refreshBudget` once defaults are applied. */
+export interface ResolvedRefreshBudget {
+  burst: number;
+  refillIntervalMs: number;
+  rememberVersionsMs: number;
+}
+
 export interface ResolvedCacheOptions {
   pollIntervalMs: number;
   pollJitter: number;
@@ -54,6 +67,7 @@ export interface ResolvedCacheOptions {
   missedByEventsGraceMs: number;
   maxAgeMs: number;
   clockSkewToleranceMs: number;
+  refreshBudget: ResolvedRefreshBudget;
   signingKeys: readonly string[];
   presence: ResolvedPresenceOptions | undefined;
   env: Env;
@@ -92,6 +106,7 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
     clockSkewToleranceMs: nonNegative('clockSkewToleranceMs', options.clockSkewToleranceMs ?? CACHE_DEFAULTS.clockSkewToleranceMs),
+    refreshBudget: resolveRefreshBudget(options),
     signingKeys: options.signingKeys ?? [],
     presence: resolvePresence(options),
     env: options.env ?? process.env,
@@ -100,6 +115,34 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     metrics: options.metrics ?? new NoopMetrics(),
   };
   return resolved;
+}
+
+function resolveRefreshBudget(options: CredentialCacheOptions): ResolvedRefreshBudget {
+  const given = options.refreshBudget ?? {};
+  const defaults = CACHE_DEFAULTS.refreshBudget;
+  const burst = given.burst ?? defaults.burst;
+  if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1) {
+    throw new CredentialCacheConfigError(`refreshBudget.burst must be a whole number >= 1, got ${String(burst)}`);
+  }
+  return {
+    burst,
+    refillIntervalMs: timerDelay('refreshBudget.refillIntervalMs', given.refillIntervalMs ?? defaults.refillIntervalMs),
+    rememberVersionsMs: nonNegative('refreshBudget.rememberVersionsMs', given.rememberVersionsMs ?? defaults.rememberVersionsMs),
+  };
+}
+
+/** What each secret's state needs to bound its refresh work (`SecretState`). */
+export function refreshLimitsFrom(options: ResolvedCacheOptions): RefreshLimits {
+  const { burst, refillIntervalMs, rememberVersionsMs } = options.refreshBudget;
+  return {
+    burst,
+    refillIntervalMs,
+    rememberVersionsMs,
+    // A replay is accepted only within maxAgeMs (Infinity: until the 256 most recent evict it).
+    rememberIdsMs: Math.max(rememberVersionsMs, options.maxAgeMs),
+    publishedMarginMs: options.clockSkewToleranceMs,
+    now: options.now,
+  };
 }
 
 function resolvePresence(options: CredentialCacheOptions): ResolvedPresenceOptions | undefined {

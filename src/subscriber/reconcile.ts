@@ -17,7 +17,9 @@ export interface ReconcileAction {
  * - an entry already acted on (same broadcast id, live or at an earlier reconcile) is skipped;
  * - an entry naming a version other than the one held → fetch that version. The hash may be
  *   behind what we hold (a worker outage, a poll that was faster), so the fetch only installs it
- *   when it carries AWSCURRENT and otherwise reads AWSCURRENT once: reconcile never rolls back;
+ *   when it carries AWSCURRENT and otherwise reads AWSCURRENT once: reconcile never rolls back.
+ *   A version a read already found not current after the entry was published costs nothing
+ *   (`SecretState.knownNotCurrent`): the reconciles of a reconnect storm over a stale entry read once;
  * - an entry without a version → one AWSCURRENT read if it was published after our last fetch.
  */
 export function planReconcile(states: Iterable<SecretState>, entries: ReadonlyMap<string, Invalidation>, now: number): ReconcileAction[] {
@@ -27,7 +29,7 @@ export function planReconcile(states: Iterable<SecretState>, entries: ReadonlyMa
     if (!entry || entry.id === state.lastInvalidationId) continue;
     if (entry.versionId !== undefined) {
       const request: RefreshRequest | undefined =
-        entry.versionId === state.held?.versionId
+        entry.versionId === state.held?.versionId || state.knownNotCurrent(entry.versionId, Date.parse(entry.publishedAt))
           ? undefined
           : { kind: 'version', versionId: entry.versionId, ifNotCurrent: 'read-current', trigger: 'reconcile', at: now };
       actions.push({ state, entry, request });

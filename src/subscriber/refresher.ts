@@ -1,14 +1,16 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricNames } from '../metrics/index.js';
+import { SecretVersionNotFoundError } from '../secrets/errors.js';
 import { getSecretValue, type SecretValue, type SecretVersionSelector } from '../secrets/get-secret-value.js';
 import { backoffDelay } from './backoff.js';
+import { CacheStoppedError } from './errors.js';
 import type { ResolvedCacheOptions } from './options.js';
 import { parseSecretString } from './parse-secret.js';
 import { safeMessage, type HeldVersion, type RefreshRequest, type SecretState } from './secret-state.js';
 import type { CacheCounts, RotatedEvent } from './types.js';
+import { isBudgeted, runWaiters, type RunningRefresh, type WaitingRefresh } from './waiting-refresh.js';
 
 export type { CacheCounts } from './types.js';
-
 
 export interface RefreshResult {
   /** The version held now differs from the one held when the request was made. */
@@ -23,16 +25,24 @@ export interface RefresherDeps {
   isRunning: () => boolean;
   /** A new version is in place (not called for the first value loaded at start). */
   onRotated: (event: RotatedEvent) => void;
+  /** A read settled, changed or not, whether or not anybody awaited it (presence acks). */
+  onSettled?: (state: SecretState) => void;
 }
+
+/** A throttled secret warns at most this often; the count and the metric see every wait. */
+const THROTTLE_WARN_INTERVAL_MS = 60_000;
 
 /** First and longest pause between two AWSCURRENT reads while waiting for a label move to show. */
 const CHANGE_POLL_FIRST_PAUSE_MS = 100;
 const CHANGE_POLL_MAX_PAUSE_MS = 500;
 
 /**
- * Reads secrets and puts new versions in place: the single-flight rule, the three fetch
- * strategies of `RefreshRequest`, failure bookkeeping and retries with backoff. The cache decides
- * *when* to refresh; this decides *how*, and makes sure one change costs one GetSecretValue.
+ * Reads secrets and puts new versions in place: per secret at most one read in flight and one
+ * request waiting (newer requests merge into it, `RefreshSlot`), the read budget of
+ * invalidation-driven reads (`RefreshBudget`), the three fetch strategies of `RefreshRequest`,
+ * failure bookkeeping and retries with backoff. The cache decides *when* to refresh; this decides
+ * *how*, and makes sure one change costs one GetSecretValue and no number of messages costs more
+ * than the budget.
  */
 export class Refresher {
   private readonly missedChecks = new Set<NodeJS.Timeout>();
@@ -46,32 +56,128 @@ export class Refresher {
   }
 
   /**
-   * Refreshes one secret for one trigger. Joins a refresh already running for it; once that one
-   * settled, the request is done if what it asked for holds (the named version is in place, a
-   * change happened, or — for a plain AWSCURRENT read — the shared read finished), otherwise it
-   * runs its own. Rejects with the typed error when its read failed (already recorded and, except
-   * at start, retried in the background).
+   * Refreshes one secret for one trigger and resolves once a read that serves the request settled.
+   * A plain AWSCURRENT read joins one already in flight; anything else waits in the secret's one
+   * waiting slot, merged with whatever else waits there (`RefreshSlot`), and is served by the next
+   * read — at once when nothing is in flight. Resolves at once when the named version is held.
+   * Rejects with the typed error when the read serving it failed (already recorded and, except at
+   * start, retried in the background), and with `CacheStoppedError` when the cache stopped while
+   * the request was throttled.
    */
   async refresh(state: SecretState, request: RefreshRequest): Promise<RefreshResult> {
     const base = state.held?.versionId;
     if (request.kind === 'version' && base === request.versionId) return { changed: false };
-    for (let running = state.flight.inFlight; running; running = state.flight.inFlight) {
-      let failure: { error: unknown } | undefined;
-      try {
-        await running.promise;
-      } catch (error) {
-        failure = { error };
-      }
-      const held = state.held?.versionId;
-      if (request.kind === 'current') {
-        if (failure) throw failure.error;
-        return { changed: held !== base };
-      }
-      if (request.kind === 'changed' && held !== base) return { changed: true };
-      if (request.kind === 'version' && held === request.versionId) return { changed: held !== base };
+    const bypass = !isBudgeted(request.trigger);
+    const running = state.slot.running;
+    // Whoever bypasses the budget must not wait behind a read that waits for it.
+    if (running && bypass) this.unthrottle(running);
+    if (running && request.kind === 'current' && running.request.kind !== 'version') {
+      // Every run that is not for a named version reads AWSCURRENT: a storm of callers costs one read.
+      await running.promise;
+      return { changed: state.held?.versionId !== base };
     }
-    await state.flight.run(() => this.execute(state, request, base), this.deps.options.now());
+    const waiting = state.slot.add(request, base, bypass);
+    waiting.waiters ??= runWaiters();
+    const { promise } = waiting.waiters;
+    this.pump(state);
+    await promise;
     return { changed: state.held?.versionId !== base };
+  }
+
+  /**
+   * What an invalidation asks for: merged into the waiting slot like `refresh`, but nobody awaits
+   * it, so a flood of messages holds no promise, closure or queue entry per message. Starts on the
+   * next turn of the event loop when nothing is in flight (see `CredentialCache.onInvalidation`).
+   */
+  submit(state: SecretState, request: RefreshRequest): void {
+    if (!this.deps.isRunning()) return;
+    if (request.kind === 'version' && state.held?.versionId === request.versionId) return;
+    const slot = state.slot;
+    const bypass = !isBudgeted(request.trigger);
+    if (slot.running && bypass) this.unthrottle(slot.running);
+    slot.add(request, state.held?.versionId, bypass);
+    // The read in flight, or the timer waiting for a token, starts the waiting request when it ends.
+    if (slot.running || slot.immediate || (slot.timer && !bypass)) return;
+    slot.immediate = setImmediate(() => {
+      slot.immediate = undefined;
+      this.pump(state);
+    });
+  }
+
+  /** The read in flight no longer waits for the budget: a caller that bypasses it waits for this read. */
+  private unthrottle(running: RunningRefresh): void {
+    if (running.bypass) return;
+    running.bypass = true;
+    running.wake?.();
+  }
+
+  /**
+   * Starts the waiting request unless a read is in flight, it is already met, or — when budgeted
+   * — no token is there: then a timer retries when one will be (the request keeps waiting and
+   * keeps absorbing newer ones; it is never dropped).
+   */
+  private pump(state: SecretState): void {
+    const slot = state.slot;
+    const waiting = slot.waiting;
+    if (slot.running || !waiting) return;
+    if (this.isMet(state, waiting)) {
+      slot.take();
+      waiting.waiters?.resolve();
+      return;
+    }
+    if (!waiting.bypass) {
+      if (!this.deps.isRunning()) {
+        slot.take();
+        waiting.waiters?.reject(new CacheStoppedError());
+        return;
+      }
+      const waitMs = state.budget.startRefresh();
+      if (waitMs > 0) {
+        if (!slot.timer) {
+          this.throttled(state, waiting.request, waitMs);
+          slot.timer = setTimeout(() => {
+            slot.timer = undefined;
+            this.pump(state);
+          }, waitMs);
+          slot.timer.unref();
+        }
+        return;
+      }
+    }
+    slot.take();
+    this.start(state, waiting);
+  }
+
+  /** The waiting request needs no read any more: its version is held, or the change it waited for happened. */
+  private isMet(state: SecretState, waiting: WaitingRefresh): boolean {
+    const held = state.held?.versionId;
+    const { request } = waiting;
+    if (request.kind === 'version') return held === request.versionId;
+    if (request.kind === 'changed') return held !== waiting.base;
+    return false;
+  }
+
+  private start(state: SecretState, waiting: WaitingRefresh): void {
+    const slot = state.slot;
+    const { request, base } = waiting;
+    const run: RunningRefresh = { request, bypass: waiting.bypass, prepaid: waiting.bypass ? 0 : 1, wake: undefined, promise: Promise.resolve() };
+    run.promise = state.flight.run(() => this.execute(state, request, base, run), this.deps.options.now());
+    slot.running = run;
+    const settled = (): void => {
+      if (slot.running === run) slot.running = undefined;
+      this.deps.onSettled?.(state);
+      this.pump(state);
+    };
+    run.promise.then(
+      () => {
+        waiting.waiters?.resolve();
+        settled();
+      },
+      (error: unknown) => {
+        waiting.waiters?.reject(error);
+        settled();
+      },
+    );
   }
 
   /** Retry `request` after the backoff for the current failure streak (replaces a pending retry). */
@@ -96,10 +202,10 @@ export class Refresher {
     return { fetched, value };
   }
 
-  private async execute(state: SecretState, request: RefreshRequest, base: string | undefined): Promise<void> {
+  private async execute(state: SecretState, request: RefreshRequest, base: string | undefined, run: RunningRefresh): Promise<void> {
     let changed = false;
     try {
-      const fetched = await this.fetch(state, request, base);
+      const fetched = await this.fetch(state, request, base, run);
       changed = this.adopt(state, fetched, request);
     } catch (error) {
       this.fail(state, request, error);
@@ -108,21 +214,41 @@ export class Refresher {
     state.lastCompleted = { at: this.deps.options.now(), changed };
   }
 
-  private async fetch(state: SecretState, request: RefreshRequest, base: string | undefined): Promise<SecretValue> {
-    if (request.kind === 'current') return this.get(state, { versionStage: 'AWSCURRENT' });
-    if (request.kind === 'changed') return this.readUntilChanged(state, base);
+  private async fetch(state: SecretState, request: RefreshRequest, base: string | undefined, run: RunningRefresh): Promise<SecretValue> {
+    if (request.kind === 'current') return this.get(state, { versionStage: 'AWSCURRENT' }, run);
+    if (request.kind === 'changed') return this.readUntilChanged(state, request, base, run);
     const confirmed = await this.confirmedPending(state, request);
     if (confirmed) return confirmed;
-    const named = await this.get(state, { versionId: request.versionId });
+    const { logger } = this.deps.options;
+    const context = { name: state.name, versionId: request.versionId, trigger: request.trigger };
+    let named: SecretValue;
+    try {
+      named = await this.get(state, { versionId: request.versionId }, run);
+    } catch (error) {
+      if (!(error instanceof SecretVersionNotFoundError)) throw error;
+      // Forged, or deleted long ago: no message naming it is worth a read for a while. The secret
+      // itself is fine, so this is no failure; one AWSCURRENT read answers "did anything change?".
+      state.rememberNotCurrent(request.versionId);
+      logger.debug(context, 'the version an invalidation named does not exist (forged, or deleted since); reading AWSCURRENT instead');
+      return request.ifNotCurrent === 'until-changed' ? this.readUntilChanged(state, request, base, run) : this.get(state, { versionStage: 'AWSCURRENT' }, run);
+    }
     // Only a version labelled AWSCURRENT is adopted. A version with no label at all is a
     // deprecated one (AWS keeps it readable by id until it deletes it): adopting it because there
     // is "nothing to judge by" would let a replayed genuine message install an old credential.
     if (named.versionStages.includes('AWSCURRENT')) return named;
-    this.deps.options.logger.debug(
-      { name: state.name, versionId: request.versionId, trigger: request.trigger },
+    // AWSPENDING is the one label that moves to AWSCURRENT next: a read that does not show the move
+    // yet (reads are eventually consistent) is worth waiting out. Any other label, or none, marks a
+    // version that was current before (a replay, a stale message): remembered, read once.
+    const mayBecomeCurrent = named.versionStages.includes('AWSPENDING');
+    if (!mayBecomeCurrent) state.rememberNotCurrent(request.versionId);
+    logger.debug(
+      { ...context, stages: named.versionStages },
       'the version an invalidation named is not AWSCURRENT (stale, replayed or not yet visible); reading AWSCURRENT instead',
     );
-    return request.ifNotCurrent === 'read-current' ? this.get(state, { versionStage: 'AWSCURRENT' }) : this.readUntilChanged(state, base);
+    const wait = request.ifNotCurrent === 'until-changed' || (mayBecomeCurrent && request.ifNotCurrent === 'wait-for-change');
+    return wait
+      ? this.readUntilChanged(state, request, base, run)
+      : this.get(state, { versionStage: 'AWSCURRENT' }, run);
   }
 
   /**
@@ -168,22 +294,70 @@ export class Refresher {
   /**
    * AWSCURRENT, re-read with short growing pauses until it differs from `base`, at most
    * `consistencyWindowMs`: right after a label moves, reads may still return the old version.
+   * A request waiting meanwhile ends the wait early: it reads next, and carries this wait on (it
+   * is merged into it), rather than waiting seconds behind a loop a flood may have started.
    */
-  private async readUntilChanged(state: SecretState, base: string | undefined): Promise<SecretValue> {
+  private async readUntilChanged(state: SecretState, request: RefreshRequest, base: string | undefined, run: RunningRefresh): Promise<SecretValue> {
     const { now, consistencyWindowMs } = this.deps.options;
     const deadline = now() + consistencyWindowMs;
     let pause = CHANGE_POLL_FIRST_PAUSE_MS;
     for (;;) {
-      const fetched = await this.get(state, { versionStage: 'AWSCURRENT' });
+      const fetched = await this.get(state, { versionStage: 'AWSCURRENT' }, run);
       const remaining = deadline - now();
       if (fetched.versionId !== base || remaining <= 0 || !this.deps.isRunning()) return fetched;
+      if (state.slot.waiting) {
+        state.slot.add({ kind: 'changed', trigger: request.trigger, at: request.at }, base, run.bypass);
+        return fetched;
+      }
       await sleep(Math.min(pause, remaining));
       pause = Math.min(pause * 2, CHANGE_POLL_MAX_PAUSE_MS);
     }
   }
 
-  private get(state: SecretState, selector: SecretVersionSelector): Promise<SecretValue> {
+  /** One GetSecretValue for `run`, once the budget allows it (see `admit`). */
+  private async get(state: SecretState, selector: SecretVersionSelector, run: RunningRefresh): Promise<SecretValue> {
+    await this.admit(state, run);
     return getSecretValue(this.deps.client, state.spec.secretId, selector);
+  }
+
+  /**
+   * Waits until `run` may read: at once when it bypasses the budget or still holds the token taken
+   * to start it; otherwise until a token is there, or a caller that bypasses the budget joins.
+   */
+  private async admit(state: SecretState, run: RunningRefresh): Promise<void> {
+    if (run.bypass) return;
+    if (run.prepaid > 0) {
+      run.prepaid -= 1;
+      return;
+    }
+    for (let waitMs = state.budget.take(); waitMs > 0; waitMs = state.budget.take()) {
+      this.throttled(state, run.request, waitMs);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        timer.unref();
+        run.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      run.wake = undefined;
+      if (!this.deps.isRunning()) throw new CacheStoppedError();
+      if (run.bypass) return;
+    }
+  }
+
+  /** A read had to wait for the budget: counted, and warned about once a minute per secret. */
+  private throttled(state: SecretState, request: RefreshRequest, waitMs: number): void {
+    const { now, logger, metrics } = this.deps.options;
+    this.deps.counts.refreshesThrottled = (this.deps.counts.refreshesThrottled ?? 0) + 1;
+    metrics.count(MetricNames.RefreshesThrottled);
+    const at = now();
+    const warn = state.lastThrottleWarnAt === undefined || at - state.lastThrottleWarnAt >= THROTTLE_WARN_INTERVAL_MS;
+    if (warn) state.lastThrottleWarnAt = at;
+    logger[warn ? 'warn' : 'debug'](
+      { code: 'REFRESH_THROTTLED', name: state.name, trigger: request.trigger, waitMs, burst: state.budget.burst, refillIntervalMs: state.budget.refillIntervalMs },
+      `invalidations for secret "${state.name}" ask for more reads than its budget allows (a flood, or forged messages): reads wait for the budget, merged; genuine rotations, the poll and auth-failure refreshes still get through`,
+    );
   }
 
   /** Puts `fetched` in place when it is a new version; returns whether it was. */
@@ -251,6 +425,8 @@ export class Refresher {
   }
 
   private fail(state: SecretState, request: RefreshRequest, error: unknown): void {
+    // Stopped while waiting for the budget: nothing was read, nothing failed.
+    if (error instanceof CacheStoppedError) return;
     const { now, logger, metrics } = this.deps.options;
     state.recordFailure(error, now());
     state.lastCompleted = { at: now(), changed: false };

@@ -1,7 +1,10 @@
 import { secretIdMatches } from '../events/secret-id.js';
 import { RotationRelayError } from '../errors.js';
 import type { SecretValue } from '../secrets/get-secret-value.js';
+import { RecentMemory } from './recent-memory.js';
+import { RefreshBudget } from './refresh-budget.js';
 import { SingleFlight } from './single-flight.js';
+import { RefreshSlot } from './waiting-refresh.js';
 import type { CredentialVersion, RefreshTrigger, SecretSpec, SecretStatus } from './types.js';
 
 /** The value in use for one secret, with where it came from. `value` is never logged. */
@@ -20,8 +23,10 @@ export interface HeldVersion {
  *   version held when the request was made, bounded by `consistencyWindowMs`;
  * - `version`: an invalidation or versions-hash entry naming the new version — read exactly that
  *   version. It is adopted only if it carries AWSCURRENT (a replayed or stale message must never
- *   install an old credential); otherwise `ifNotCurrent` says what to do instead. `confirmedAt`
- *   (see below) lets an AWSPENDING value already read stand in for that read.
+ *   install an old credential). Otherwise AWSCURRENT is read instead, once or until it changes
+ *   (`ifNotCurrent`). A version found missing, or labelled neither AWSCURRENT nor AWSPENDING, is
+ *   remembered (`knownNotCurrent`). `confirmedAt` (see below) lets an AWSPENDING value already
+ *   read stand in for that read.
  */
 export type RefreshRequest = { trigger: RefreshTrigger; at: number } & (
   | { kind: 'current' }
@@ -29,7 +34,13 @@ export type RefreshRequest = { trigger: RefreshTrigger; at: number } & (
   | {
       kind: 'version';
       versionId: string;
-      ifNotCurrent: 'wait-for-change' | 'read-current';
+      /**
+       * When the version read is not AWSCURRENT: `read-current` reads AWSCURRENT once;
+       * `wait-for-change` re-reads it until it changes if the version is AWSPENDING (a label move
+       * not visible yet), else once; `until-changed` (a `changed` request merged in) re-reads it
+       * until it changes whatever the version's labels.
+       */
+      ifNotCurrent: 'wait-for-change' | 'read-current' | 'until-changed';
       /**
        * When the worker confirmed `versionId` as AWSCURRENT: the `publishedAt` (epoch ms) of a
        * broadcast whose signature verified. Undefined for unsigned broadcasts (nothing proves
@@ -52,12 +63,45 @@ export interface PendingEntry {
   fetched?: SecretValue;
 }
 
+/** How much refresh work one secret may cause, and for how long it remembers what it learned. */
+export interface RefreshLimits {
+  /** Token bucket of invalidation-driven reads (see `RefreshBudget`). */
+  burst: number;
+  refillIntervalMs: number;
+  /** How long a version found not current (or missing) is remembered. */
+  rememberVersionsMs: number;
+  /** How long a handled message id is remembered: the longest a replay of it can be accepted. */
+  rememberIdsMs: number;
+  /**
+   * A remembered version is skipped only for messages published at least this long before it was
+   * found not current (the clock-skew tolerance: the worker's clock and ours may differ by it).
+   */
+  publishedMarginMs: number;
+  now: () => number;
+}
+
+/** Versions and ids remembered per secret: a flood of distinct ones evicts, never grows. */
+export const REMEMBERED_PER_SECRET = 256;
+
+export const DEFAULT_REFRESH_LIMITS: RefreshLimits = {
+  burst: 3,
+  refillIntervalMs: 500,
+  rememberVersionsMs: 300_000,
+  rememberIdsMs: 300_000,
+  publishedMarginMs: 30_000,
+  now: () => Date.now(),
+};
+
 /** Everything the cache knows about one logical secret. Metadata only leaves through `status()`. */
 export class SecretState {
   held: HeldVersion | undefined;
   /** Full ARN as Secrets Manager returned it; the most precise key for matching invalidations. */
   arn: string | undefined;
   readonly flight = new SingleFlight<void>();
+  /** At most one read in flight and one request waiting (see `RefreshSlot`). */
+  readonly slot = new RefreshSlot();
+  /** Reads that invalidations and reconciles may cause (see `RefreshBudget`). */
+  readonly budget: RefreshBudget;
   /** Last successful read, any trigger. */
   lastRefreshAt: number | undefined;
   /** Last refresh that finished, successfully or not: the auth-failure rate limit looks at it. */
@@ -78,12 +122,50 @@ export class SecretState {
   /** When an invalidation without a versionId last named this secret. */
   announcedUnversionedAt: number | undefined;
   pending: PendingEntry | undefined;
+  /** When the last "reads throttled" warning for this secret was logged. */
+  lastThrottleWarnAt: number | undefined;
   readonly #announced: string[] = [];
+  /** Versions a read found not current (no AWSCURRENT, no AWSPENDING) or missing: when, by our clock. */
+  readonly #notCurrent: RecentMemory<number>;
+  /** Ids of live broadcasts already acted on: a replay of one costs nothing. */
+  readonly #handledIds: RecentMemory<true>;
+  readonly #publishedMarginMs: number;
+  readonly #now: () => number;
 
   constructor(
     readonly name: string,
     readonly spec: SecretSpec,
-  ) {}
+    limits: RefreshLimits = DEFAULT_REFRESH_LIMITS,
+  ) {
+    this.budget = new RefreshBudget(limits.burst, limits.refillIntervalMs, limits.now);
+    this.#notCurrent = new RecentMemory(REMEMBERED_PER_SECRET, limits.rememberVersionsMs, limits.now);
+    this.#handledIds = new RecentMemory(REMEMBERED_PER_SECRET, limits.rememberIdsMs, limits.now);
+    this.#publishedMarginMs = limits.publishedMarginMs;
+    this.#now = limits.now;
+  }
+
+  /** Remember that a read found `versionId` missing or labelled neither AWSCURRENT nor AWSPENDING. */
+  rememberNotCurrent(versionId: string): void {
+    this.#notCurrent.remember(versionId, this.#now());
+  }
+
+  /**
+   * Does a message naming `versionId`, published at `publishedAt` (epoch ms), cost no read? Only
+   * when a read found that version not current *after* the message was published: a replayed or
+   * stale message, whose version a read already judged. A message published later may announce a
+   * genuine move of AWSCURRENT onto it (a roll-back), so it is read again.
+   */
+  knownNotCurrent(versionId: string, publishedAt: number): boolean {
+    const foundAt = this.#notCurrent.get(versionId);
+    return foundAt !== undefined && Number.isFinite(publishedAt) && publishedAt + this.#publishedMarginMs <= foundAt;
+  }
+
+  /** Records a broadcast id as handled; false if it already was (a replay: nothing to do). */
+  handle(id: string): boolean {
+    if (this.#handledIds.has(id)) return false;
+    this.#handledIds.remember(id, true);
+    return true;
+  }
 
   get json(): boolean {
     return this.spec.json ?? false;

@@ -29,6 +29,37 @@ export interface BackoffOptions {
 }
 
 /**
+ * Bounds on the Secrets Manager reads that invalidations can cause, per secret. Whoever can
+ * publish on the channel (or replay a genuine message) chooses how many messages arrive; these
+ * bound what they cost. Whatever the settings, per secret at most one read is in flight and one
+ * request waits (newer ones merge into it), and a message id already handled costs nothing.
+ *
+ * The budget holds back reads asked for by invalidations and reconciles only. Start, `reportAuthFailure`,
+ * `forceRefresh`, the poll and retries bypass it: they are few by construction, and the read
+ * that fixes a failed login must never wait behind a flood. A throttled read is not dropped: it
+ * waits for a token, counts `RefreshesThrottled` (and `status().counts.refreshesThrottled`), and
+ * the first one a minute per secret logs a warning.
+ */
+export interface RefreshBudgetOptions {
+  /** Reads a secret may make at once before invalidation-driven reads wait. @defaultValue 3 */
+  burst?: number;
+  /**
+   * One more read is allowed per this interval (continuously refilled, up to `burst`): a sustained
+   * flood costs at most 1 000 / this reads per second per secret. @defaultValue 500 ms
+   */
+  refillIntervalMs?: number;
+  /**
+   * How long a version a read found missing, or labelled neither AWSCURRENT nor AWSPENDING (a
+   * replayed or stale message), is remembered: a later message naming it costs no read if it was
+   * published before that read (with `clockSkewToleranceMs` to spare) — a message published later
+   * may announce a genuine roll-back onto it. Handled message ids are remembered for this long or
+   * `maxAgeMs`, whichever is longer. At most 256 versions and 256 ids per secret; 0 remembers
+   * no version. @defaultValue 300 000 ms (5 min)
+   */
+  rememberVersionsMs?: number;
+}
+
+/**
  * Fleet presence (docs/protocol.md, "Presence and acknowledgements"): the cache registers itself
  * in Redis with a heartbeat and a TTL, and acks the version it holds of each secret after every
  * refresh, so `rotation-relay status`, `wait-converged` and the `InstancesStale` metric know which
@@ -101,6 +132,8 @@ export interface CredentialCacheOptions {
    * @defaultValue 30 000 ms
    */
   clockSkewToleranceMs?: number;
+  /** Per-secret bounds on invalidation-driven reads (see {@link RefreshBudgetOptions}). */
+  refreshBudget?: RefreshBudgetOptions;
   /** Fallback poll of every secret. @defaultValue 1 800 000 ms (30 min), ±10 % jitter */
   pollIntervalMs?: number;
   /** Fraction of the poll interval used as ± jitter, so a fleet does not poll in step. @defaultValue 0.1 */
@@ -224,6 +257,12 @@ export interface CacheCounts {
   missedByEvents: number;
   invalidationsReceived: number;
   invalidationsRejected: number;
+  /**
+   * Reads an invalidation or reconcile asked for that had to wait for the per-secret read budget
+   * (`refreshBudget`); each wait counts once, however many messages were merged into it. Present
+   * only with `redis`: nothing else is budgeted.
+   */
+  refreshesThrottled?: number;
   /**
    * Reconciles that found `{P}:versions` emptied or missing a secret seen there before (each
    * reread AWSCURRENT of what it lost, once). Present only with `redis`: without it nothing is

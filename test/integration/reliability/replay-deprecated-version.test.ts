@@ -18,11 +18,16 @@ const KEYS = protocolKeys('rotation-relay');
  * subscriber used to adopt a named version whose stages were empty ("nothing to judge by"); it now
  * adopts one only when it carries AWSCURRENT, and otherwise reads AWSCURRENT. The same path serves
  * reconcile entries, so an old genuine entry written back into `{P}:versions` is covered too.
+ *
+ * Since issue 13 a replay costs no read at all where the broadcast was handled (its id is
+ * remembered), and a re-fetch at worst where it was not: a cache started after the broadcast reads
+ * the version by id and AWSCURRENT once, and then remembers the id (and that the version is not
+ * current), so replaying it again costs nothing.
  */
 describe('a replayed genuine invalidation naming a deprecated (unlabelled) version', () => {
   let fixture: RelayFixture;
   let publisher: Redis;
-  let app: Instance;
+  const apps: Instance[] = [];
 
   beforeAll(async () => {
     fixture = await RelayFixture.start();
@@ -31,16 +36,22 @@ describe('a replayed genuine invalidation naming a deprecated (unlabelled) versi
   });
 
   afterAll(async () => {
-    await app?.cache.stop();
+    await Promise.allSettled(apps.map((app) => app.cache.stop()));
     publisher?.disconnect();
     await fixture?.stop();
   });
 
-  it('costs a re-fetch and never installs the old credential', async () => {
-    const secret = await fixture.createSecret('replay/deprecated');
-    app = instance(fixture, { secrets: { db: { secretId: secret.name, json: true } }, consistencyWindowMs: 300 });
+  async function startApp(secretName: string): Promise<Instance> {
+    const app = instance(fixture, { secrets: { db: { secretId: secretName, json: true } }, consistencyWindowMs: 300 });
+    apps.push(app);
     await app.cache.start();
     await waitUntil(() => app.cache.status().pubsub.connected, { message: 'subscribed' });
+    return app;
+  }
+
+  it('costs no read where it was handled, a re-fetch at worst where it was not, and never installs the old credential', async () => {
+    const secret = await fixture.createSecret('replay/deprecated');
+    const app = await startApp(secret.name);
     const rotateAndWait = async (): Promise<string> => {
       const version = await fixture.secrets.rotate(secret);
       await fixture.send(labelUpdatedEvent(secret.arn, version));
@@ -51,14 +62,35 @@ describe('a replayed genuine invalidation naming a deprecated (unlabelled) versi
     const captured = (await publisher.hget(KEYS.versions, secret.arn)) ?? '';
     await rotateAndWait();
     const current = await rotateAndWait();
-    const refreshes = app.cache.status().secrets['db']?.refreshes ?? 0;
+    // Started after every broadcast: the replay is news to it.
+    const late = await startApp(secret.name);
+    const before = [app, late].map((cache) => ({ reads: cache.counting.reads.length, received: cache.cache.status().counts.invalidationsReceived }));
 
     // `old` has no label any more (AWSPREVIOUS is on the version after it); its message is replayed.
     await publisher.publish(KEYS.channel, captured);
 
-    await waitUntil(() => (app.cache.status().secrets['db']?.refreshes ?? 0) > refreshes, { message: 'the replay to be handled' });
-    expect(app.cache.current('db').versionId).not.toBe(old);
-    expect(app.cache.current('db').versionId).toBe(current);
-    expect(app.cache.get('db')).toEqual(JSON.parse(secret.values.at(-1) ?? '{}'));
+    for (const [index, cache] of [app, late].entries()) {
+      await waitUntil(() => cache.cache.status().counts.invalidationsReceived > (before[index]?.received ?? 0), { message: 'the replay to be accepted as genuine' });
+    }
+    await waitUntil(() => late.counting.reads.length >= (before[1]?.reads ?? 0) + 2, { message: 'the late cache to re-fetch' });
+    // Handled live: the id is known, so nothing was even asked for.
+    expect(app.counting.reads.length).toBe(before[0]?.reads);
+    expect(late.counting.reads.slice(before[1]?.reads)).toEqual([
+      { SecretId: secret.name, VersionId: old },
+      { SecretId: secret.name, VersionStage: 'AWSCURRENT' },
+    ]);
+    for (const cache of [app, late]) {
+      expect(cache.cache.current('db').versionId).not.toBe(old);
+      expect(cache.cache.current('db').versionId).toBe(current);
+      expect(cache.cache.get('db')).toEqual(JSON.parse(secret.values.at(-1) ?? '{}'));
+    }
+
+    // Replayed again: the late cache now knows the id too.
+    const receivedLate = late.cache.status().counts.invalidationsReceived;
+    const readsLate = late.counting.reads.length;
+    await publisher.publish(KEYS.channel, captured);
+    await waitUntil(() => late.cache.status().counts.invalidationsReceived > receivedLate, { message: 'the second replay to be accepted' });
+    expect(late.counting.reads.length).toBe(readsLate);
+    expect(late.cache.current('db').versionId).toBe(current);
   });
 });
