@@ -1,5 +1,6 @@
 import { loadAwsConfig, type Env, type RedisConfig } from '../config/index.js';
-import { createSecretsClient, getSecretValue } from '../secrets/index.js';
+import { getSecretValue } from '../secrets/index.js';
+import { cliSecretsClient } from './aws-clients.js';
 import { redisPasswordFrom } from '../subscriber/redis-password.js';
 import { UsageError } from './exit-codes.js';
 
@@ -10,7 +11,7 @@ import { UsageError } from './exit-codes.js';
  */
 export async function currentRedisPassword(redis: RedisConfig, env: Env): Promise<string | undefined> {
   if (redis.passwordSecretId === undefined) return undefined;
-  const client = createSecretsClient(loadAwsConfig(env));
+  const client = cliSecretsClient(loadAwsConfig(env));
   try {
     const secret = await getSecretValue(client, redis.passwordSecretId, { versionStage: 'AWSCURRENT' });
     let value: unknown = secret.secretString;

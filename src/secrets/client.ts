@@ -7,6 +7,17 @@ export interface SecretsClientOptions {
    * @defaultValue 3 (the SDK's own default)
    */
   maxAttempts?: number;
+  /**
+   * How long one attempt may wait for the TCP (and TLS) connection to Secrets Manager.
+   * @defaultValue undefined: the SDK's own (no connection timeout)
+   */
+  connectionTimeoutMs?: number;
+  /**
+   * How long one attempt may wait for the whole response once sent; past it the attempt fails
+   * with a TimeoutError (retried like any transient error, up to `maxAttempts`).
+   * @defaultValue undefined: the SDK's own (no request timeout, only a 300 s idle-socket timeout)
+   */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -18,10 +29,28 @@ export interface SecretsClientOptions {
 export const SDK_CLIENT_SETTINGS = { cacheMiddleware: true } as const;
 
 /**
+ * The `requestHandler` options (NodeHttpHandler's) for the given timeouts, or undefined when none
+ * is set, so a client built without them keeps the SDK's default handler untouched.
+ * `throwOnRequestTimeout`: without it the SDK only logs a warning when `requestTimeout` passes
+ * and keeps waiting, which bounds nothing.
+ */
+export function requestHandlerOptions(options: Pick<SecretsClientOptions, 'connectionTimeoutMs' | 'requestTimeoutMs'>):
+  | { connectionTimeout?: number; requestTimeout?: number; throwOnRequestTimeout: true }
+  | undefined {
+  if (options.connectionTimeoutMs === undefined && options.requestTimeoutMs === undefined) return undefined;
+  return {
+    ...(options.connectionTimeoutMs !== undefined ? { connectionTimeout: options.connectionTimeoutMs } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { requestTimeout: options.requestTimeoutMs } : {}),
+    throwOnRequestTimeout: true,
+  };
+}
+
+/**
  * The one place a Secrets Manager client is built from config. Endpoint overrides
  * (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`) and credentials come from the SDK's
  * own environment handling, so the same build runs against AWS, LocalStack or moto_server.
  */
 export function createSecretsClient(aws: AwsConfig, options: SecretsClientOptions = {}): SecretsManagerClient {
-  return new SecretsManagerClient({ region: aws.region, maxAttempts: options.maxAttempts ?? 3, ...SDK_CLIENT_SETTINGS });
+  const requestHandler = requestHandlerOptions(options);
+  return new SecretsManagerClient({ region: aws.region, maxAttempts: options.maxAttempts ?? 3, ...(requestHandler ? { requestHandler } : {}), ...SDK_CLIENT_SETTINGS });
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { PutSecretValueCommand, RotateSecretCommand, UpdateSecretVersionStageCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { loadAwsConfig, type AwsConfig } from '../../config/index.js';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { loadAwsConfig, SETTINGS, type AwsConfig } from '../../config/index.js';
 import { parseSecretArn } from '../../events/secret-id.js';
 import { convergenceOf, readFleet, readTimeline, type SecretConvergence } from '../../fleet/index.js';
 import { readPublishedVersion, type RedisClient } from '../../protocol/index.js';
-import { classifySecretsManagerError, createSecretsClient, describeCurrentVersion, getSecretValue, type CurrentVersion } from '../../secrets/index.js';
+import { classifySecretsManagerError, describeCurrentVersion, getSecretValue, type CurrentVersion } from '../../secrets/index.js';
 import { RotationRelayError } from '../../errors.js';
+import { CLI_AWS_HELP, cliSecretsClient, cliSqsClient } from '../aws-clients.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatTable } from '../table.js';
@@ -29,7 +30,9 @@ rotation Lambda does: PutSecretValue AWSPENDING with the current value (unchange
 that uses the secret breaks), UpdateSecretVersionStage moving AWSCURRENT, then AWSPENDING removed
 (needs GetSecretValue, PutSecretValue, UpdateSecretVersionStage). Emulators emit no EventBridge
 events, so against one it also sends the two events the rule would deliver (the
-UpdateSecretVersionStage API call and Secret Label Updated) to ROTATION_RELAY_QUEUE_URL, if set.
+UpdateSecretVersionStage API call and Secret Label Updated) to ROTATION_RELAY_QUEUE_URL, if set
+(needs sqs:SendMessage). Against AWS the queue is not used. Either way a ROTATION_RELAY_QUEUE_URL
+that is set must be a queue URL: set but empty is a configuration error (exit 2), not "unset".
 
 Timestamps come from each process's clock (worker, instances, this command): on one host they
 are exact, across hosts they are as good as NTP.
@@ -40,7 +43,10 @@ Options:
   --poll D           pause between two reads of Redis (default 250ms)
   --min-instances N  converged only once at least N live instances report the secret (default 1)
   --json             print the timeline as one JSON document
-  -h, --help         show this help`;
+  -h, --help         show this help
+
+Redis gets 10 s to be ready. ${CLI_AWS_HELP} An AWS read while watching that fails is
+retried at the next poll, up to --timeout.`;
 
 /** One point of the drill's timeline. */
 export interface DrillEvent {
@@ -77,9 +83,11 @@ export async function drill(argv: string[], io: CliIo): Promise<number> {
   const aws = loadAwsConfig(io.env);
   const emulated = secretsManagerEmulated(io.env);
   const simulate = values.simulate || emulated;
-  const queueUrl = io.env.ROTATION_RELAY_QUEUE_URL?.trim() || undefined;
+  // Read (and checked) whenever set, emulated or not, so an empty or malformed value is always
+  // the same configuration error rather than silently "no queue" (the events not sent).
+  const queueUrl = io.env.ROTATION_RELAY_QUEUE_URL === undefined ? undefined : SETTINGS.worker.queueUrl.read(io.env);
 
-  const sm = createSecretsClient(aws);
+  const sm = cliSecretsClient(aws);
   const { redis, config } = await openRedis(io.env);
   try {
     const before = await describeCurrentVersion(sm, secretId);
@@ -167,7 +175,7 @@ async function simulateRotation(
     sm.send(new UpdateSecretVersionStageCommand({ SecretId: before.arn, VersionStage: 'AWSPENDING', RemoveFromVersionId: versionId })),
   );
   if (deliver) {
-    const sqs = new SQSClient({ region: deliver.aws.region, useQueueUrlAsEndpoint: !deliver.aws.customSqsEndpoint });
+    const sqs = cliSqsClient(deliver.aws);
     const sentAt = Date.now();
     try {
       for (const body of ruleEvents(before.arn, versionId, before.versionId)) {

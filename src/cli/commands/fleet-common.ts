@@ -55,7 +55,7 @@ export const REDIS_READY_TIMEOUT_MS = 10_000;
  */
 export async function openRedis(env: Env, deadline: Deadline = Deadline.in(REDIS_READY_TIMEOUT_MS)): Promise<{ redis: RedisClient; config: RedisConfig }> {
   const config = loadRedisConfig(env);
-  const target = `${describeRedisTarget(config.url)}${config.cluster ? ' (cluster)' : ''}`;
+  const target = redisTarget(config);
   const password = await deadline.bound(currentRedisPassword(config, env), `reading the Redis password (ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID) for ${target}`);
   const redis = connectRedis(config, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);
@@ -68,6 +68,21 @@ export async function openRedis(env: Env, deadline: Deadline = Deadline.in(REDIS
     throw new FleetReadError(`Redis at ${target} not ready within ${waitMs} ms: ${describeCause(error) ?? 'no answer'}`, { cause: error });
   }
   return { redis, config };
+}
+
+/** The Redis a command talks to, as its errors name it: scheme, host, port, never credentials. */
+export function redisTarget(config: RedisConfig): string {
+  return `${describeRedisTarget(config.url)}${config.cluster ? ' (cluster)' : ''}`;
+}
+
+/**
+ * A read that failed once connected (NOPERM on a key, a command the ACL refuses) names the key
+ * but not the server: the CLI line must say which Redis refused, so it is wrapped with the target.
+ */
+export function atRedisTarget(config: RedisConfig, error: unknown): unknown {
+  if (!(error instanceof FleetReadError)) return error;
+  const target = redisTarget(config);
+  return error.message.includes(target) ? error : new FleetReadError(`Redis at ${target}: ${error.message}`, { cause: error });
 }
 
 /** An ISO time without milliseconds, for tables. */

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { assertSigningChosen, loadAwsConfig, loadRedisConfig, loadSigningConfig, UNSIGNED_WARNING } from '../../config/index.js';
 import { createInvalidation, publishInvalidation, signIfKeyed } from '../../protocol/index.js';
 import { connectRedis, describeRedisTarget, waitForReady } from '../../redis/connect.js';
-import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
+import { describeCurrentVersion } from '../../secrets/index.js';
+import { CLI_AWS_HELP, cliSecretsClient } from '../aws-clients.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import { currentRedisPassword } from '../redis-password.js';
 import type { CliIo } from '../io.js';
@@ -16,6 +17,8 @@ The secret's ARN and current version are read with DescribeSecret; its value is 
 Prints {"secretArn","versionId","receivers"} where receivers is the number of connections that
 got the message. Signed with ROTATION_RELAY_SIGNING_KEYS (required, like the worker's, unless
 ROTATION_RELAY_ALLOW_UNSIGNED=true).
+
+Redis gets 10 s to be ready. ${CLI_AWS_HELP}
 
 Options:
   --reason TEXT  recorded in the invalidation (default "manual")
@@ -36,7 +39,13 @@ export async function publish(argv: string[], io: CliIo): Promise<number> {
   // Subscribers that verify would drop an unsigned broadcast: refuse it unless asked for, as the worker does.
   assertSigningChosen(signing);
   if (signing.keys.length === 0) io.err(JSON.stringify({ warning: UNSIGNED_WARNING }));
-  const current = await describeCurrentVersion(createSecretsClient(aws), secretId);
+  const secrets = cliSecretsClient(aws);
+  let current;
+  try {
+    current = await describeCurrentVersion(secrets, secretId);
+  } finally {
+    secrets.destroy();
+  }
   const password = await currentRedisPassword(redisConfig, io.env);
   const redis = connectRedis(redisConfig, { connectionName: 'rotation-relay:cli', offlineQueue: false, ...(password ? { password } : {}) });
   redis.on('error', () => undefined);

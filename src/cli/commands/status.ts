@@ -2,11 +2,12 @@ import { parseArgs } from 'node:util';
 import { Cluster } from 'ioredis';
 import { loadAwsConfig } from '../../config/index.js';
 import { readFleetStatus, UNACCOUNTED_CAUSES, type FleetStatus, type SecretFleetStatus, type SubscriberAccount } from '../../fleet/index.js';
-import { createSecretsClient, describeCurrentVersion } from '../../secrets/index.js';
+import { describeCurrentVersion, SecretsManagerUnavailableError } from '../../secrets/index.js';
+import { CLI_AWS_HELP, cliSecretsClient } from '../aws-clients.js';
 import { EXIT } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatTable } from '../table.js';
-import { channelLine, formatDuration, openRedis, shortTime, subscribersJson, unaccountedTable } from './fleet-common.js';
+import { atRedisTarget, channelLine, formatDuration, openRedis, shortTime, subscribersJson, unaccountedTable } from './fleet-common.js';
 
 export const statusHelp = `Usage: rotation-relay status [--json] [--aws]
 
@@ -28,36 +29,51 @@ as read: an instance that subscribed a moment before its first presence write sh
 Options:
   --aws       also read each secret's AWSCURRENT with DescribeSecret and measure staleness against
               it instead of the last broadcast (needs AWS configuration and
-              secretsmanager:DescribeSecret); without it, status reads only Redis
+              secretsmanager:DescribeSecret); without it, status reads only Redis.
+              When Secrets Manager cannot be reached, the tables are printed with
+              AWSCURRENT "?", and status exits 1
   --json      one JSON document instead of tables
-  -h, --help  show this help`;
+  -h, --help  show this help
+
+Redis gets 10 s to be ready. ${CLI_AWS_HELP}`;
 
 export async function status(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, aws: { type: 'boolean', default: false } } });
   const aws = values.aws ? loadAwsConfig(io.env) : undefined;
   const { redis, config } = await openRedis(io.env);
-  const secrets = aws ? createSecretsClient(aws) : undefined;
+  const secrets = aws ? cliSecretsClient(aws) : undefined;
   const awsErrors: string[] = [];
+  // Secrets Manager unreachable (or timing out) fails every secret alike: ask once, not once per
+  // secret, so the bound of one call is the bound of the command.
+  let unavailable: SecretsManagerUnavailableError | undefined;
   try {
-    const fleet = await readFleetStatus(redis, config.keyPrefix, {
+    const reading = readFleetStatus(redis, config.keyPrefix, {
       channel: true,
       timeline: true,
       ...(secrets
         ? {
             awsCurrent: async (arn: string) => {
+              if (unavailable) return undefined;
               try {
                 return (await describeCurrentVersion(secrets, arn)).versionId;
               } catch (error) {
-                awsErrors.push(`${arn}: ${error instanceof Error ? error.message : String(error)}`);
+                if (error instanceof SecretsManagerUnavailableError) unavailable = error;
+                else awsErrors.push(`${arn}: ${error instanceof Error ? error.message : String(error)}`);
                 return undefined;
               }
             },
           }
         : {}),
     });
+    const fleet = await reading.catch((error: unknown) => {
+      throw atRedisTarget(config, error);
+    });
     for (const line of awsErrors) io.err(`rotation-relay status: DescribeSecret failed for ${line}`);
     if (values.json) io.out(JSON.stringify(toJson(fleet)));
     else io.out(render(fleet, values.aws, redis instanceof Cluster));
+    // What Redis says is printed (AWSCURRENT "?"), but --aws was not done: a runtime failure,
+    // reported as one line by the CLI with its cause.
+    if (unavailable) throw unavailable;
     return EXIT.ok;
   } finally {
     secrets?.destroy();

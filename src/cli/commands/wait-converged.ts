@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadAwsConfig } from '../../config/index.js';
 import { Deadline, MIN_CHECK_MS, NotConvergedError, waitConverged, WAIT_CONVERGED_DEFAULTS, type SecretConvergence, type WaitConvergedResult } from '../../fleet/index.js';
-import { createSecretsClient } from '../../secrets/index.js';
+import { CLI_AWS_HELP, cliSecretsClient } from '../aws-clients.js';
 import { EXIT, UsageError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { formatTable } from '../table.js';
@@ -38,7 +38,10 @@ Options:
                      tolerate N subscribers that report no presence (listeners you know hold none
                      of the secret's credentials; default 0)
   --json             print the result as one JSON document
-  -h, --help         show this help`;
+  -h, --help         show this help
+
+Nothing waits past --timeout: the Redis connection, every read and DescribeSecret count against
+it. ${CLI_AWS_HELP}`;
 
 export async function waitConvergedCommand(argv: string[], io: CliIo): Promise<number> {
   const startedAt = Date.now();
@@ -64,7 +67,7 @@ export async function waitConvergedCommand(argv: string[], io: CliIo): Promise<n
   if (values.version === undefined && !awsRegionConfigured(io.env)) {
     throw new UsageError('without --version the version to wait for is AWSCURRENT, which needs AWS_REGION (and credentials) to read with DescribeSecret');
   }
-  const secretsClient = awsRegionConfigured(io.env) ? createSecretsClient(loadAwsConfig(io.env)) : undefined;
+  const secretsClient = awsRegionConfigured(io.env) ? cliSecretsClient(loadAwsConfig(io.env)) : undefined;
   let redis: Awaited<ReturnType<typeof openRedis>>['redis'] | undefined;
   let lastProgress = '';
   try {

@@ -116,7 +116,9 @@ describe('rotation-relay drill against moto + fauxqs + the worker + 3 app instan
     // Act
     const table = await runDrill(['--timeout', '30s']);
     // Without ROTATION_RELAY_QUEUE_URL no event reaches the worker: nobody moves.
-    const p = runCliProcess(['drill', secret.name, '--timeout', '1500ms'], { ...env(), ROTATION_RELAY_QUEUE_URL: '' });
+    // (Unset, not empty: set but empty is a configuration error, in test/integration/cli/error-table.test.ts.)
+    const { ROTATION_RELAY_QUEUE_URL: _unset, ...withoutQueue } = env();
+    const p = runCliProcess(['drill', secret.name, '--timeout', '1500ms'], withoutQueue);
     const stuckCode = await p.exited;
     const stuck = p.stdout().join('\n');
 
