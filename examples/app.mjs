@@ -18,6 +18,7 @@ const cache = createCredentialCache({
     mail: { secretId: `${prefix}smtp`, json: true },
   },
   redis: { url: process.env.ROTATION_RELAY_REDIS_URL || 'redis://127.0.0.1:6379', cluster: false, keyPrefix: 'rotation-relay' },
+  // Required with redis (docker-compose.yml passes the worker's): without keys createCredentialCache throws.
   signingKeys: (process.env.ROTATION_RELAY_SIGNING_KEYS || '').split(',').filter(Boolean),
   logger,
 });

@@ -15,9 +15,6 @@ import { formatMissing, missingPrerequisites } from './prerequisites.js';
 import { endpointLines, frame, MODE_DESCRIPTIONS, rotationLine, summaryLine, type DemoSettings } from './render.js';
 import { DemoStack } from './stack.js';
 
-// The SDK warns once per process that releases after January 2027 need Node 22; noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const USAGE = demoHelp.split('\n')[0] ?? '';
 
 function usageError(message: string): never {

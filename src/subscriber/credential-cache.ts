@@ -202,6 +202,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     const secrets: CacheStatus['secrets'] = {};
     for (const [name, state] of this.states) secrets[name] = state.status(now);
     const pubsub: CacheStatus['pubsub'] = { enabled: this.config.redis !== undefined, connected: this.listener?.connected ?? false };
+    if (this.config.redis !== undefined) pubsub.signing = this.options.signingKeys.length > 0 ? 'verified' : 'unsigned';
     if (this.lastInvalidation) {
       pubsub.lastInvalidationAt = new Date(this.lastInvalidation.at).toISOString();
       pubsub.lastInvalidation = {
@@ -225,6 +226,13 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.active = true;
     const { logger } = this.options;
     try {
+      if (this.config.redis !== undefined && this.options.signingKeys.length === 0) {
+        // Only reachable through the allowUnsigned opt-in (resolveCacheOptions refuses it otherwise).
+        logger.warn(
+          { code: 'UNSIGNED_MODE' },
+          'signing is off (allowUnsigned: true, no signingKeys): invalidations are accepted unverified, so anyone who can publish on the Redis channel can make this instance re-read its secrets; give it the worker\'s signingKeys',
+        );
+      }
       const passwordSecret = this.config.redis?.passwordSecret;
       // The Redis password must be known before connecting; a change to it published before the
       // subscription is caught by the first reconcile like any other.

@@ -92,6 +92,12 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
   if (passwordSecret !== undefined && !names.includes(passwordSecret)) {
     throw new CredentialCacheConfigError(`redis.passwordSecret "${passwordSecret}" is not one of the configured secrets (${names.join(', ')})`);
   }
+  const signingKeys = options.signingKeys ?? [];
+  if (options.redis !== undefined && signingKeys.length === 0 && options.allowUnsigned !== true) {
+    throw new CredentialCacheConfigError(
+      'signingKeys is empty: give the worker\'s keys (ROTATION_RELAY_SIGNING_KEYS, generated with `openssl rand -base64 48`), or set allowUnsigned: true to accept unsigned invalidations on purpose',
+    );
+  }
   const backoff = { minMs: options.backoff?.minMs ?? DEFAULT_BACKOFF.minMs, maxMs: options.backoff?.maxMs ?? DEFAULT_BACKOFF.maxMs };
   if (backoff.maxMs < backoff.minMs) throw new CredentialCacheConfigError(`backoff.maxMs (${backoff.maxMs}) must be >= backoff.minMs (${backoff.minMs})`);
   const resolved: ResolvedCacheOptions = {
@@ -107,7 +113,7 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
     clockSkewToleranceMs: nonNegative('clockSkewToleranceMs', options.clockSkewToleranceMs ?? CACHE_DEFAULTS.clockSkewToleranceMs),
     refreshBudget: resolveRefreshBudget(options),
-    signingKeys: options.signingKeys ?? [],
+    signingKeys,
     presence: resolvePresence(options),
     env: options.env ?? process.env,
     now: options.now ?? (() => Date.now()),

@@ -120,8 +120,19 @@ export interface CredentialCacheOptions {
    * @defaultValue on, with the defaults of `PresenceOptions`, whenever `redis` is set
    */
   presence?: PresenceOptions | false;
-  /** Accepted signing keys, current first. Empty: accept unsigned messages. @defaultValue [] */
+  /**
+   * Accepted signing keys, current first: the worker's `ROTATION_RELAY_SIGNING_KEYS`. Required
+   * with `redis`: without keys the constructor refuses to build the cache unless
+   * `allowUnsigned` asks for unsigned mode. @defaultValue [] (refused with `redis`)
+   */
   signingKeys?: readonly string[];
+  /**
+   * Accept unsigned invalidations, on purpose, when `signingKeys` is empty. Anyone who can
+   * publish on the channel can then make this instance re-read its secrets (bounded by
+   * `refreshBudget`, never a wrong credential). Announced with a warning at `start()` and as
+   * `status().pubsub.signing: 'unsigned'`. Ignored when keys are given. @defaultValue false
+   */
+  allowUnsigned?: boolean;
   /** Replay guard for signed invalidations. @defaultValue 300 000 ms */
   maxAgeMs?: number;
   /**
@@ -242,7 +253,14 @@ export interface CacheStatus {
   running: boolean;
   pollIntervalMs: number;
   nextPollInMs?: number;
-  pubsub: { enabled: boolean; connected: boolean; lastInvalidationAt?: string; lastInvalidation?: { secretName: string; versionId?: string } };
+  pubsub: {
+    enabled: boolean;
+    connected: boolean;
+    /** `verified`: only signed messages are accepted; `unsigned`: the `allowUnsigned` opt-in is in effect. Absent without `redis`. */
+    signing?: 'verified' | 'unsigned';
+    lastInvalidationAt?: string;
+    lastInvalidation?: { secretName: string; versionId?: string };
+  };
   secrets: Record<string, SecretStatus>;
   /** Fleet presence; absent when it is off (no `redis`, or `presence: false`). */
   presence?: PresenceStatus;

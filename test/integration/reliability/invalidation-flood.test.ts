@@ -17,7 +17,11 @@ const KEYS = protocolKeys('rotation-relay');
 const FLOOD = 10_000;
 /** The targets of issue 13 (per secret, per instance). */
 const MAX_READS = 3;
-const MAX_SWITCH_MS = 1_000;
+/**
+ * That the genuine rotation gets through the flood, not how fast: bench/hostile.ts measures that
+ * (its target is 1 s) on a machine doing nothing else. Before the bounds it took 104 s.
+ */
+const MAX_SWITCH_MS = 5_000;
 const MAX_GROWTH_BYTES = 10 * 1024 * 1024;
 /**
  * A request still waiting for the read budget starts within one refill interval (500 ms) of the
@@ -129,7 +133,8 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
 
   async function startApp(secret: TestSecret, signingKeys: readonly string[]): Promise<Instance> {
     // Info level, as in production: a debug line per message would measure the logger, not the cache.
-    const app = instance(fixture, { secrets: { db: { secretId: secret.name, json: true } }, signingKeys, logger: captureLogger({ component: 'cache' }, 'info').logger });
+    const logs = captureLogger({ component: 'cache' }, 'info');
+    const app = { ...instance(fixture, { secrets: { db: { secretId: secret.name, json: true } }, signingKeys, allowUnsigned: signingKeys.length === 0, logger: logs.logger }), logs };
     apps.push(app);
     await app.cache.start();
     await waitUntil(() => app.cache.status().pubsub.connected, { message: 'the cache subscribed' });
@@ -187,6 +192,9 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     const heapGrowth = retainedHeap(gc) - heapBefore;
     const switchMs = (switchedAt(app, version) ?? Number.POSITIVE_INFINITY) - (genuine?.publishedAt ?? 0);
     const status = app.cache.status();
+    // Unsigned only because asked for, and said so.
+    expect(status.pubsub.signing).toBe('unsigned');
+    expect(app.logs.records().filter((r) => r['code'] === 'UNSIGNED_MODE' && r['level'] === 'warn')).toHaveLength(1);
     console.log(JSON.stringify({ flood: 'forged', messages: FLOOD, reads: reads.length, switchMs, heapGrowthMB: mb(heapGrowth), rssGrowthMB: mb(rssGrowth), refreshesThrottled: status.counts.refreshesThrottled }));
 
     expect(reads.length, JSON.stringify(reads)).toBeLessThanOrEqual(MAX_READS);

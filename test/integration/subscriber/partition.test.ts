@@ -88,6 +88,8 @@ describe('CredentialCache presence across partitions (redis-server behind a TCP 
       secrets: { db: { secretId: secret.name, json: true } },
       redis: { url: proxy.url, cluster: false, keyPrefix: PREFIX },
       presence: { instanceId: id, heartbeatIntervalMs: HEARTBEAT_MS, ttlMs: 5_000 },
+      // Partitions, not signing, are under test here; nothing is published on the channel.
+      allowUnsigned: true,
       secretsClient: new SecretsManagerClient(motoClientConfig(moto)),
       logger: logs.logger,
       metrics,

@@ -342,17 +342,18 @@ describe('PresenceWriter: bounded writes and loud failures', () => {
 describe('presence options of CredentialCache', () => {
   const redis = { url: 'redis://127.0.0.1:1', cluster: false, keyPrefix: 'rotation-relay' };
   const secrets = { db: { secretId: 'app/db' } };
+  const signingKeys = ['presence-options-test-key-0123456789abcdef'];
 
   it('is on with the documented defaults when redis is set, off without redis or with presence: false', () => {
-    expect(createCredentialCache({ secrets, redis }).status().presence).toEqual({
+    expect(createCredentialCache({ secrets, signingKeys, redis }).status().presence).toEqual({
       instanceId: expect.stringMatching(/^[^:\s]+:\d+:[0-9a-f]{6}$/),
       heartbeatIntervalMs: 10_000,
       ttlMs: 30_000,
       state: 'not-started',
       failedWrites: 0,
     });
-    expect(createCredentialCache({ secrets, redis, presence: { instanceId: 'api-7' } }).status().presence?.instanceId).toBe('api-7');
-    expect(createCredentialCache({ secrets, redis, presence: false }).status().presence).toBeUndefined();
+    expect(createCredentialCache({ secrets, signingKeys, redis, presence: { instanceId: 'api-7' } }).status().presence?.instanceId).toBe('api-7');
+    expect(createCredentialCache({ secrets, signingKeys, redis, presence: false }).status().presence).toBeUndefined();
     expect(() => createCredentialCache({ secrets, presence: {} })).toThrow(/presence needs redis/);
     expect(() => createCredentialCache({ secrets, presence: false })).not.toThrow();
   });
@@ -363,7 +364,7 @@ describe('presence options of CredentialCache', () => {
     [{ heartbeatIntervalMs: 5_000, ttlMs: 5_000 }, /presence.ttlMs \(5000\) must be .* greater than presence.heartbeatIntervalMs/],
     [{ ttlMs: 30_000, lastSeenRetentionMs: 1_000 }, /presence.lastSeenRetentionMs \(1000\) must be at least presence.ttlMs/],
   ])('refuses %j', (presence, message) => {
-    expect(() => createCredentialCache({ secrets, redis, presence })).toThrow(CredentialCacheConfigError);
-    expect(() => createCredentialCache({ secrets, redis, presence })).toThrow(message);
+    expect(() => createCredentialCache({ secrets, signingKeys, redis, presence })).toThrow(CredentialCacheConfigError);
+    expect(() => createCredentialCache({ secrets, signingKeys, redis, presence })).toThrow(message);
   });
 });
