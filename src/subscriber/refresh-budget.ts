@@ -10,6 +10,10 @@
  *   sustains more than one read per interval.
  * Without the spacing, a flood would spend the whole burst in its first milliseconds on forged
  * messages, and a genuine rotation arriving next would wait for a refill anyway.
+ * A refresh that put a new version in place was worth its read: it gives its token back and lifts
+ * the spacing (`sawChange`). The budget thus bounds *wasted* reads — only a genuine rotation makes
+ * a read productive — and rotations in quick succession (a roll-back right after a rotation, a
+ * benchmark) are never held back by it.
  *
  * Triggers that keep applications working (start, an authentication failure, `forceRefresh`, the
  * poll, retries) neither take nor wait for tokens: they are few by construction, and holding back
@@ -49,6 +53,13 @@ export class RefreshBudget {
     const waitMs = this.take();
     if (waitMs === 0) this.#lastStartAt = now;
     return waitMs;
+  }
+
+  /** The refresh just finished put a new version in place: its token back, no spacing before the next. */
+  sawChange(): void {
+    this.refill();
+    this.#tokens = Math.min(this.burst, this.#tokens + 1);
+    this.#lastStartAt = undefined;
   }
 
   /** Takes one token and returns 0, or takes nothing and returns the ms until one is there. */

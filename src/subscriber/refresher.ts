@@ -211,6 +211,8 @@ export class Refresher {
       this.fail(state, request, error);
       throw error;
     }
+    // Only a genuine rotation makes a read productive: the budget bounds the wasted ones.
+    if (changed) state.budget.sawChange();
     state.lastCompleted = { at: this.deps.options.now(), changed };
   }
 

@@ -168,7 +168,7 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     await flood(fixture.redis.url, FLOOD, 'forged', JSON.stringify({ secretArn: other.arn, secretName: other.name }), () => Promise.resolve(''));
   }
 
-  it('unsigned mode: 10,000 forged messages with random versionIds cost at most 3 reads; the genuine rotation among them switches within 1 s', async () => {
+  it('unsigned mode: 10,000 forged messages with random versionIds cost at most 3 reads; the genuine rotation among them still switches (within 5 s here; bench/hostile.ts measures how fast)', async () => {
     const secret = await fixture.createSecret('flood/forged');
     const app = await startApp(secret, []);
     await warmUp();
@@ -208,7 +208,7 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     expect(status.counts.refreshesThrottled).toBeLessThanOrEqual(MAX_READS);
   });
 
-  it('signed mode: 10,000 replays of an older genuine message cost no read where it was handled, 2 where it was not; the genuine rotation switches within 1 s', async () => {
+  it('signed mode: 10,000 replays of an older genuine message cost no read where it was handled, 2 where it was not; the genuine rotation still switches (within 5 s here; bench/hostile.ts measures how fast)', async () => {
     await fixture.startWorker();
     const secret = await fixture.createSecret('flood/replay');
     const keys = fixture.signingKeys;

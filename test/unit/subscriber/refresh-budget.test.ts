@@ -44,6 +44,21 @@ describe('RefreshBudget', () => {
     expect(budget.startRefresh()).toBe(0);
   });
 
+  it('a refresh that found a new version gives its token back and lifts the spacing: back-to-back rotations are never held back', () => {
+    const time = clock();
+    const budget = new RefreshBudget(3, 500, time.now);
+    for (let rotation = 0; rotation < 10; rotation += 1) {
+      expect(budget.startRefresh()).toBe(0);
+      budget.sawChange();
+      time.advance(50);
+    }
+    expect(budget.tokens).toBe(3);
+    // A wasted refresh (nothing new) keeps its token and the spacing.
+    expect(budget.startRefresh()).toBe(0);
+    time.advance(10);
+    expect(budget.startRefresh()).toBe(490);
+  });
+
   it('a refresh waits for a token too, and a clock that went backwards holds nothing back for longer than one interval', () => {
     const time = clock();
     const budget = new RefreshBudget(1, 500, time.now);
