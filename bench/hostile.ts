@@ -12,9 +12,13 @@
  * Measured per flood: GetSecretValue calls for the secret (counted by the double, from the mark
  * before the flood until the instance has taken every message and no read follows for 1 s),
  * RSS growth (peak during the flood − the baseline after a full GC at the mark), and the genuine
- * rotation's broadcast → the instance's `rotated` event. The floor, in the same run: the same
- * instance's broadcast → `rotated` for a genuine rotation with no flood. No peer: no other tool
- * takes invalidations on a channel.
+ * rotation's broadcast → the instance's `rotated` event. Floors, in the same run: the same
+ * instance's broadcast → `rotated` for a genuine rotation with no flood; and a receive-only flood
+ * just before each (as many messages of the same kind, naming a secret the instance does not
+ * hold). The first burst a process takes grows V8's young generation (measured: +16 MB at the
+ * defaults; with --max-semi-space-size=1 a cold first flood grew RSS by 0.7–1.5 MB), which stays committed: the receive-only floor
+ * shows that cost of any 10,000 messages to a cold process, the flood what the SDK adds on top.
+ * No peer: no other tool takes invalidations on a channel.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -45,6 +49,11 @@ export interface HostileFlood {
   rssBaselineMb: number;
   rssPeakMb: number;
   rssGrowthMb: number;
+  /**
+   * The receive-only floor: RSS growth for as many messages of the same kind naming a secret the
+   * instance does not hold (parsed, verified, dropped), measured the same way just before.
+   */
+  floorRssGrowthMb: number;
   /** The genuine rotation's broadcast → `rotated` in the instance, during the flood. */
   genuineSwitchMs: number;
   /** The same without a flood (floor, same instance, same run). */
@@ -105,7 +114,7 @@ async function flood(kind: HostileFlood['kind']): Promise<HostileFlood> {
   const created = await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ username: 'app', password: randomBytes(12).toString('hex') }) }));
   const secret = { arn: created.ARN ?? '', name };
   const config: HostileAppConfig = { aws: { endpoint: double.endpoint, region: double.region, credentials: double.credentials }, redisUrl: redis.url, secretId: name, signingKeys: signed ? signingKeys : [] };
-  const app = new JsonLineChild(APP, { HOSTILE_APP_CONFIG: JSON.stringify(config) }, `hostile-app ${kind}`, [], ['--expose-gc']);
+  const app = new JsonLineChild(APP, { HOSTILE_APP_CONFIG: JSON.stringify(config) }, `hostile-app ${kind}`, [], ['--expose-gc', ...(process.env.HOSTILE_NODE_FLAGS ? process.env.HOSTILE_NODE_FLAGS.split(' ') : [])]);
   app.on('stderr', (line) => process.stderr.write(`  app ${kind}: ${line}\n`));
   try {
     await next(app, (m) => m.type === 'ready', 'ready');
@@ -122,35 +131,53 @@ async function flood(kind: HostileFlood['kind']): Promise<HostileFlood> {
     const forged = (): string =>
       JSON.stringify(createInvalidation({ secretArn: secret.arn, secretName: secret.name, versionId: randomUUID(), reason: 'forged', eventId: randomUUID(), eventTime: new Date().toISOString() }));
 
-    const before = await ask(app, 'sample', 'sample');
-    const receivedBefore = Number((before['counts'] as Record<string, number>)['invalidationsReceived']);
-    await ask(app, 'mark', 'marked');
+    const counted = (m: ChildMessage): number => Number((m['counts'] as Record<string, number>)['invalidationsReceived']) + Number((m['counts'] as Record<string, number>)['invalidationsRejected']);
+    /**
+     * GC'd baseline, then MESSAGES made by `make` pipelined on the channel (and `midway` halfway),
+     * until the instance has taken them all; resolves with its RSS baseline and peak and the time.
+     */
+    const received = (m: ChildMessage): number => Number((m['counts'] as Record<string, number>)['invalidationsReceived']);
+    const publishFlood = async (make: () => string, expected: number, midway?: () => Promise<void>) => {
+      const before = await ask(app, 'sample', 'sample');
+      const takenBefore = counted(before);
+      await ask(app, 'mark', 'marked');
+      const startedAt = Date.now();
+      for (let sent = 0; sent < MESSAGES; sent += CHUNK) {
+        if (midway && sent >= MESSAGES / 2 && sent - CHUNK < MESSAGES / 2) await midway();
+        const pipeline = publisher.pipeline();
+        for (let i = sent; i < Math.min(MESSAGES, sent + CHUNK); i += 1) pipeline.publish(CHANNEL, make());
+        await pipeline.exec();
+      }
+      let sample = await ask(app, 'sample', 'sample');
+      const deadline = Date.now() + 120_000;
+      while (counted(sample) - takenBefore < expected) {
+        if (Date.now() > deadline) throw new Error(`hostile ${kind}: the instance took ${counted(sample) - takenBefore} of ${expected} messages in 120 s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        sample = await ask(app, 'sample', 'sample');
+      }
+      const mb = (bytes: unknown): number => round(Number(bytes) / 1024 / 1024, 1);
+      return { sample, drainMs: Date.now() - startedAt, received: received(sample) - received(before), rssGrowthMb: mb(Number(sample['peakRss']) - Number(sample['baselineRss'])) };
+    };
+
+    // Receive-only floor: as many messages of the same kind for a secret this instance does not hold
+    // (parsed, verified and dropped). What any subscriber pays to take them off the socket.
+    const otherArn = `${secret.arn.slice(0, secret.arn.lastIndexOf(':') + 1)}hostile/not-held-AbCdEf`;
+    const { sig: _sig, ...unsignedFirst } = first.message as Invalidation & { sig?: string };
+    const otherMessage = signed ? signIfKeyed({ ...unsignedFirst, secretArn: otherArn }, signingKeys) : undefined;
+    const other = (): string =>
+      otherMessage
+        ? JSON.stringify(otherMessage)
+        : JSON.stringify(createInvalidation({ secretArn: otherArn, secretName: 'hostile/not-held', versionId: randomUUID(), reason: 'forged', eventId: randomUUID(), eventTime: new Date().toISOString() }));
+    const floorFlood = await publishFlood(other, MESSAGES);
+
     double.resetStats();
     progress(`${kind}: ${MESSAGES.toLocaleString('en-US')} ${signed ? 'replays of an older signed message' : 'forged unsigned messages'}, a genuine rotation halfway`);
-
-    const startedAt = Date.now();
     let genuine: Promise<number> | undefined;
-    for (let sent = 0; sent < MESSAGES; sent += CHUNK) {
-      if (genuine === undefined && sent >= MESSAGES / 2) {
-        const third = await rotate(secret, signed);
-        genuine = switchTime(app, third.versionId, () => publishInvalidation(publisher, 'rotation-relay', third.message));
-      }
-      const pipeline = publisher.pipeline();
-      for (let i = sent; i < Math.min(MESSAGES, sent + CHUNK); i += 1) pipeline.publish(CHANNEL, signed ? replayed : forged());
-      await pipeline.exec();
-    }
+    const { drainMs, received: invalidationsReceived } = await publishFlood(signed ? () => replayed : forged, MESSAGES + 1, async () => {
+      const third = await rotate(secret, signed);
+      genuine = switchTime(app, third.versionId, () => publishInvalidation(publisher, 'rotation-relay', third.message));
+    });
     const genuineSwitchMs = await (genuine ?? Promise.reject(new Error('no genuine rotation was made')));
-
-    // The instance has taken every message: the flood plus the genuine one.
-    let sample = await ask(app, 'sample', 'sample');
-    const taken = (s: ChildMessage): number => Number((s['counts'] as Record<string, number>)['invalidationsReceived']) + Number((s['counts'] as Record<string, number>)['invalidationsRejected']);
-    const deadline = Date.now() + 120_000;
-    while (taken(sample) - receivedBefore < MESSAGES + 1) {
-      if (Date.now() > deadline) throw new Error(`hostile ${kind}: the instance took ${taken(sample) - receivedBefore} of ${MESSAGES + 1} messages in 120 s`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      sample = await ask(app, 'sample', 'sample');
-    }
-    const drainMs = Date.now() - startedAt;
     // Reads a waiting refresh may still make: settled once a whole second passes without one.
     let reads = double.stats().getSecretValueBySecret[secret.arn] ?? 0;
     for (;;) {
@@ -159,7 +186,8 @@ async function flood(kind: HostileFlood['kind']): Promise<HostileFlood> {
       if (now === reads) break;
       reads = now;
     }
-    sample = await ask(app, 'sample', 'sample');
+    // The peak since the mark before the flood: the reads that followed it count too.
+    const sample = await ask(app, 'sample', 'sample');
     const counts = sample['counts'] as Record<string, number>;
     const mb = (bytes: unknown): number => round(Number(bytes) / 1024 / 1024, 1);
     const result: HostileFlood = {
@@ -170,13 +198,14 @@ async function flood(kind: HostileFlood['kind']): Promise<HostileFlood> {
       rssBaselineMb: mb(sample['baselineRss']),
       rssPeakMb: mb(sample['peakRss']),
       rssGrowthMb: mb(Number(sample['peakRss']) - Number(sample['baselineRss'])),
+      floorRssGrowthMb: floorFlood.rssGrowthMb,
       genuineSwitchMs,
       floorSwitchMs,
       drainMs,
       refreshesThrottled: counts['refreshesThrottled'] ?? 0,
-      invalidationsReceived: (counts['invalidationsReceived'] ?? 0) - receivedBefore,
+      invalidationsReceived,
     };
-    progress(`${kind}: ${reads} GetSecretValue, RSS +${result.rssGrowthMb} MB, genuine rotation switched ${genuineSwitchMs} ms after its broadcast (floor ${floorSwitchMs} ms), drained in ${drainMs} ms`);
+    progress(`${kind}: ${reads} GetSecretValue, RSS +${result.rssGrowthMb} MB (receive-only floor +${result.floorRssGrowthMb} MB), genuine rotation switched ${genuineSwitchMs} ms after its broadcast (floor ${floorSwitchMs} ms), drained in ${drainMs} ms`);
     await ask(app, 'stop', 'stopped');
     return result;
   } finally {

@@ -47,7 +47,7 @@ export function hostileTargets(hostile: Hostile | undefined): HostileTarget[] {
 export function hostileRows(hostile: Hostile): string[] {
   return hostile.floods.map(
     (f) =>
-      `| hostile: ${f.messages.toLocaleString('en-US')} ${LABEL[f.kind]}, one instance (GetSecretValue, RSS growth, genuine rotation's broadcast → switched) | ${f.getSecretValue}, +${f.rssGrowthMb} MB, ${Math.round(f.genuineSwitchMs)} ms | no flood: ${f.floorGetSecretValue}, —, ${Math.round(f.floorSwitchMs)} ms |`,
+      `| hostile: ${f.messages.toLocaleString('en-US')} ${LABEL[f.kind]}, one instance (GetSecretValue, RSS growth, genuine rotation's broadcast → switched) | ${f.getSecretValue}, +${f.rssGrowthMb} MB, ${Math.round(f.genuineSwitchMs)} ms | floors: no flood ${f.floorGetSecretValue} read, ${Math.round(f.floorSwitchMs)} ms; receiving as many messages for another secret, cold: +${f.floorRssGrowthMb} MB |`,
   );
 }
 
@@ -59,15 +59,17 @@ export function hostileSection(hostile: Hostile): string[] {
       'halfway through, a genuine rotation is made and broadcast in the same stream. *GetSecretValue* = calls for the secret counted by the double ' +
       '(answered or not) from just before the flood until the instance had taken every message and a second passed without a read, the genuine rotation ' +
       'included; *RSS growth* = peak during the flood − the baseline after a full GC just before it (sampled every 10 ms in the instance); *switched* = the ' +
-      "genuine broadcast → the instance's `rotated` event. The floor is the same instance's genuine rotation with nothing else on the channel, same run. " +
-      'The ratio is computed from the two.',
+      "genuine broadcast → the instance's `rotated` event. Floors, same instance, same run: the genuine rotation with nothing else on the channel; and, " +
+      'just before each flood, a *receive-only* flood of as many messages of the same kind naming a secret the instance does not hold (parsed, verified, ' +
+      "dropped): the first burst a process takes grows V8's young generation, which stays committed, so that floor's RSS growth is what any 10,000 " +
+      'messages cost a cold process, and the flood\'s own growth is what the SDK adds on top. The ratio is computed from the two switch times.',
     '',
   );
-  out.push('| flood | messages | GetSecretValue (floor) | RSS baseline → peak (MB) | genuine switched (floor), ms | ratio to floor (computed) | drained in | refreshes throttled |');
-  out.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+  out.push('| flood | messages | GetSecretValue (floor) | RSS baseline → peak (MB) | receive-only floor: RSS growth (MB) | genuine switched (floor), ms | ratio to floor (computed) | drained in | refreshes throttled |');
+  out.push('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const f of hostile.floods) {
     out.push(
-      `| ${LABEL[f.kind]} | ${f.messages.toLocaleString('en-US')} | ${f.getSecretValue} (${f.floorGetSecretValue}) | ${f.rssBaselineMb} → ${f.rssPeakMb} (+${f.rssGrowthMb}) | ${Math.round(f.genuineSwitchMs)} (${Math.round(f.floorSwitchMs)}) | ${ratio(f)}× | ${(f.drainMs / 1000).toFixed(1)} s | ${f.refreshesThrottled} |`,
+      `| ${LABEL[f.kind]} | ${f.messages.toLocaleString('en-US')} | ${f.getSecretValue} (${f.floorGetSecretValue}) | ${f.rssBaselineMb} → ${f.rssPeakMb} (+${f.rssGrowthMb}) | +${f.floorRssGrowthMb} | ${Math.round(f.genuineSwitchMs)} (${Math.round(f.floorSwitchMs)}) | ${ratio(f)}× | ${(f.drainMs / 1000).toFixed(1)} s | ${f.refreshesThrottled} |`,
     );
   }
   out.push('');

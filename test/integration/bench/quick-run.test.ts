@@ -85,6 +85,7 @@ const Latest = z.object({
           getSecretValue: z.number().int().positive(),
           floorGetSecretValue: z.number().int().positive(),
           rssGrowthMb: finite,
+          floorRssGrowthMb: finite,
           genuineSwitchMs: nonNegative,
           floorSwitchMs: nonNegative,
           invalidationsReceived: z.number().int(),
