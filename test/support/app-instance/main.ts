@@ -68,7 +68,7 @@ const timer = setInterval(
 );
 print({ type: 'ready', versions: versions() });
 
-process.once('SIGTERM', async () => {
+async function shutdown(): Promise<void> {
   clearInterval(timer);
   const results = Object.fromEntries(await Promise.all(Object.entries(loops).map(async ([kind, loop]) => [kind, await loop.stop()] as const)));
   const summary = Object.fromEntries(
@@ -77,4 +77,12 @@ process.once('SIGTERM', async () => {
   print({ type: 'summary', versions: versions(), status: cache.status(), results: summary });
   await Promise.allSettled([pool.end(), redis.quit(), mailer.close(), cache.stop()]);
   process.exit(0);
+}
+
+// A failed shutdown must end the process loudly, not as an unhandled rejection of a signal listener.
+process.once('SIGTERM', () => {
+  shutdown().catch((error: unknown) => {
+    process.stderr.write(`shutdown failed: ${error instanceof Error ? error.name : 'unknown error'}\n`);
+    process.exit(1);
+  });
 });

@@ -32,8 +32,16 @@ await cache.start();
 const status = cache.status();
 print({ type: 'ready', instanceId: status.presence?.instanceId, pid: process.pid, versions: Object.fromEntries(Object.entries(status.secrets).map(([n, s]) => [n, s.versionId])) });
 
-process.once('SIGTERM', async () => {
-  await cache.stop();
-  print({ type: 'stopped' });
-  process.exit(0);
+// A failed stop must end the process loudly, not as an unhandled rejection of a signal listener.
+process.once('SIGTERM', () => {
+  cache.stop().then(
+    () => {
+      print({ type: 'stopped' });
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`stop failed: ${error instanceof Error ? error.name : 'unknown error'}\n`);
+      process.exit(1);
+    },
+  );
 });

@@ -1,0 +1,41 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The type-aware lint rules of eslint.config.js are on and see types (issue 15, item 5): the
+ * project's own config, run on code written to break each rule, in a file inside the project (the
+ * project service only types files of tsconfig.json). The probe's name is git- and lint-ignored, so
+ * one left behind by a killed run breaks nothing; `ignore: false` lints it here anyway.
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+async function ruleIds(code: string): Promise<string[]> {
+  const probe = join(ROOT, `test/unit/lint-probe-${process.pid}-${Math.random().toString(36).slice(2)}.ts`);
+  await writeFile(probe, code);
+  try {
+    const [result] = await new ESLint({ cwd: ROOT, ignore: false }).lintFiles([probe]);
+    return (result?.messages ?? []).map((message) => message.ruleId ?? message.message);
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+describe('eslint.config.js', () => {
+  it('rejects a promise nobody awaits or handles', async () => {
+    const code = 'async function load(): Promise<number> {\n  return 1;\n}\nload();\nexport {};\n';
+    expect(await ruleIds(code)).toEqual(['@typescript-eslint/no-floating-promises']);
+  }, 60_000);
+
+  it('rejects an async function where a void callback is expected (an event listener)', async () => {
+    const code = "import { EventEmitter } from 'node:events';\nconst events = new EventEmitter();\nevents.on('x', async () => {\n  await Promise.resolve();\n});\nexport {};\n";
+    expect(await ruleIds(code)).toEqual(['@typescript-eslint/no-misused-promises']);
+  }, 60_000);
+
+  it('accepts the same code when the promise is awaited, handled, or voided on purpose', async () => {
+    const code =
+      'async function load(): Promise<number> {\n  return 1;\n}\nawait load();\nload().catch(() => undefined);\n// fire and forget, on purpose\nvoid load();\nexport {};\n';
+    expect(await ruleIds(code)).toEqual([]);
+  }, 60_000);
+});
