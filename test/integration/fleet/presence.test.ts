@@ -170,7 +170,16 @@ describe('fleet presence and acks (moto + redis + fauxqs + worker)', () => {
         async () => convergenceOf(await readFleet(redis, PREFIX), { secretArn: secret.arn, versionId: newVersion }).holders.length === 2,
         { message: 'their acks' },
       );
-      await new Promise((resolve) => setTimeout(resolve, 1_000)); // several heartbeats of the others later: still stale
+      // Several heartbeats of the others later (3 × 300 ms), with the lagging one stale for a second.
+      const writtenAt = (app: { cache: { status(): { presence?: { lastWriteAt?: string } } } }) => Date.parse(app.cache.status().presence?.lastWriteAt ?? '');
+      const heartbeatsBefore = [a, b].map(writtenAt);
+      await waitUntil(
+        async () => {
+          const stale = (await readFleetStatus(redis, PREFIX)).secrets.find((s) => s.secretArn === secret.arn)?.convergence?.stale[0];
+          return (stale?.staleForMs ?? 0) >= 1_000 && [a, b].every((app, i) => writtenAt(app) >= (heartbeatsBefore[i] ?? Infinity) + 900);
+        },
+        { message: 'three more heartbeats of the others while the lagging one stays stale for 1 s' },
+      );
       const during = await readFleetStatus(redis, PREFIX);
       const staleCount = await replica.checkInstancesStale();
       const timedOut = await waitConverged({ redis, keyPrefix: PREFIX, secretArn: secret.arn, versionId: newVersion, timeoutMs: 300, pollMs: 100 }).catch((error: unknown) => error);
