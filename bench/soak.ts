@@ -14,7 +14,7 @@
  * Secrets Manager plugin (soak-peer-pg.ts) under the same pg traffic and the same single-user
  * rotations, with at least as many rotations as the poll-only phase. It reads its secret without a
  * stage, which moto answers wrongly after a rotation, so it talks to moto through
- * support/stage-proxy-double.ts, which adds AWSCURRENT as AWS would and counts the peer's reads.
+ * test/support/aws-proxy-double.ts (addStageToStagelessReads), which adds AWSCURRENT as AWS would and counts the peer's reads.
  *
  * Usage: tsx bench/soak.ts [--quick] [--out FILE]
  */
@@ -33,7 +33,7 @@ import { startSmtpServer, type SmtpServerHandle } from '../test/support/smtp-ser
 import { JsonLineChild, type ChildMessage } from './support/child.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay, type Relay } from './support/relay.js';
-import { startStageProxyDouble, type StageProxyDouble } from './support/stage-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../test/support/aws-proxy-double.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
 import type { SoakAppConfig } from './support/soak-app.js';
 import { summarize } from './support/stats.js';
@@ -63,7 +63,7 @@ interface Summary {
 
 let relay: Relay | undefined;
 let moto: MotoHandle | undefined;
-let stageProxy: StageProxyDouble | undefined;
+let stageProxy: AwsProxyDouble | undefined;
 let postgres: PgHandle | undefined;
 let appRedis: RedisHandle | undefined;
 let smtp: SmtpServerHandle | undefined;
@@ -80,7 +80,7 @@ try {
     startRedis({ aclUsers: [{ name: 'app', passwords: [passwords.cache] }] }),
     startSmtpServer({ users: new Map([['mailer', passwords.mail]]) }),
   ]);
-  stageProxy = await startStageProxyDouble(moto.endpoint);
+  stageProxy = await startAwsProxyDouble(moto.endpoint, { addStageToStagelessReads: true });
   const pgAdmin = new pg.Client({ host: postgres.host, port: postgres.port, user: 'postgres', password: postgres.superuser.password, database: 'postgres' });
   admin = { pg: pgAdmin, redis: new Redis({ host: '127.0.0.1', port: appRedis.port }) };
   await admin.pg.connect();

@@ -15,7 +15,7 @@
  *
  * In `ours` and `poll`, counts GetSecretValue calls per secret with SDK middleware (Secrets
  * Manager reads per rotation); the peer's own SDK client is out of reach, soak.ts counts its reads
- * in the stage-proxy-double in front of moto_server.
+ * in the aws-proxy-double (test/support) in front of moto_server.
  * Prints JSON lines: `ready`, `rotated` (per secret change it holds, with the time), and on
  * `{"cmd":"stop"}` a `summary` with every operation as [kind, startedAt, latencyMs, ok] and the
  * first failures' messages (client messages, never a credential).

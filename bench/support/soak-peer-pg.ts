@@ -20,7 +20,7 @@ export interface PeerPgOptions {
   database: string;
   secretId: string;
   region: string;
-  /** Secrets Manager endpoint (the soak's stage-proxy-double in front of moto_server). */
+  /** Secrets Manager endpoint (the soak's aws-proxy-double in front of moto_server, adding the stage AWS implies). */
   endpoint: string;
   queriesPerConnection: number;
 }

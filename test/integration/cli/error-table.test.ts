@@ -10,7 +10,7 @@ import { REDIS_READY_TIMEOUT_MS } from '../../../src/cli/commands/fleet-common.j
 import { parseEventBody, toInspectLine } from '../../../src/events/index.js';
 import { createInvalidation, publishInvalidation } from '../../../src/protocol/index.js';
 import { startBlackholeDouble, type BlackholeDouble } from '../../support/blackhole-double.js';
-import { startFaultProxyDouble, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { freePort } from '../../support/free-port.js';
 import { registerSecretValue } from '../../support/leak-guard.js';
 import { MotoSecrets, type TestSecret } from '../../support/moto-secrets.js';
@@ -55,7 +55,7 @@ describe('every CLI error is one line: the built CLI, table-driven (issue 14)', 
   let authRedis: RedisHandle;
   let tls: RedisTlsHandle;
   let moto: MotoHandle;
-  let denied: FaultProxyDouble;
+  let denied: AwsProxyDouble;
   let blackhole: BlackholeDouble;
   let closed: number;
   let secret: TestSecret;
@@ -94,7 +94,7 @@ describe('every CLI error is one line: the built CLI, table-driven (issue 14)', 
       freePort(),
     ]);
     // Every request answered as IAM answers a missing grant (the upstream is never asked).
-    denied = await startFaultProxyDouble(moto.endpoint);
+    denied = await startAwsProxyDouble(moto.endpoint);
     denied.setFault(() => ({ status: 400, errorType: 'AccessDeniedException' }));
     const secrets = new MotoSecrets(moto);
     secret = await secrets.create(`table/db-${randomBytes(3).toString('hex')}`);

@@ -5,7 +5,7 @@ import type { Invalidation } from '../../../src/protocol/index.js';
 import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
 import type { MessageOutcome } from '../../../src/worker/handle-message.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
-import { startFaultProxyDouble, type Fault, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type Fault, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { isRegisteredSecret } from '../../support/leak-guard.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
@@ -36,7 +36,7 @@ const WORKER_REFUSALS: ReadonlyArray<[string, Fault, number]> = [
  */
 describe('Secrets Manager failing: 5xx, throttling, slow (moto_server behind the fault proxy double)', () => {
   let fixture: RelayFixture;
-  let proxy: FaultProxyDouble;
+  let proxy: AwsProxyDouble;
   let worker: RelayWorker;
   let workerSecrets: SecretsManagerClient;
   let received: Invalidation[];
@@ -47,7 +47,7 @@ describe('Secrets Manager failing: 5xx, throttling, slow (moto_server behind the
   beforeAll(async () => {
     // Redelivery must outlast several failed attempts without the redrive policy stepping in.
     fixture = await RelayFixture.start({ maxReceiveCount: 10, visibilityTimeoutSeconds: 4 });
-    proxy = await startFaultProxyDouble(fixture.moto.endpoint);
+    proxy = await startAwsProxyDouble(fixture.moto.endpoint);
     // What createSecretsClient builds for the worker (3 attempts, the SDK's standard backoff),
     // pointed at the proxy.
     workerSecrets = new SecretsManagerClient({ endpoint: proxy.endpoint, region: fixture.moto.region, credentials: { ...fixture.moto.credentials }, maxAttempts: 3 });

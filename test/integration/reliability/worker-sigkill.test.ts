@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolKeys, verifyInvalidation, type Invalidation } from '../../../src/protocol/index.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
-import { startFaultProxyDouble, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
@@ -31,14 +31,14 @@ const KEYS = protocolKeys('rotation-relay');
  */
 describe('worker SIGKILLed mid-batch (CLI process, fauxqs, moto_server, redis-server)', () => {
   let fixture: RelayFixture;
-  let smProxy: FaultProxyDouble;
-  let sqsProxy: FaultProxyDouble;
+  let smProxy: AwsProxyDouble;
+  let sqsProxy: AwsProxyDouble;
   let reader: Redis;
   const processes: CliProcess[] = [];
 
   beforeAll(async () => {
     fixture = await RelayFixture.start({ maxReceiveCount: 5, visibilityTimeoutSeconds: 2 });
-    [smProxy, sqsProxy] = await Promise.all([startFaultProxyDouble(fixture.moto.endpoint), startFaultProxyDouble(fixture.fauxqs.endpoint)]);
+    [smProxy, sqsProxy] = await Promise.all([startAwsProxyDouble(fixture.moto.endpoint), startAwsProxyDouble(fixture.fauxqs.endpoint)]);
     reader = new Redis(fixture.redis.url);
   });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
 import { ENV_FALLBACK_VERSION_ID } from '../../../src/subscriber/env-fallback.js';
 import type { RotatedEvent } from '../../../src/subscriber/types.js';
-import { startFaultProxyDouble, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { freePort } from '../../support/free-port.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
 import { MotoSecrets, randomSecretValue, type TestSecret } from '../../support/moto-secrets.js';
@@ -14,7 +14,7 @@ import { countingClient, leakedValues } from './cache-support.js';
 describe('CredentialCache env fallback at cold start (moto_server)', () => {
   let moto: MotoHandle;
   let secrets: MotoSecrets;
-  let proxy: FaultProxyDouble;
+  let proxy: AwsProxyDouble;
   let secret: TestSecret;
   const envValue = randomSecretValue();
   const caches: CredentialCache[] = [];
@@ -24,7 +24,7 @@ describe('CredentialCache env fallback at cold start (moto_server)', () => {
     moto = await startMoto();
     secrets = new MotoSecrets(moto);
     secret = await secrets.create(`app/db-${Date.now()}`);
-    proxy = await startFaultProxyDouble(moto.endpoint);
+    proxy = await startAwsProxyDouble(moto.endpoint);
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSC
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvalidation, publishInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
-import { startFaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { startFauxqs } from '../../support/fauxqs.js';
 import { freePort } from '../../support/free-port.js';
 import { registerSecretValue } from '../../support/leak-guard.js';
@@ -101,7 +101,7 @@ describe('rotation-relay worker + listen as processes, against moto_server and r
 
   it('exits 0 on SIGTERM mid-batch; what it did not finish is redelivered and published once', async () => {
     // Slow DescribeSecret down so that the first worker is surely mid-stream when stopped.
-    const proxy = await startFaultProxyDouble(moto.endpoint);
+    const proxy = await startAwsProxyDouble(moto.endpoint);
     proxy.setFault((action) => (action.endsWith('DescribeSecret') ? { delayMs: 150 } : undefined));
     const subscriber = start(['listen']);
     await subscriber.waitForLine('stderr', (line) => line.includes('"listening"'), 'listen to subscribe');

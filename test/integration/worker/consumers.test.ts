@@ -3,7 +3,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageOutcome } from '../../../src/worker/handle-message.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
-import { startFaultProxyDouble, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events.js';
 
@@ -14,12 +14,12 @@ import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events
  */
 describe('RelayWorker with several consumers', () => {
   let fixture: RelayFixture;
-  let proxy: FaultProxyDouble;
+  let proxy: AwsProxyDouble;
   const clients: SecretsManagerClient[] = [];
 
   beforeAll(async () => {
     fixture = await RelayFixture.start();
-    proxy = await startFaultProxyDouble(fixture.moto.endpoint);
+    proxy = await startAwsProxyDouble(fixture.moto.endpoint);
   });
 
   afterAll(async () => {

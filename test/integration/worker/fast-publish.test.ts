@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPublishedVersion } from '../../../src/protocol/index.js';
 import type { MessageOutcome } from '../../../src/worker/handle-message.js';
 import { RelayWorker } from '../../../src/worker/relay-worker.js';
-import { startFaultProxyDouble, type FaultProxyDouble } from '../../support/fault-proxy-double.js';
+import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, moveCurrentEvent, rotationEvents } from '../../support/rotation-events.js';
 
@@ -19,7 +19,7 @@ const DESCRIBE = 'secretsmanager.DescribeSecret';
  */
 describe('RelayWorker with fast publish', () => {
   let fixture: RelayFixture;
-  let proxy: FaultProxyDouble;
+  let proxy: AwsProxyDouble;
   let secretsClient: SecretsManagerClient;
   let worker: RelayWorker;
   let reader: Redis;
@@ -29,7 +29,7 @@ describe('RelayWorker with fast publish', () => {
 
   beforeAll(async () => {
     fixture = await RelayFixture.start({ maxReceiveCount: 10 });
-    proxy = await startFaultProxyDouble(fixture.moto.endpoint);
+    proxy = await startAwsProxyDouble(fixture.moto.endpoint);
     secretsClient = new SecretsManagerClient({ endpoint: proxy.endpoint, region: fixture.moto.region, credentials: { ...fixture.moto.credentials }, maxAttempts: 1 });
     worker = new RelayWorker(fixture.config({ ROTATION_RELAY_FAST_PUBLISH: 'true', ROTATION_RELAY_VISIBILITY_TIMEOUT_SECONDS: '2' }), {
       sqs: fixture.sqs,
