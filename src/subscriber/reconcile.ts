@@ -1,8 +1,15 @@
 import type { Logger } from '../logging/logger.js';
 import { MetricNames, type Metrics } from '../metrics/index.js';
 import type { Invalidation } from '../protocol/index.js';
-import type { RefreshRequest, SecretState } from './secret-state.js';
+import { backoffDelay, type BackoffBounds } from './backoff.js';
+import { confirmedAt } from './confirmed-at.js';
+import { logUnexpected } from './log-unexpected.js';
+import { safeMessage, type RefreshRequest, type SecretState } from './secret-state.js';
 import type { CacheCounts } from './types.js';
+
+// Reconcile (protocol.md, "Subscriber algorithm", step 2): what to refresh after each
+// (re)subscription (planReconcile), when the versions hash itself was lost (LostStateRecovery),
+// and the loop that runs them (Reconciler), apart from the cache, which only says when.
 
 export interface ReconcileAction {
   state: SecretState;
@@ -167,5 +174,114 @@ export class LostStateRecovery {
   stop(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+  }
+}
+
+export interface ReconcilerDeps {
+  states: ReadonlyMap<string, SecretState>;
+  /** The listener's normal connection, once the listener exists. */
+  listener: () => { readVersions(): Promise<VersionsRead> } | undefined;
+  /** The initial load, once started: a reconcile needs to know what is held. */
+  initialLoad: () => Promise<unknown> | undefined;
+  /** False once the cache is stopping. */
+  isRunning: () => boolean;
+  /** Starts one refresh nobody awaits (the cache's background refresh). */
+  refresh: (state: SecretState, request: RefreshRequest) => void;
+  signingKeys: readonly string[];
+  backoff: BackoffBounds;
+  lostStateJitterMs: number;
+  counts: CacheCounts;
+  now: () => number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * After every (re)subscription: read `{P}:versions` on the normal connection and refresh what
+ * is stale. Runs after the initial load (a reconcile needs to know what is held), coalesces
+ * overlapping calls, and retries with backoff when Redis cannot be read.
+ */
+export class Reconciler {
+  private readonly lostState: LostStateRecovery;
+  private running = false;
+  private again = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.lostState = new LostStateRecovery({
+      reread: deps.refresh,
+      isRunning: deps.isRunning,
+      counts: deps.counts,
+      now: deps.now,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      jitterMs: deps.lostStateJitterMs,
+    });
+  }
+
+  /** Starts a reconcile, or asks the running one to go again; never rejects. */
+  reconcile(): void {
+    this.run().catch((error: unknown) => logUnexpected(this.deps.logger, 'reconcile', error));
+  }
+
+  /** A verified broadcast for `state` arrived: see {@link LostStateRecovery.sawBroadcast}. */
+  sawBroadcast(state: SecretState): void {
+    this.lostState.sawBroadcast(state);
+  }
+
+  /** Drops the retry and the lost-state rereads still waiting (the cache is stopping). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.lostState.stop();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        await this.deps.initialLoad()?.catch(() => undefined);
+        const listener = this.deps.listener();
+        if (!this.deps.isRunning() || !listener) return;
+        await this.once(listener);
+      } while (this.again && this.deps.isRunning());
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async once(listener: { readVersions(): Promise<VersionsRead> }): Promise<void> {
+    const { states, logger, signingKeys } = this.deps;
+    let versions;
+    try {
+      versions = await listener.readVersions();
+    } catch (error) {
+      this.failures += 1;
+      const delay = backoffDelay(this.failures, this.deps.backoff);
+      logger.warn({ code: 'RECONCILE_FAILED', retryInMs: delay }, `reconcile could not read the versions hash: ${safeMessage(error)}`);
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.reconcile(), delay);
+      this.timer.unref();
+      return;
+    }
+    this.failures = 0;
+    if (versions.rejected > 0) logger.warn({ rejected: versions.rejected }, 'versions hash entries skipped: corrupt or not signed with an accepted key');
+    for (const { state, entry, request } of planReconcile(states.values(), versions.entries, this.deps.now())) {
+      // Not remembered as handled: if the same broadcast then arrives live ("at worst you see it
+      // twice"), its version is held and it costs nothing, or the reconcile's read missed it (a
+      // label move not visible yet) and the live message's wait for the change is wanted.
+      state.lastInvalidationId = entry.id;
+      if (!request) continue;
+      if (entry.versionId !== undefined) state.announce(entry.versionId);
+      const confirmed = request.kind === 'version' ? confirmedAt(entry, signingKeys) : undefined;
+      this.deps.refresh(state, request.kind === 'version' && confirmed !== undefined ? { ...request, confirmedAt: confirmed } : request);
+    }
+    // An empty hash (or one missing a secret seen there) is no proof nothing changed: see LostStateRecovery.
+    this.lostState.check(states.values(), versions);
   }
 }

@@ -5,6 +5,10 @@ import type { RedisClient } from '../redis/connect.js';
  * The Redis password held by a secret: the `password` or `authToken` field of a JSON secret
  * (ElastiCache RBAC user / AUTH token shapes), or the whole string. Undefined when the secret is a
  * JSON object with neither field — the caller reports that by name.
+ *
+ * Lenient, and left only for the CLI (src/cli/redis-password.ts, not part of this change): the
+ * cache and the rotating ioredis client read Redis secrets with `readRedisSecret`
+ * (redis/credentials.ts), which also refuses a `password` and an `authToken` that differ.
  */
 export function redisPasswordFrom(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
