@@ -19,7 +19,13 @@ ENV NODE_ENV=production \
     ROTATION_RELAY_HEALTH_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# pg and nodemailer are optional peers of the package; docker-compose's example app runs from this
+# image and uses both, so they are added here at the ranges package.json declares (one home).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund \
+      "pg@$(node -p "require('./package.json').peerDependencies.pg")" \
+      "nodemailer@$(node -p "require('./package.json').peerDependencies.nodemailer")" \
+ && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # The event pattern, the verify samples and the template: `infra` commands read them at run time.
 COPY infra ./infra

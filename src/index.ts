@@ -1,51 +1,41 @@
 /**
- * rotation-relay's public API: what an app instance imports to hold credentials that rotate.
+ * rotation-relay's root entry point: what every app instance imports to hold credentials that
+ * rotate (the cache), every error the public API can throw, and the types its options refer to.
+ * It loads neither pg nor nodemailer: the clients have entry points of their own, as the AWS
+ * Powertools parameters package has one per provider, so an app installs only the peers it uses:
+ *
+ * - `rotation-relay/pg`: createRotatingPgPool (peer: pg)
+ * - `rotation-relay/redis`: createRotatingRedis (ioredis, a dependency: the cache runs on it)
+ * - `rotation-relay/mailer`: createRotatingMailer (peer: nodemailer)
+ * - `rotation-relay/fleet`: waitConverged, for a rotation Lambda or a deploy pipeline
+ *
  * (The worker and the CLI are run, not imported; their modules stay internal.)
  */
 
-// Credential cache and its invalidation listener
-export {
-  CredentialCache,
-  createCredentialCache,
-  CACHE_DEFAULTS,
-  SECRETS_CLIENT_SETTINGS,
-  ENV_FALLBACK_VERSION_ID,
-  InvalidationListener,
-  type CredentialCacheEvents,
-  type InvalidationListenerOptions,
-  type InvalidationListenerEvents,
-  type PublishedVersions,
-  type SecretSpec,
-  type BackoffOptions,
-  type CredentialCacheOptions,
-  type RefreshBudgetOptions,
-  type RefreshTrigger,
-  type RotatedEvent,
-  type SecretStatus,
-  type CacheStatus,
-  type CredentialVersion,
-  type CredentialSource,
-  type PresenceOptions,
-  type PresenceStatus,
+// Credential cache
+export { CredentialCache, createCredentialCache, type CredentialCacheEvents } from './subscriber/index.js';
+export { CACHE_DEFAULTS, ENV_FALLBACK_VERSION_ID } from './subscriber/index.js';
+export type {
+  SecretSpec,
+  BackoffOptions,
+  CredentialCacheOptions,
+  RefreshBudgetOptions,
+  RefreshTrigger,
+  RotatedEvent,
+  SecretStatus,
+  CacheStatus,
+  CredentialVersion,
+  CredentialSource,
+  PresenceOptions,
+  PresenceStatus,
 } from './subscriber/index.js';
+/** Which credential a rotating client is using: the status of every client reports it. */
+export type { CredentialMode } from './clients/rotating-resource.js';
 
-// Fleet convergence: wait until every live instance holds a version before revoking the old one
-export {
-  waitConverged,
-  WAIT_CONVERGED_DEFAULTS,
-  NotConvergedError,
-  type NotConvergedReason,
-  FleetOptionsError,
-  FleetReadError,
-  type WaitConvergedOptions,
-  type WaitConvergedResult,
-  type SecretConvergence,
-  type InstanceVersion,
-  type StaleInstance,
-} from './fleet/index.js';
-
-// Errors: every one extends RotationRelayError and carries a stable `code`
+// Errors: every one extends RotationRelayError and carries a `code` of the catalogue in
+// docs/errors.md. All of those an app can receive are here, whichever entry point threw them.
 export { RotationRelayError } from './errors.js';
+export type { RotationRelayErrorCode, LibraryErrorCode } from './error-codes.js';
 export {
   CredentialCacheConfigError,
   SecretUnavailableAtStartError,
@@ -55,6 +45,7 @@ export {
   SecretParseError,
   EnvFallbackError,
 } from './subscriber/index.js';
+export { InvalidKeyPrefixError, InvalidSigningKeysError, InvalidVerifyOptionsError, VersionsReadError } from './protocol/errors.js';
 export {
   SecretNotFoundError,
   SecretVersionNotFoundError,
@@ -65,32 +56,15 @@ export {
   SecretDecryptionError,
   SecretRequestInvalidError,
   SecretsManagerUnavailableError,
+  NoCurrentVersionError,
 } from './secrets/errors.js';
-export { BinarySecretNotSupportedError } from './secrets/get-secret-value.js';
-
-// Shared configuration and observability types the options above refer to
-export type { RedisConfig } from './config/index.js';
-export type { Logger } from './logging/logger.js';
-export { createLogger } from './logging/logger.js';
-export { MetricsEmitter, type Metrics } from './metrics/index.js';
-
-// Rotating clients: drop-in pg pool, ioredis client and nodemailer transport that follow a secret
-export { createRotatingPgPool, type RotatingPgPool, type RotatingPgPoolOptions } from './clients/pg-pool.js';
-export {
-  createRotatingRedis,
-  redisRotationStatus,
-  type RotatingRedisOptions,
-  type RotatingRedisClusterOptions,
-  type RedisRotationStatus,
-} from './clients/redis-client.js';
-export {
-  createRotatingMailer,
-  RotatingMailer,
-  type RotatingMailerTransportOptions,
-  type RotatingMailerOptions,
-  type RotatingMailerStatus,
-} from './clients/mailer-client.js';
-export { deriveSesSmtpPassword, SesSmtpPasswordError } from './clients/ses-smtp-password.js';
-export { RotatingResource, type RotatingResourceOptions, type Lease, type CredentialMode } from './clients/rotating-resource.js';
+export { BinarySecretNotSupportedError, IncompleteSecretValueError } from './secrets/get-secret-value.js';
 export { CredentialsRejectedError, ResourceClosedError, InvalidSecretShapeError } from './clients/errors.js';
-export { isPgAuthError, isRedisAuthError, isSmtpAuthError } from './clients/auth-errors.js';
+export { SesSmtpPasswordError } from './clients/ses-smtp-password.js';
+export { FleetOptionsError, FleetReadError, NotConvergedError, type NotConvergedReason } from './fleet/errors.js';
+export { MetricsError, type MetricsErrorCode } from './metrics/errors.js';
+
+// Configuration and observability the cache's options refer to
+export type { RedisConfig } from './config/index.js';
+export { createLogger, type Logger, type CreateLoggerOptions } from './logging/logger.js';
+export { MetricsEmitter, type Metrics, type MetricsEmitterOptions } from './metrics/emitter.js';

@@ -111,7 +111,11 @@ function operationsOn(
 }
 
 async function ours(cache: CredentialCache): Promise<Clients> {
-  const { createRotatingMailer, createRotatingPgPool, createRotatingRedis } = await import('../../src/index.js');
+  const [{ createRotatingMailer }, { createRotatingPgPool }, { createRotatingRedis }] = await Promise.all([
+    import('../../src/entry/mailer.js'),
+    import('../../src/entry/pg.js'),
+    import('../../src/entry/redis.js'),
+  ]);
   const pool = createRotatingPgPool(cache, 'db', pgOptions);
   const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
   const mailer = createRotatingMailer(cache, 'mail', smtpOptions);

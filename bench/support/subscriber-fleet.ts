@@ -27,7 +27,9 @@ import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache, createRotatingPgPool, SECRETS_CLIENT_SETTINGS, type CredentialCache, type RotatedEvent, type RotatingPgPool } from '../../src/index.js';
+import { createRotatingPgPool, type RotatingPgPool } from '../../src/entry/pg.js';
+import { createCredentialCache, type CredentialCache, type RotatedEvent } from '../../src/index.js';
+import { SECRETS_CLIENT_SETTINGS } from '../../src/subscriber/index.js';
 import { now } from './clock.js';
 
 interface StartCommand {

@@ -1,3 +1,4 @@
+import type { RotationRelayErrorCode } from '../error-codes.js';
 import { RotationRelayError } from '../errors.js';
 
 /**
@@ -31,7 +32,7 @@ function describeVersion(version: VersionRef): string {
  * only need to know "there is nothing to read".
  */
 export class SecretNotFoundError extends RotationRelayError {
-  constructor(secretId: string, options?: { cause?: unknown }, narrowed?: { code: string; message: string }) {
+  constructor(secretId: string, options?: { cause?: unknown }, narrowed?: { code: RotationRelayErrorCode; message: string }) {
     super(
       narrowed?.code ?? 'SECRET_NOT_FOUND',
       narrowed?.message ??
@@ -84,7 +85,7 @@ export function secretOrVersionNotFound(secretId: string, version: VersionRef, o
 
 /** The caller's IAM identity may not read this secret: a deployment fault, not a transient one. */
 export class SecretAccessDeniedError extends RotationRelayError {
-  constructor(secretId: string, action: string, options?: { cause?: unknown }, narrowed?: { code: string; message: string }) {
+  constructor(secretId: string, action: string, options?: { cause?: unknown }, narrowed?: { code: RotationRelayErrorCode; message: string }) {
     super(
       narrowed?.code ?? 'SECRET_ACCESS_DENIED',
       narrowed?.message ??

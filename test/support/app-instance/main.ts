@@ -8,7 +8,10 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 // Only the package's public API, as an app would import it.
-import { createCredentialCache, createLogger, createRotatingMailer, createRotatingPgPool, createRotatingRedis } from '../../../src/index.js';
+import { createRotatingMailer } from '../../../src/entry/mailer.js';
+import { createRotatingPgPool } from '../../../src/entry/pg.js';
+import { createRotatingRedis } from '../../../src/entry/redis.js';
+import { createCredentialCache, createLogger } from '../../../src/index.js';
 import { startLoadLoop, type LoadLoop } from '../load-loop.js';
 
 export interface AppInstanceConfig {

@@ -48,7 +48,7 @@ describe('describeError / describeCause: why, told without secret values', () =>
     const error = new ResourceNotFoundException({ $metadata: { httpStatusCode: 400 }, message: `no secret ${SENTINEL}` });
 
     expect(describeError(error)).toBe('ResourceNotFoundException (HTTP 400)');
-    expect(describeCause(new RotationRelayError('X', 'wrapped', { cause: error }))).toBe('ResourceNotFoundException (HTTP 400)');
+    expect(describeCause(new RotationRelayError('SECRETS_MANAGER_UNAVAILABLE', 'wrapped', { cause: error }))).toBe('ResourceNotFoundException (HTTP 400)');
   });
 
   it('never shows a response body the SDK could not parse (it could be a GetSecretValue answer)', () => {

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/run.js';
+import { pointAtSources } from '../../support/doc-snippet.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -32,7 +33,7 @@ describe('fleet convergence doc snippets', () => {
     ['docs/fleet-convergence.md', '## From code', 'declare const event: { SecretId: string };\n'],
   ])('%s (%s) type-checks, strict', (file, marker, preamble) => {
     // Prepare
-    const code = snippetAfter(file, marker).replaceAll("from 'rotation-relay'", `from '${join(ROOT, 'src/index.js')}'`);
+    const code = pointAtSources(snippetAfter(file, marker));
     const path = join(dir, `${file.replace(/\W/g, '_')}.ts`);
     // Imports first (the snippet's own), then the declarations the snippet assumes.
     const lines = code.split('\n');

@@ -1,0 +1,13 @@
+/**
+ * `rotation-relay/redis`: an ioredis client (or Cluster) that follows a secret of a
+ * CredentialCache. ioredis is a dependency of rotation-relay itself (the cache's invalidation
+ * bus runs on it), so nothing more to install. Its errors are exported by the root, `rotation-relay`.
+ */
+export {
+  createRotatingRedis,
+  redisRotationStatus,
+  type RotatingRedisOptions,
+  type RotatingRedisClusterOptions,
+  type RedisRotationStatus,
+} from '../clients/redis-client.js';
+export { isRedisAuthError } from '../clients/auth-errors.js';
