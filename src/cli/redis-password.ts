@@ -1,7 +1,7 @@
 import { loadAwsConfig, type Env, type RedisConfig } from '../config/index.js';
 import { getSecretValue } from '../secrets/index.js';
 import { cliSecretsClient } from './aws-clients.js';
-import { redisPasswordFrom } from '../subscriber/redis-password.js';
+import { readRedisSecret } from '../redis/credentials.js';
 import { UsageError } from './exit-codes.js';
 
 /**
@@ -20,11 +20,14 @@ export async function currentRedisPassword(redis: RedisConfig, env: Env): Promis
     } catch {
       // A plain-string secret is the token itself.
     }
-    const password = redisPasswordFrom(value);
-    if (password === undefined) {
-      throw new UsageError(`secret ${redis.passwordSecretId} (ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID) has no "password" or "authToken" field`);
+    // The one parser every Redis connection uses (the worker's, the SDK's), so a secret the CLI
+    // accepts is one they accept too.
+    const reading = readRedisSecret(value);
+    if (!reading.ok) {
+      const { field, expected } = reading.problem;
+      throw new UsageError(`secret ${redis.passwordSecretId} (ROTATION_RELAY_REDIS_PASSWORD_SECRET_ID)${field ? ` field "${field}"` : ''}: expected ${expected}`);
     }
-    return password;
+    return reading.credentials.password;
   } finally {
     client.destroy();
   }
