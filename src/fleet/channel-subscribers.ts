@@ -9,7 +9,7 @@ export const LISTEN_CONNECTION_NAME = 'rotation-relay:cli:listen';
 
 /**
  * What every CredentialCache's subscriber connection is called, followed by `:<instanceId>`
- * (`listenerConnectionName` in src/subscriber/credential-cache.ts; a unit test holds the two
+ * (`listenerConnectionName` in src/subscriber/listener-link.ts; a unit test holds the two
  * together). Without the id (an id CLIENT SETNAME cannot carry, a bare InvalidationListener, an
  * older SDK) the name is this prefix alone.
  */
