@@ -1,4 +1,4 @@
-import { isPartialSecretArn, isSecretName, isSecretsManagerArn, secretNameFromId } from './secret-id.js';
+import { isPartialSecretArn, isSecretName, isSecretsManagerArn, secretNameFromId } from '../secrets/arn.js';
 import { describeValue } from './text.js';
 
 /** The secret an event is about, as the result reports it. */

@@ -1,4 +1,4 @@
-import { isSecretsManagerArn, secretIdMatches } from '../events/secret-id.js';
+import { isSecretsManagerArn, secretIdMatches } from '../secrets/arn.js';
 import type { PresenceAck } from '../protocol/index.js';
 import type { FleetInstance, FleetSnapshot } from './read-fleet.js';
 

@@ -1,4 +1,4 @@
-import { isSecretsManagerArn, secretIdMatches, secretNameFromId } from '../events/secret-id.js';
+import { isSecretsManagerArn, secretIdMatches, secretNameFromId } from '../secrets/arn.js';
 import { readPublishedVersions, type Invalidation, type RedisClient } from '../protocol/index.js';
 import { accountSubscribers, type ChannelReading, type SubscriberAccount } from './channel-subscribers.js';
 import { ackFor, convergenceOf, type SecretConvergence } from './convergence.js';

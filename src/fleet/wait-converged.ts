@@ -1,6 +1,6 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Cluster } from 'ioredis';
-import { isSecretsManagerArn, secretIdMatches } from '../events/secret-id.js';
+import { isSecretsManagerArn, secretIdMatches } from '../secrets/arn.js';
 import { DEFAULT_KEY_PREFIX, readPublishedVersion, readPublishedVersions, type RedisClient } from '../protocol/index.js';
 import { describeCurrentVersion } from '../secrets/describe-current-version.js';
 import { accountSubscribers, type SubscriberAccount } from './channel-subscribers.js';

@@ -1,4 +1,4 @@
-import { parseSecretArn } from '../events/index.js';
+import { parseSecretArn } from '../secrets/index.js';
 import { secretArnPrefix, type AccountContext } from './account.js';
 import type { SecretFilter } from './pattern.js';
 

@@ -1,3 +1,13 @@
+export type { SecretArnParts } from './arn.js';
+export {
+  isPartialSecretArn,
+  isSecretName,
+  isSecretsManagerArn,
+  parseSecretArn,
+  secretIdMatches,
+  secretNameFromArn,
+  secretNameFromId,
+} from './arn.js';
 export { createSecretsClient, SDK_CLIENT_SETTINGS, type SecretsClientOptions } from './client.js';
 export { describeCurrentVersion, type CurrentVersion } from './describe-current-version.js';
 export { classifySecretsManagerError } from './classify-error.js';

@@ -1,4 +1,4 @@
-import { secretIdMatches } from '../events/secret-id.js';
+import { secretIdMatches } from '../secrets/arn.js';
 import { RotationRelayError } from '../errors.js';
 import type { SecretValue } from '../secrets/get-secret-value.js';
 import { RecentMemory } from './recent-memory.js';

@@ -1,4 +1,5 @@
-import { isSecretsManagerArn, type RotationEvent } from '../events/index.js';
+import type { RotationEvent } from '../events/index.js';
+import { isSecretsManagerArn } from '../secrets/index.js';
 import type { PublishFields } from './handle-message.js';
 
 /**

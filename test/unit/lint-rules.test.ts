@@ -39,3 +39,35 @@ describe('eslint.config.js', () => {
     expect(await ruleIds(code)).toEqual([]);
   }, 60_000);
 });
+
+describe('eslint.config.js: the dependency rule', () => {
+  /** Lints `code` as a file of `folder` (written there, git- and lint-ignored, removed after). */
+  async function ruleIdsIn(folder: string, code: string): Promise<string[]> {
+    const probe = join(ROOT, folder, `lint-probe-${process.pid}-${Math.random().toString(36).slice(2)}.ts`);
+    await writeFile(probe, code);
+    try {
+      const [result] = await new ESLint({ cwd: ROOT, ignore: false }).lintFiles([probe]);
+      return (result?.messages ?? []).map((message) => message.ruleId ?? message.message);
+    } finally {
+      await rm(probe, { force: true });
+    }
+  }
+
+  it.each([
+    ['the SDK importing the worker', 'src/subscriber', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
+    ['the SDK importing the relay’s event parsing', 'src/fleet', "import { parseEventBody } from '../events/index.js';\nexport const x = parseEventBody;\n"],
+    ['the relay importing the CLI', 'src/worker', "import { EXIT } from '../cli/exit-codes.js';\nexport const x = EXIT;\n"],
+    ['protocol importing secrets (side by side: neither imports the other)', 'src/protocol', "import { secretIdMatches } from '../secrets/index.js';\nexport const x = secretIdMatches;\n"],
+    ['config importing redis', 'src/config', "import { connectRedis } from '../redis/connect.js';\nexport const x = connectRedis;\n"],
+  ])('rejects %s', async (_label, folder, code) => {
+    expect(await ruleIdsIn(folder, code)).toEqual(['no-restricted-imports']);
+  }, 60_000);
+
+  it.each([
+    ['the relay importing the SDK', 'src/worker', "import { createCredentialCache } from '../subscriber/credential-cache.js';\nexport const x = createCredentialCache;\n"],
+    ['the SDK importing secrets and shared errors', 'src/fleet', "import { secretIdMatches } from '../secrets/index.js';\nimport { RotationRelayError } from '../errors.js';\nexport const x = [secretIdMatches, RotationRelayError];\n"],
+    ['the CLI importing the worker', 'src/cli', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
+  ])('accepts %s', async (_label, folder, code) => {
+    expect(await ruleIdsIn(folder, code)).toEqual([]);
+  }, 60_000);
+});

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { PutSecretValueCommand, RotateSecretCommand, UpdateSecretVersionStageCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { loadAwsConfig, SETTINGS, type AwsConfig } from '../../config/index.js';
-import { parseSecretArn } from '../../events/secret-id.js';
+import { parseSecretArn } from '../../secrets/arn.js';
 import { convergenceOf, readFleet, readTimeline, type SecretConvergence } from '../../fleet/index.js';
 import { readPublishedVersion, type RedisClient } from '../../protocol/index.js';
 import { classifySecretsManagerError, describeCurrentVersion, getSecretValue, type CurrentVersion } from '../../secrets/index.js';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParseResult } from '../../../src/events/index.js';
-import { isPartialSecretArn, isSecretName, isSecretsManagerArn, parseEventBody, secretNameFromId } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/events/index.js';
+import { isPartialSecretArn, isSecretName, isSecretsManagerArn, secretNameFromId } from '../../../src/secrets/index.js';
 import { SAMPLE_EVENTS, generatedEvent, mutatedSampleEvent, mutatedSampleText, runs, snsNotification } from './arbitraries.js';
 
 const ACTIONS = new Set(['invalidate', 'alert', 'ignore', 'reject']);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSecretsManagerArn, parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/events/index.js';
+import { isSecretsManagerArn } from '../../../src/secrets/index.js';
 import {
   InvalidInvalidationError,
   MAX_MESSAGE_LENGTH,

@@ -7,11 +7,11 @@ import {
   secretIdMatches,
   secretNameFromArn,
   secretNameFromId,
-} from '../../../src/events/index.js';
+} from '../../../src/secrets/index.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 
-describe('secret-id: isSecretsManagerArn', () => {
+describe('secrets/arn: isSecretsManagerArn', () => {
   it.each([
     ['a plain ARN', ARN],
     ['aws-cn', 'arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x-AbCdEf'],
@@ -53,7 +53,7 @@ describe('secret-id: isSecretsManagerArn', () => {
   });
 });
 
-describe('secret-id: names and parts', () => {
+describe('secrets/arn: names and parts', () => {
   it('splits an ARN into its parts', () => {
     // Prepare: ARN
 
@@ -106,7 +106,7 @@ describe('secret-id: names and parts', () => {
   });
 });
 
-describe('secret-id: secretIdMatches', () => {
+describe('secrets/arn: secretIdMatches', () => {
   it.each([
     ['the same ARN', ARN, ARN, true],
     ['the name against its ARN', 'prod/db', ARN, true],
