@@ -1,3 +1,4 @@
+import { describeError } from '../error-cause.js';
 import type { Logger } from '../logging/logger.js';
 import { MetricNames, type Metrics } from '../metrics/index.js';
 import { protocolKeys } from '../protocol/index.js';
@@ -68,7 +69,7 @@ export class InstancesStaleCheck {
       this.lastReported = report;
       return stale.size;
     } catch (error) {
-      this.deps.logger.warn({ err: { name: error instanceof Error ? error.name : 'unknown' } }, `InstancesStale check failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.deps.logger.warn({ err: { name: error instanceof Error ? error.name : 'unknown' } }, `InstancesStale check failed: ${describeError(error)}`);
       return undefined;
     } finally {
       this.running = false;

@@ -4,7 +4,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { assertSigningChosen, UNSIGNED_WARNING, type WorkerConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { MetricsEmitter, NoopMetrics, type Metrics } from '../metrics/index.js';
-import { describeCause } from '../error-cause.js';
+import { describeCause, describeError } from '../error-cause.js';
 import { connectRedis, describeRedisTarget, waitForReady, type RedisClient } from '../redis/connect.js';
 import { connectRotatingRedis, WORKER_CONNECTION } from './rotating-redis.js';
 import type { CredentialCache } from '../subscriber/index.js';
@@ -115,7 +115,7 @@ export class RelayWorker extends EventEmitter<WorkerEvents> {
 
   private attachRedis(redis: RedisClient): void {
     this.redis = redis;
-    redis.on('error', (error: Error) => this.logger.warn({ err: { name: error.name, message: error.message } }, 'redis connection error'));
+    redis.on('error', (error: Error) => this.logger.warn({ err: { name: error.name, message: describeError(error) } }, 'redis connection error'));
     redis.on('ready', () => this.logger.info({ redis: describeRedisTarget(this.config.redis.url) }, 'redis ready'));
   }
 

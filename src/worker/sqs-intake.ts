@@ -1,3 +1,4 @@
+import { describeError } from '../error-cause.js';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
 import type { Logger } from '../logging/logger.js';
@@ -127,7 +128,7 @@ export class SqsIntake {
     consumer.on('error', (error) => {
       // Stopping aborts the idle long polls: that is not an error worth an alert.
       if (this.stopping && /abort/i.test(error.message)) return;
-      this.deps.logger.error({ err: { name: error.name, message: error.message }, consumer: index }, 'sqs error');
+      this.deps.logger.error({ err: { name: error.name, message: describeError(error) }, consumer: index }, 'sqs error');
     });
     consumer.on('processing_error', () => undefined);
     return consumer;

@@ -1,3 +1,4 @@
+import { describeError } from '../../error-cause.js';
 import { parseArgs } from 'node:util';
 import { Cluster } from 'ioredis';
 import { loadAwsConfig } from '../../config/index.js';
@@ -58,7 +59,7 @@ export async function status(argv: string[], io: CliIo): Promise<number> {
                 return (await describeCurrentVersion(secrets, arn)).versionId;
               } catch (error) {
                 if (error instanceof SecretsManagerUnavailableError) unavailable = error;
-                else awsErrors.push(`${arn}: ${error instanceof Error ? error.message : String(error)}`);
+                else awsErrors.push(`${arn}: ${describeError(error)}`);
                 return undefined;
               }
             },
