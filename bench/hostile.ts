@@ -28,7 +28,7 @@ import { startRedis } from '../test/support/redis-server.js';
 import { JsonLineChild, type ChildMessage } from './support/child.js';
 import type { HostileAppConfig } from './support/hostile-app.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
-import { startSecretsManagerDouble } from './support/secrets-manager-double.js';
+import { startSecretsManagerDouble } from '../test/support/secrets-manager-double.js';
 
 const args = scenarioArgs('hostile', ['messages', 'delay-ms']);
 const progress = progressFor('hostile');

@@ -32,7 +32,7 @@ import { JsonLineChild, type ChildMessage } from './support/child.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay, type Relay } from './support/relay.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
-import { DOUBLE_DEFAULTS } from './support/secrets-manager-double.js';
+import { DOUBLE_DEFAULTS } from '../test/support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
 const args = scenarioArgs('propagation', ['delay-ms', 'processes', 'sizes', 'cpu-prof-dir']);
@@ -40,7 +40,7 @@ const progress = progressFor('propagation');
 const delayMs = Number(args.options['delay-ms'] ?? DOUBLE_DEFAULTS.delayMs);
 const PROCESSES = Number(args.options.processes ?? 4);
 const FLEET = fileURLToPath(new URL('./support/subscriber-fleet.ts', import.meta.url));
-const DOUBLE = fileURLToPath(new URL('./support/secrets-manager-double.ts', import.meta.url));
+const DOUBLE = fileURLToPath(new URL('../test/support/secrets-manager-double.ts', import.meta.url));
 
 /** Rotations measured per fleet size (after WARMUP unmeasured ones), and the poll baseline's. */
 const PLAN = args.quick

@@ -24,7 +24,7 @@ import type { MessageOutcome } from '../src/worker/handle-message.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay } from './support/relay.js';
 import { machine, progressFor, scenarioArgs, writeResult } from './support/scenario.js';
-import { startSecretsManagerDouble } from './support/secrets-manager-double.js';
+import { startSecretsManagerDouble } from '../test/support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
 const args = scenarioArgs('worker-publish-latency', ['events', 'delay-ms', 'fast-publish']);

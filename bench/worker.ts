@@ -31,7 +31,7 @@ import { now, sleep } from './support/clock.js';
 import { cpuSeconds, memoryMb } from './support/proc.js';
 import { startRelay } from './support/relay.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
-import { DOUBLE_DEFAULTS, startSecretsManagerDouble } from './support/secrets-manager-double.js';
+import { DOUBLE_DEFAULTS, startSecretsManagerDouble } from '../test/support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
 
 const args = scenarioArgs('worker', ['events', 'delay-ms', 'idle-seconds', 'consumers', 'fast-publish', 'cpu-prof-dir', 'node-flags']);

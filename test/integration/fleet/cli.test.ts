@@ -11,9 +11,9 @@ import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import type { CacheInstanceConfig } from './support/cache-instance.js';
-import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
-import { startTcpProxyDouble, type TcpProxyDouble } from './support/tcp-proxy-double.js';
+import type { CacheInstanceConfig } from '../../support/cache-instance/main.js';
+import { launchCacheInstance, readyInstanceId } from '../../support/cache-instance/launch.js';
+import { startFreezeProxyDouble, type FreezeProxyDouble } from '../../support/freeze-proxy-double.js';
 
 const INSTANCES = 3;
 
@@ -28,7 +28,7 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
   let db: TestSecret;
   let mail: TestSecret;
   /** Instance 1 reaches Redis through this: the status test partitions it. */
-  let proxy: TcpProxyDouble;
+  let proxy: FreezeProxyDouble;
   const instances: CliProcess[] = [];
   const ids: string[] = [];
 
@@ -67,7 +67,7 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     fixture = await RelayFixture.start();
     await fixture.startWorker();
     redis = new Redis(fixture.redis.url);
-    proxy = await startTcpProxyDouble(fixture.redis.port);
+    proxy = await startFreezeProxyDouble(fixture.redis.port);
     db = await fixture.createSecret('app/db');
     mail = await fixture.createSecret('app/mail');
     // A first broadcast of each, as after any earlier rotation, so status has a "last broadcast".
@@ -172,8 +172,8 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
 
   it('waitConverged bounds every Redis read and the DescribeSecret by timeoutMs: a Redis or a Secrets Manager that never answers rejects at the deadline', async () => {
     // Prepare: connections that were accepted and then go silent (no error, no answer, ever).
-    const silentRedis = await startTcpProxyDouble(fixture.redis.port);
-    const silentAws = await startTcpProxyDouble(Number(new URL(fixture.moto.endpoint).port));
+    const silentRedis = await startFreezeProxyDouble(fixture.redis.port);
+    const silentAws = await startFreezeProxyDouble(Number(new URL(fixture.moto.endpoint).port));
     const reader = new Redis(silentRedis.url);
     const secretsClient = new SecretsManagerClient({ endpoint: silentAws.url.replace('redis:', 'http:'), region: fixture.moto.region, credentials: { ...fixture.moto.credentials } });
     try {

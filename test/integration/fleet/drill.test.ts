@@ -4,8 +4,8 @@ import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { waitUntil } from '../../support/wait-until.js';
-import type { CacheInstanceConfig } from './support/cache-instance.js';
-import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
+import type { CacheInstanceConfig } from '../../support/cache-instance/main.js';
+import { launchCacheInstance, readyInstanceId } from '../../support/cache-instance/launch.js';
 
 const INSTANCES = 3;
 

@@ -9,10 +9,10 @@ import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js'
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, type Instance } from '../subscriber/cache-support.js';
-import type { CacheInstanceConfig } from './support/cache-instance.js';
-import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
-import { startTcpProxyDouble, type TcpProxyDouble } from './support/tcp-proxy-double.js';
+import { instance, type Instance } from '../../support/subscribed-cache.js';
+import type { CacheInstanceConfig } from '../../support/cache-instance/main.js';
+import { launchCacheInstance, readyInstanceId } from '../../support/cache-instance/launch.js';
+import { startFreezeProxyDouble, type FreezeProxyDouble } from '../../support/freeze-proxy-double.js';
 
 const PREFIX = 'rotation-relay';
 
@@ -147,7 +147,7 @@ describe('fleet presence and acks (moto + redis + fauxqs + worker)', () => {
   it('shows an instance that missed the broadcast as stale (status, wait-converged, InstancesStale) until it reconciles', async () => {
     // Prepare
     const secret = await fixture.createSecret();
-    const proxy: TcpProxyDouble = await startTcpProxyDouble(fixture.redis.port);
+    const proxy: FreezeProxyDouble = await startFreezeProxyDouble(fixture.redis.port);
     const metrics = new MetricsRecorderDouble();
     const replica = new RelayWorker(fixture.config(), { sqs: fixture.sqs, secrets: fixture.secrets.client, logger: fixture.logs.logger, metrics, instancesStale: { intervalMs: 3_600_000, graceMs: 0 } });
     try {

@@ -14,7 +14,7 @@ import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto
 import { startRedisCluster, type RedisClusterHandle } from '../../support/redis-cluster.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { launchCacheInstance, readyInstanceId } from './support/launch-cache-instance.js';
+import { launchCacheInstance, readyInstanceId } from '../../support/cache-instance/launch.js';
 
 const PREFIX = 'rotation-relay';
 const CHANNEL = '{rotation-relay}:invalidations';

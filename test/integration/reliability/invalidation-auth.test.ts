@@ -16,7 +16,7 @@ import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, type Instance } from '../subscriber/cache-support.js';
+import { instance, type Instance } from '../../support/subscribed-cache.js';
 
 const KEYS = protocolKeys('rotation-relay');
 const newKey = () => {

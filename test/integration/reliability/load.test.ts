@@ -43,7 +43,7 @@ const SECRETS = Math.ceil(ROTATIONS / SIZE.rotationsPerSecret);
 const PREFIX = 'rotation-relay';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const DOUBLE = `${ROOT}bench/support/secrets-manager-double.ts`;
+const DOUBLE = `${ROOT}test/support/secrets-manager-double.ts`;
 const FLEET = fileURLToPath(new URL('./load/subscriber-fleet.ts', import.meta.url));
 const QUEUE = fileURLToPath(new URL('./load/fauxqs-process.ts', import.meta.url));
 
@@ -51,7 +51,7 @@ const QUEUE = fileURLToPath(new URL('./load/fauxqs-process.ts', import.meta.url)
  * Load: SIZE.subscribers subscriber connections on one Redis (raw ioredis subscribers verifying
  * every message, spread over FLEETS processes) and SIZE.eventsPerSecond events/s for SIZE.seconds
  * through the real worker (its own process): fauxqs as SQS, the latency-modelling Secrets Manager
- * double of bench/support as DescribeSecret (moto answers ~300 req/s; this is about the worker).
+ * double of test/support as DescribeSecret (moto answers ~300 req/s; this is about the worker).
  * Every event is a real rotation's event: each rotation moves AWSCURRENT in the double and sends
  * its four events, so one in four publishes and the rest are ignored or deduplicated.
  *

@@ -13,7 +13,7 @@ import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, type Instance } from '../subscriber/cache-support.js';
+import { instance, type Instance } from '../../support/subscribed-cache.js';
 
 const PREFIX = 'rotation-relay';
 const KEYS = protocolKeys(PREFIX);

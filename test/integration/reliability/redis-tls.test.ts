@@ -5,7 +5,7 @@ import { startRedisTls, type RedisTlsHandle } from '../../support/redis-tls.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, type Instance } from '../subscriber/cache-support.js';
+import { instance, type Instance } from '../../support/subscribed-cache.js';
 
 /**
  * `rediss://` end to end against a redis-server that only listens with TLS (`--port 0

@@ -7,7 +7,7 @@ import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js'
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, leakedValues, type Instance } from './cache-support.js';
+import { instance, leakedValues, type Instance } from '../../support/subscribed-cache.js';
 
 const TWO_MINUTES_MS = 120_000;
 

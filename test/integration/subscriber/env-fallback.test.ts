@@ -8,7 +8,7 @@ import { captureLogger, type CapturedLogger } from '../../support/log-capture.js
 import { MotoSecrets, randomSecretValue, type TestSecret } from '../../support/moto-secrets.js';
 import { startMoto, type MotoHandle } from '../../support/moto-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { countingClient, leakedValues } from './cache-support.js';
+import { countingClient, leakedValues } from '../../support/subscribed-cache.js';
 
 /** Cold start while Secrets Manager (moto_server behind a fault proxy, or nothing at all) is unreachable. */
 describe('CredentialCache env fallback at cold start (moto_server)', () => {

@@ -7,7 +7,7 @@ import { createInvalidation, protocolKeys, publishInvalidation, signIfKeyed } fr
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, type Instance } from './cache-support.js';
+import { instance, type Instance } from '../../support/subscribed-cache.js';
 
 /**
  * Issue 13, item 7. ioredis (redis-parser) buffers a pub/sub message whole before handing it over,

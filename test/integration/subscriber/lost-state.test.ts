@@ -8,7 +8,7 @@ import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 import { startTcpProxyDouble, type TcpProxyDouble } from '../../support/tcp-proxy-double.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, leakedValues, type Instance } from './cache-support.js';
+import { instance, leakedValues, type Instance } from '../../support/subscribed-cache.js';
 
 const VERSIONS_KEY = '{rotation-relay}:versions';
 /** What the project promises after a heal, with the default 0..1 s reread jitter inside it. */

@@ -6,7 +6,7 @@ import type { RelayWorker } from '../../../src/worker/relay-worker.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, leakedValues, type Instance } from './cache-support.js';
+import { instance, leakedValues, type Instance } from '../../support/subscribed-cache.js';
 
 /**
  * The credential cache on real services: moto_server (Secrets Manager), a private redis-server,

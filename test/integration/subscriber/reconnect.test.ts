@@ -6,7 +6,7 @@ import type { TestSecret } from '../../support/moto-secrets.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { instance, leakedValues, type Instance } from './cache-support.js';
+import { instance, leakedValues, type Instance } from '../../support/subscribed-cache.js';
 
 const FLAKY_PASSWORD = 'flaky-user-password-0123456789';
 

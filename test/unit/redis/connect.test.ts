@@ -1,125 +1,80 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RotationRelayError } from '../../../src/errors.js';
 import { describeRedisTarget, redisOptionsFromConfig, RedisTimeoutError, withRedisDeadline } from '../../../src/redis/connect.js';
+import { tableOf } from '../../support/test-table.js';
 
 describe('describeRedisTarget', () => {
-  it('strips the user and password and keeps scheme, host and port', () => {
-    // Prepare
-    const url = 'redis://user:pw-Marker-5150@host:6380/2';
+  const password = 'p@ss:w/rd#Marker?';
 
+  // Each row: a URL, the only target it may be described as, and the parts that must not survive.
+  it.each(tableOf([
+    {
+      title: 'strips the user and password and keeps scheme, host and port',
+      url: 'redis://user:pw-Marker-5150@host:6380/2',
+      target: 'redis://host:6380',
+      withheld: ['pw-Marker-5150', 'user'],
+    },
+    {
+      title: 'strips an AUTH token given as a password with an empty user and defaults the port',
+      url: 'rediss://:token-Marker-8e2d@host',
+      target: 'rediss://host:6379',
+      withheld: ['token-Marker-8e2d'],
+    },
+    {
+      title: 'defaults the port to 6379 for a plain redis URL',
+      url: 'redis://cache.internal',
+      target: 'redis://cache.internal:6379',
+      withheld: [],
+    },
+    {
+      title: 'keeps an explicit port 6379 (the scheme has no default port of its own)',
+      url: 'redis://cache.internal:6379',
+      target: 'redis://cache.internal:6379',
+      withheld: [],
+    },
+    {
+      title: 'strips a token given in the user position',
+      url: 'rediss://bare-Token-Marker-77@my-cache.xxxxxx.euw1.cache.amazonaws.com:6379',
+      target: 'rediss://my-cache.xxxxxx.euw1.cache.amazonaws.com:6379',
+      withheld: ['bare-Token-Marker-77'],
+    },
+    {
+      title: 'never contains a percent-encoded password, raw or decoded',
+      url: `redis://default:${encodeURIComponent(password)}@10.0.0.5:7000/0`,
+      target: 'redis://10.0.0.5:7000',
+      withheld: [encodeURIComponent(password), 'Marker'],
+    },
+    {
+      title: 'drops the database, query and fragment',
+      url: 'redis://host:6380/3?family=6#frag',
+      target: 'redis://host:6380',
+      withheld: [],
+    },
+    {
+      title: 'keeps the brackets of an IPv6 host',
+      url: 'redis://user:secret-Marker@[::1]:6390',
+      target: 'redis://[::1]:6390',
+      withheld: [],
+    },
+    {
+      title: 'returns a fixed placeholder, not the input, when the URL does not parse',
+      url: 'not a url with pw-Marker-0000',
+      target: '(unparseable redis url)',
+      withheld: ['pw-Marker-0000'],
+    },
+    {
+      title: 'strips a password containing an unencoded @ (the last @ ends the credentials)',
+      url: 'redis://app:p@ss-Marker-ab12@cache.internal:6381',
+      target: 'redis://cache.internal:6381',
+      withheld: ['Marker'],
+    },
+  ]))('%s', (_title, { url, target: expected, withheld }) => {
     // Act
     const target = describeRedisTarget(url);
 
     // Assess
-    expect(target).toBe('redis://host:6380');
-    expect(target).not.toContain('pw-Marker-5150');
-    expect(target).not.toContain('user');
-  });
-
-  it('strips an AUTH token given as a password with an empty user and defaults the port', () => {
-    // Prepare
-    const url = 'rediss://:token-Marker-8e2d@host';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('rediss://host:6379');
-    expect(target).not.toContain('token-Marker-8e2d');
-  });
-
-  it('defaults the port to 6379 for a plain redis URL', () => {
-    // Prepare
-    const url = 'redis://cache.internal';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://cache.internal:6379');
-  });
-
-  it('keeps an explicit port 6379 (the scheme has no default port of its own)', () => {
-    // Prepare
-    const url = 'redis://cache.internal:6379';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://cache.internal:6379');
-  });
-
-  it('strips a token given in the user position', () => {
-    // Prepare
-    const url = 'rediss://bare-Token-Marker-77@my-cache.xxxxxx.euw1.cache.amazonaws.com:6379';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('rediss://my-cache.xxxxxx.euw1.cache.amazonaws.com:6379');
-    expect(target).not.toContain('bare-Token-Marker-77');
-  });
-
-  it('never contains a percent-encoded password, raw or decoded', () => {
-    // Prepare
-    const password = 'p@ss:w/rd#Marker?';
-    const url = `redis://default:${encodeURIComponent(password)}@10.0.0.5:7000/0`;
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://10.0.0.5:7000');
-    expect(target).not.toContain(encodeURIComponent(password));
-    expect(target).not.toContain('Marker');
-  });
-
-  it('drops the database, query and fragment', () => {
-    // Prepare
-    const url = 'redis://host:6380/3?family=6#frag';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://host:6380');
-  });
-
-  it('keeps the brackets of an IPv6 host', () => {
-    // Prepare
-    const url = 'redis://user:secret-Marker@[::1]:6390';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://[::1]:6390');
-  });
-
-  it('returns a fixed placeholder, not the input, when the URL does not parse', () => {
-    // Prepare
-    const url = 'not a url with pw-Marker-0000';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('(unparseable redis url)');
-    expect(target).not.toContain('pw-Marker-0000');
-  });
-
-  it('strips a password containing an unencoded @ (the last @ ends the credentials)', () => {
-    // Prepare
-    const url = 'redis://app:p@ss-Marker-ab12@cache.internal:6381';
-
-    // Act
-    const target = describeRedisTarget(url);
-
-    // Assess
-    expect(target).toBe('redis://cache.internal:6381');
-    expect(target).not.toContain('Marker');
+    expect(target).toBe(expected);
+    for (const part of withheld) expect(target).not.toContain(part);
   });
 });
 

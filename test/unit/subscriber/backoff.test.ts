@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backoffDelay } from '../../../src/subscriber/backoff.js';
-import { serverError } from './fake-secrets-manager.js';
-import { harness } from './harness.js';
+import { serverError } from '../../support/secrets-manager-client-double.js';
+import { harness } from '../../support/cache-harness.js';
 
 describe('backoffDelay', () => {
   it('always lies within [minMs, maxMs] and within the exponential window of the attempt', () => {

@@ -9,7 +9,7 @@ import { SecretState, type RefreshRequest } from '../../../src/subscriber/secret
 import type { CredentialCacheOptions, RotatedEvent } from '../../../src/subscriber/types.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { captureLogger } from '../../support/log-capture.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
+import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 
 /** What AWS (and moto) answer for a VersionId the secret does not have. */
 function versionMissing(versionId: string): Error {
@@ -18,7 +18,7 @@ function versionMissing(versionId: string): Error {
 
 /** A refresher over a fake Secrets Manager with `app/db` loaded, and the cache's per-secret limits. */
 async function setup(overrides: Partial<CredentialCacheOptions> = {}) {
-  const sm = new FakeSecretsManager();
+  const sm = new SecretsManagerClientDouble();
   sm.create('app/db');
   // Versions the fake does not hold answer as AWS does: version missing, secret fine.
   const known = new Set<string>();

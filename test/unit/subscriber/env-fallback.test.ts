@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RotatedEvent } from '../../../src/subscriber/types.js';
 import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from '../../../src/subscriber/env-fallback.js';
 import { EnvFallbackError, SecretUnavailableAtStartError } from '../../../src/subscriber/errors.js';
-import { networkError, serverError } from './fake-secrets-manager.js';
-import { harness, leaks } from './harness.js';
+import { networkError, serverError } from '../../support/secrets-manager-client-double.js';
+import { harness, leaks } from '../../support/cache-harness.js';
 
 const ENV_VALUE = JSON.stringify({ username: 'env-user', password: 'env-password-0123456789' });
 

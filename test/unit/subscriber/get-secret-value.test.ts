@@ -22,7 +22,7 @@ import {
   SecretVersionNotFoundError,
 } from '../../../src/secrets/errors.js';
 import { BinarySecretNotSupportedError, getSecretValue, type SecretVersionSelector } from '../../../src/secrets/get-secret-value.js';
-import { networkError, notFound, serverError } from './fake-secrets-manager.js';
+import { networkError, notFound, serverError } from '../../support/secrets-manager-client-double.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 

@@ -7,8 +7,8 @@ import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.j
 import { SecretState } from '../../../src/subscriber/secret-state.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
-import { leaks } from './harness.js';
+import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
+import { leaks } from '../../support/cache-harness.js';
 
 const SECRETS = { db: { secretId: 'app/db', json: true }, token: { secretId: 'app/token' } } as const;
 
@@ -17,7 +17,7 @@ const SECRETS = { db: { secretId: 'app/db', json: true }, token: { secretId: 'ap
  * recovery rereading through that refresher, as the cache wires it. `reads()` counts GetSecretValue.
  */
 async function setup(overrides: { jitterMs?: number; random?: () => number } = {}) {
-  const sm = new FakeSecretsManager();
+  const sm = new SecretsManagerClientDouble();
   sm.create('app/db');
   sm.create('app/token', 'plain-token-value-abcdef');
   const options = resolveCacheOptions({ secrets: SECRETS });

@@ -4,7 +4,7 @@ import { readPending } from '../../../src/subscriber/pending.js';
 import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.js';
 import { SecretState, type RefreshRequest } from '../../../src/subscriber/secret-state.js';
 import type { RotatedEvent } from '../../../src/subscriber/types.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
+import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 
 /**
  * A single-user rotation seen by one instance: a client's login fails at setSecret, the cache
@@ -12,7 +12,7 @@ import { FakeSecretsManager } from './fake-secrets-manager.js';
  * finishSecret moves AWSCURRENT and the invalidation names that same version.
  */
 async function setup() {
-  const sm = new FakeSecretsManager();
+  const sm = new SecretsManagerClientDouble();
   sm.create('app/db');
   const options = resolveCacheOptions({ secrets: { db: { secretId: 'app/db', json: true } }, consistencyWindowMs: 300 });
   const counts: CacheCounts = { refreshes: 0, failures: 0, authRecoveries: 0, missedByEvents: 0, invalidationsReceived: 0, invalidationsRejected: 0 };

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricNames, type Metrics } from '../../../src/metrics/index.js';
 import { jitteredInterval } from '../../../src/subscriber/poll-scheduler.js';
-import { harness } from './harness.js';
+import { harness } from '../../support/cache-harness.js';
 
 describe('jitteredInterval', () => {
   it('stays within interval ± jitter·interval, and covers both ends', () => {

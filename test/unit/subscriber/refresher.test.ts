@@ -3,11 +3,11 @@ import { resolveCacheOptions } from '../../../src/subscriber/options.js';
 import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.js';
 import { SecretState, type RefreshRequest } from '../../../src/subscriber/secret-state.js';
 import type { RotatedEvent } from '../../../src/subscriber/types.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
+import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 
 /** A refresher over a fake Secrets Manager, with `app/db` loaded. */
 async function setup(consistencyWindowMs = 5_000, missedByEventsGraceMs = 0) {
-  const sm = new FakeSecretsManager();
+  const sm = new SecretsManagerClientDouble();
   sm.create('app/db');
   const options = resolveCacheOptions({ secrets: { db: { secretId: 'app/db', json: true } }, consistencyWindowMs, missedByEventsGraceMs });
   const counts: CacheCounts = { refreshes: 0, failures: 0, authRecoveries: 0, missedByEvents: 0, invalidationsReceived: 0, invalidationsRejected: 0 };

@@ -3,8 +3,8 @@ import { Refresher } from '../../../src/subscriber/refresher.js';
 import { resolveCacheOptions } from '../../../src/subscriber/options.js';
 import { SecretState } from '../../../src/subscriber/secret-state.js';
 import { SingleFlight } from '../../../src/subscriber/single-flight.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
-import { harness } from './harness.js';
+import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
+import { harness } from '../../support/cache-harness.js';
 
 describe('SingleFlight', () => {
   it('gives concurrent callers one run, and starts a new one after it settled', async () => {
@@ -58,7 +58,7 @@ describe('one GetSecretValue for concurrent triggers of one secret', () => {
   });
 
   it('N concurrent invalidations naming the same version cost one read by VersionId, and none once it is held', async () => {
-    const sm = new FakeSecretsManager();
+    const sm = new SecretsManagerClientDouble();
     sm.create('app/db');
     const options = resolveCacheOptions({ secrets: { db: { secretId: 'app/db', json: true } } });
     const refresher = new Refresher({ client: sm.client, options, counts: counts(), isRunning: () => true, onRotated: () => undefined });

@@ -8,8 +8,8 @@ import {
   UnknownSecretError,
 } from '../../../src/subscriber/errors.js';
 import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
-import { notFound } from './fake-secrets-manager.js';
-import { harness, leaks } from './harness.js';
+import { notFound } from '../../support/secrets-manager-client-double.js';
+import { harness, leaks } from '../../support/cache-harness.js';
 
 describe('CredentialCache start() and get()', () => {
   const caches: CredentialCache[] = [];

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { serverError } from './fake-secrets-manager.js';
-import { harness, leaks } from './harness.js';
+import { serverError } from '../../support/secrets-manager-client-double.js';
+import { harness, leaks } from '../../support/cache-harness.js';
 
 describe('status()', () => {
   beforeEach(() => vi.useFakeTimers());

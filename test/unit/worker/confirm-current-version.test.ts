@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CurrentVersion } from '../../../src/secrets/index.js';
 import { SecretsManagerUnavailableError } from '../../../src/secrets/index.js';
-import { confirmCurrentVersion } from '../../../src/worker/confirm-current-version.js';
+import { confirmCurrentVersion, type ConfirmInput } from '../../../src/worker/confirm-current-version.js';
+import { tableOf } from '../../support/test-table.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const LAST = 'version-last-published';
@@ -29,8 +30,15 @@ function describeSequence(...versions: string[]): { describe: () => Promise<Curr
   };
 }
 
+interface VirtualClock {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  slept: number[];
+  advance: (ms: number) => void;
+}
+
 /** A virtual clock: `sleep` advances `now` instantly and records each requested duration. */
-function virtualClock(start = 1_000_000): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[]; advance: (ms: number) => void } {
+function virtualClock(start = 1_000_000): VirtualClock {
   let time = start;
   const slept: number[] = [];
   return {
@@ -46,153 +54,106 @@ function virtualClock(start = 1_000_000): { now: () => number; sleep: (ms: numbe
   };
 }
 
+/** The versions most cases know: the event names one, and another was broadcast last. */
+const BOTH = { eventVersionId: EVENT, lastPublishedVersionId: LAST };
+
+/** The input most cases share: a 1 s window re-read every 100 ms, on `clock`; `input` overrides. */
+function onVirtualClock(clock: VirtualClock, input: Partial<ConfirmInput> & Pick<ConfirmInput, 'describe'>): ConfirmInput {
+  return { windowMs: 1_000, intervalMs: 100, sleep: clock.sleep, now: clock.now, ...input };
+}
+
+/** One row of the answers → result table. */
+interface ReadCase {
+  title: string;
+  /** What successive reads show (the last one repeats). */
+  answers: string[];
+  versions: Pick<ConfirmInput, 'eventVersionId' | 'lastPublishedVersionId'>;
+  /** Overrides the shared 1 s window. */
+  windowMs?: number;
+  expected: { current: string; reads: number; gaveUp: boolean };
+  slept: number[];
+}
+
 describe('confirmCurrentVersion', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  it('returns after one read when the event names no version', async () => {
+  // Each row: what successive reads show, which versions the caller knows, and what comes back.
+  // Every row checks the whole result, the reads actually made and the pauses taken.
+  it.each(tableOf<ReadCase>([
+    {
+      title: 'returns after one read when the event names no version',
+      answers: [LAST, EVENT],
+      versions: { lastPublishedVersionId: LAST },
+      expected: { current: LAST, reads: 1, gaveUp: false },
+      slept: [],
+    },
+    {
+      title: 'returns after one read when no version was published yet',
+      answers: [LAST, EVENT],
+      versions: { eventVersionId: EVENT },
+      expected: { current: LAST, reads: 1, gaveUp: false },
+      slept: [],
+    },
+    {
+      title: 'returns after one read when the read already shows the event version',
+      answers: [EVENT, LAST],
+      versions: BOTH,
+      expected: { current: EVENT, reads: 1, gaveUp: false },
+      slept: [],
+    },
+    {
+      // Neither stale (not the last published) nor the event's: a later change won.
+      title: 'returns after one read when the read shows a version other than the last published one',
+      answers: [OTHER, LAST],
+      versions: BOTH,
+      expected: { current: OTHER, reads: 1, gaveUp: false },
+      slept: [],
+    },
+    {
+      // A redelivered event for a change already broadcast is not a stale read.
+      title: 'returns after one read when the event names the last published version',
+      answers: [LAST, EVENT],
+      versions: { eventVersionId: LAST, lastPublishedVersionId: LAST },
+      expected: { current: LAST, reads: 1, gaveUp: false },
+      slept: [],
+    },
+    {
+      // Two stale reads, then the event's version.
+      title: 're-reads while the read still shows the last published version and returns as soon as it changes',
+      answers: [LAST, LAST, EVENT, OTHER],
+      versions: BOTH,
+      expected: { current: EVENT, reads: 3, gaveUp: false },
+      slept: [100, 100],
+    },
+    {
+      title: 'returns the first changed read even when it is not the event version',
+      answers: [LAST, OTHER, EVENT],
+      versions: BOTH,
+      expected: { current: OTHER, reads: 2, gaveUp: false },
+      slept: [100],
+    },
+    {
+      title: 'reads once and gives up when the window is shorter than one interval',
+      answers: [LAST, EVENT],
+      versions: BOTH,
+      windowMs: 50,
+      expected: { current: LAST, reads: 1, gaveUp: true },
+      slept: [],
+    },
+  ]))('%s', async (_title, { answers, versions, windowMs, expected, slept }) => {
     // Prepare
-    const reads = describeSequence(LAST, EVENT);
+    const reads = describeSequence(...answers);
     const clock = virtualClock();
 
     // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const result = await confirmCurrentVersion(onVirtualClock(clock, { describe: reads.describe, ...versions, ...(windowMs !== undefined ? { windowMs } : {}) }));
 
     // Assess
-    expect(result).toEqual({ current: current(LAST), reads: 1, gaveUp: false });
-    expect(reads.calls()).toBe(1);
-    expect(clock.slept).toEqual([]);
-  });
-
-  it('returns after one read when no version was published yet', async () => {
-    // Prepare
-    const reads = describeSequence(LAST, EVENT);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(LAST), reads: 1, gaveUp: false });
-    expect(clock.slept).toEqual([]);
-  });
-
-  it('returns after one read when the read already shows the event version', async () => {
-    // Prepare
-    const reads = describeSequence(EVENT, LAST);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(EVENT), reads: 1, gaveUp: false });
-    expect(clock.slept).toEqual([]);
-  });
-
-  it('returns after one read when the read shows a version other than the last published one', async () => {
-    // Prepare: neither stale (not the last published) nor the event's: a later change won
-    const reads = describeSequence(OTHER, LAST);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(OTHER), reads: 1, gaveUp: false });
-  });
-
-  it('returns after one read when the event names the last published version', async () => {
-    // Prepare: a redelivered event for a change already broadcast is not a stale read
-    const reads = describeSequence(LAST, EVENT);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: LAST,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(LAST), reads: 1, gaveUp: false });
-  });
-
-  it('re-reads while the read still shows the last published version and returns as soon as it changes', async () => {
-    // Prepare: two stale reads, then the event's version
-    const reads = describeSequence(LAST, LAST, EVENT, OTHER);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(EVENT), reads: 3, gaveUp: false });
-    expect(reads.calls()).toBe(3);
-    expect(clock.slept).toEqual([100, 100]);
-  });
-
-  it('returns the first changed read even when it is not the event version', async () => {
-    // Prepare
-    const reads = describeSequence(LAST, OTHER, EVENT);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(OTHER), reads: 2, gaveUp: false });
+    expect(result).toEqual({ ...expected, current: current(expected.current) });
+    expect(reads.calls()).toBe(expected.reads);
+    expect(clock.slept).toEqual(slept);
   });
 
   it('gives up with the last read when the window ends while the read still looks stale', async () => {
@@ -204,15 +165,7 @@ describe('confirmCurrentVersion', () => {
     const start = clock.now();
 
     // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs,
-      intervalMs,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const result = await confirmCurrentVersion(onVirtualClock(clock, { describe: reads.describe, ...BOTH, windowMs, intervalMs }));
 
     // Assess: one read at the start plus one after each interval that fits in the window
     expect(result.gaveUp).toBe(true);
@@ -230,41 +183,12 @@ describe('confirmCurrentVersion', () => {
     const start = clock.now();
 
     // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 300,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const result = await confirmCurrentVersion(onVirtualClock(clock, { describe: reads.describe, ...BOTH, intervalMs: 300 }));
 
     // Assess: reads at +0, +300, +600, +900; a fifth at +1200 would be past the window
     expect(result).toMatchObject({ reads: Math.floor(1_000 / 300) + 1, gaveUp: true });
     expect(clock.slept).toEqual([300, 300, 300]);
     expect(clock.now() - start).toBeLessThanOrEqual(1_000);
-  });
-
-  it('reads once and gives up when the window is shorter than one interval', async () => {
-    // Prepare
-    const reads = describeSequence(LAST, EVENT);
-    const clock = virtualClock();
-
-    // Act
-    const result = await confirmCurrentVersion({
-      describe: reads.describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 50,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
-
-    // Assess
-    expect(result).toEqual({ current: current(LAST), reads: 1, gaveUp: true });
-    expect(clock.slept).toEqual([]);
   });
 
   it('counts the time spent in slow reads against the window', async () => {
@@ -278,15 +202,7 @@ describe('confirmCurrentVersion', () => {
     };
 
     // Act
-    const result = await confirmCurrentVersion({
-      describe: describeSlowly,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const result = await confirmCurrentVersion(onVirtualClock(clock, { describe: describeSlowly, ...BOTH }));
 
     // Assess: reads end at +400 and +900 (after one 100 ms pause); +900 + 100 reaches the deadline
     // but does not pass it, so a third read starts at +1000 and ends at +1400, past the deadline
@@ -302,15 +218,7 @@ describe('confirmCurrentVersion', () => {
     const clock = virtualClock();
 
     // Act
-    const confirming = confirmCurrentVersion({
-      describe: () => Promise.reject(failure),
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const confirming = confirmCurrentVersion(onVirtualClock(clock, { describe: () => Promise.reject(failure), ...BOTH }));
 
     // Assess
     await expect(confirming).rejects.toBe(failure);
@@ -329,15 +237,7 @@ describe('confirmCurrentVersion', () => {
     };
 
     // Act
-    const confirming = confirmCurrentVersion({
-      describe,
-      eventVersionId: EVENT,
-      lastPublishedVersionId: LAST,
-      windowMs: 1_000,
-      intervalMs: 100,
-      sleep: clock.sleep,
-      now: clock.now,
-    });
+    const confirming = confirmCurrentVersion(onVirtualClock(clock, { describe, ...BOTH }));
 
     // Assess
     await expect(confirming).rejects.toBe(failure);

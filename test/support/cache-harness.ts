@@ -1,10 +1,10 @@
-import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
-import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
-import type { CredentialCacheOptions } from '../../../src/subscriber/types.js';
-import { FakeSecretsManager } from './fake-secrets-manager.js';
+import { captureLogger, type CapturedLogger } from './log-capture.js';
+import { createCredentialCache, type CredentialCache } from '../../src/subscriber/credential-cache.js';
+import type { CredentialCacheOptions } from '../../src/subscriber/types.js';
+import { SecretsManagerClientDouble } from './secrets-manager-client-double.js';
 
 export interface Harness {
-  sm: FakeSecretsManager;
+  sm: SecretsManagerClientDouble;
   cache: CredentialCache;
   logs: CapturedLogger;
   /** GetSecretValue calls so far. */
@@ -12,11 +12,11 @@ export interface Harness {
 }
 
 /**
- * One cache over a fake Secrets Manager holding `app/db` (a JSON secret, logical name `db`), no
+ * One cache over a Secrets Manager client double holding `app/db` (a JSON secret, logical name `db`), no
  * Redis (these tests drive the cache through its public API), and a captured debug logger.
  */
-export function harness(overrides: Partial<CredentialCacheOptions> = {}, setup?: (sm: FakeSecretsManager) => void): Harness {
-  const sm = new FakeSecretsManager();
+export function harness(overrides: Partial<CredentialCacheOptions> = {}, setup?: (sm: SecretsManagerClientDouble) => void): Harness {
+  const sm = new SecretsManagerClientDouble();
   sm.create('app/db');
   setup?.(sm);
   const logs = captureLogger({ component: 'cache-test' });

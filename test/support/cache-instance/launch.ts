@@ -1,10 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { runTsProcess, type CliProcess } from '../../../support/cli-process.js';
-import type { CacheInstanceConfig } from './cache-instance.js';
+import { runTsProcess, type CliProcess } from '../cli-process.js';
+import type { CacheInstanceConfig } from './main.js';
 
-const CACHE_INSTANCE = fileURLToPath(new URL('./cache-instance.ts', import.meta.url));
+const CACHE_INSTANCE = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-/** Starts cache-instance.ts as its own process (an app instance reduced to its cache). */
+/** Starts ./main.ts as its own process (an app instance reduced to its cache). */
 export function launchCacheInstance(config: CacheInstanceConfig, label = 'cache instance'): CliProcess {
   return runTsProcess(CACHE_INSTANCE, [], { CACHE_INSTANCE_CONFIG: JSON.stringify(config) }, label);
 }

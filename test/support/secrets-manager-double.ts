@@ -22,7 +22,7 @@
  * Writes are answered at once: only reads are on the measured path.
  *
  * Run it in-process with `startSecretsManagerDouble()`, or as its own process:
- * `tsx bench/support/secrets-manager-double.ts --delay-ms 20` prints one JSON line
+ * `tsx test/support/secrets-manager-double.ts --delay-ms 20` prints one JSON line
  * `{"type":"listening","endpoint":…}`. `GET /_double/stats` returns the call counts
  * (per operation, and GetSecretValue per secret ARN); `POST /_double/stats/reset` zeroes them.
  */

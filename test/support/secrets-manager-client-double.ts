@@ -15,24 +15,24 @@ interface Version {
   stages: string[];
 }
 
-interface FakeSecret {
+interface DoubleSecret {
   name: string;
   arn: string;
   versions: Version[];
 }
 
 /**
- * A programmable Secrets Manager behind `aws-sdk-client-mock` (unit tests only): secrets with
+ * A DOUBLE: a programmable Secrets Manager behind `aws-sdk-client-mock` (unit tests only): secrets with
  * versions and staging labels, GetSecretValue by VersionId or VersionStage, rotations, injected
  * failures, and a record of every GetSecretValue input so tests can count reads.
  */
-export class FakeSecretsManager {
+export class SecretsManagerClientDouble {
   readonly client = new SecretsManagerClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   readonly mock: AwsClientStub<SecretsManagerClient>;
   readonly calls: GetSecretValueCommandInput[] = [];
   /** Every value any secret held: what a leak scan looks for. */
   readonly values: string[] = [];
-  private readonly secrets = new Map<string, FakeSecret>();
+  private readonly secrets = new Map<string, DoubleSecret>();
   /** When set, every read fails with what it returns (or answers normally when it returns undefined). */
   private failure: ((input: GetSecretValueCommandInput) => Error | undefined) | undefined;
   /** Reads of AWSCURRENT answer the previous version this many more times (eventual consistency). */
@@ -141,9 +141,9 @@ export class FakeSecretsManager {
     };
   }
 
-  private secret(name: string): FakeSecret {
+  private secret(name: string): DoubleSecret {
     const secret = this.secrets.get(name);
-    if (!secret) throw new Error(`no fake secret ${name}`);
+    if (!secret) throw new Error(`no double secret ${name}`);
     return secret;
   }
 }

@@ -1,8 +1,8 @@
 import { SecretsManagerClient, type GetSecretValueCommandInput } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
-import type { CredentialCacheOptions, RotatedEvent } from '../../../src/subscriber/types.js';
-import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
-import type { RelayFixture } from '../../support/relay-fixture.js';
+import { createCredentialCache, type CredentialCache } from '../../src/subscriber/credential-cache.js';
+import type { CredentialCacheOptions, RotatedEvent } from '../../src/subscriber/types.js';
+import { captureLogger, type CapturedLogger } from './log-capture.js';
+import type { RelayFixture } from './relay-fixture.js';
 
 /** A Secrets Manager client that records every GetSecretValue it sends (inputs only). */
 export interface CountingClient {

@@ -1,8 +1,8 @@
 import { createServer, connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { registerCleanup } from '../../../support/cleanup-registry.js';
+import { registerCleanup } from './cleanup-registry.js';
 
-export interface TcpProxyDouble {
+export interface FreezeProxyDouble {
   /** `redis://127.0.0.1:<port>`: give it to a client instead of the real server's URL. */
   url: string;
   /**
@@ -18,9 +18,11 @@ export interface TcpProxyDouble {
 /**
  * A DOUBLE: a TCP proxy in front of a real redis-server that can go silent (a network partition
  * the client does not see) and then drop its connections, so a subscriber really misses a
- * broadcast and has to reconcile after reconnecting.
+ * broadcast and has to reconcile after reconnecting. Kept apart from tcp-proxy-double.ts (rules
+ * per connection name, reset or blackhole modes) because the fleet tests need only this one
+ * switch, for every connection at once.
  */
-export async function startTcpProxyDouble(targetPort: number): Promise<TcpProxyDouble> {
+export async function startFreezeProxyDouble(targetPort: number): Promise<FreezeProxyDouble> {
   const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let frozen = false;
   const server = createServer((client) => {
