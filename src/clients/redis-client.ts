@@ -1,10 +1,12 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../logging/logger.js';
+import { applyRedisCredentials, writeRedisCredentials, type RedisCredentialsUpdate } from '../redis/apply-credentials.js';
+import { recoverCredentials, type CredentialMode } from '../subscriber/auth-recovery.js';
 import type { CredentialSource, CredentialVersion, RotatedEvent } from '../subscriber/types.js';
 import { isRedisAuthError } from './auth-errors.js';
 import { installAuthFailureHook, type AttemptedLogin } from './redis-auth-hook.js';
 import { redisCredentialsFromSecret, type RedisCredentials } from './redis-credentials.js';
-import { errorSummary, type CredentialMode } from './rotating-resource.js';
+import { errorSummary } from './rotating-resource.js';
 
 /** What the rotating client adds to ioredis' own options. */
 interface RotatingRedisExtras {
@@ -78,7 +80,8 @@ export function redisRotationStatus(client: Redis | Cluster): RedisRotationStatu
  * would break every reference the app keeps (subscriptions, `duplicate()`s, listeners), and
  * wrapping each command in `run` would re-send commands that may already have executed. The
  * credential part is the same as the core's (refresh → AWSPENDING → recordAuthRecovery on the
- * first success); the switch is "update options" instead of "build a new client".
+ * first success: the one policy, subscriber/auth-recovery.ts); the switch is "update options"
+ * instead of "build a new client".
  */
 export function createRotatingRedis(source: CredentialSource, name: string, options?: RotatingRedisOptions): Redis;
 export function createRotatingRedis(source: CredentialSource, name: string, options: RotatingRedisClusterOptions): Cluster;
@@ -96,8 +99,8 @@ function createStandalone(source: CredentialSource, name: string, options: Rotat
   rejectPassword(redisOptions);
   const fallbackUsername = redisOptions.username;
   const follower = new CredentialFollower(source, name, fallbackUsername, logger ?? silentLogger());
-  const client = new Redis({ ...redisOptions, ...credentialOptions(follower.credentials) });
-  follower.applyTo = (creds) => writeCredentials(client.options, creds, fallbackUsername);
+  const client = new Redis(withCredentials(redisOptions, follower.credentials, fallbackUsername));
+  follower.applyTo = (creds) => applyRedisCredentials(client, update(creds, fallbackUsername));
   const hooked = installAuthFailureHook(client, { onAuthFailure: (err, attempted) => follower.recover(err, attempted), maxWaitMs: authRecoveryTimeoutMs });
   if (!hooked) fallBackToErrorEvents(client, follower);
   client.on('ready', () => follower.confirm());
@@ -114,17 +117,16 @@ function createCluster(source: CredentialSource, name: string, options: Rotating
   // One object, mutated in place from now on: ioredis' connection pool keeps a reference to it
   // and builds every new node connection from it (replacing it would strand new nodes on the
   // password of the day the cluster was created).
-  const template: RedisOptions = { ...nodeOptions, ...credentialOptions(follower.credentials) };
+  const template: RedisOptions = withCredentials(nodeOptions, follower.credentials, fallbackUsername);
   const cluster = new Cluster(nodes, { ...clusterOptions, redisOptions: template });
   follower.applyTo = (creds) => {
-    writeCredentials(cluster.options.redisOptions ?? template, creds, fallbackUsername);
-    if (cluster.options.redisOptions !== template) writeCredentials(template, creds, fallbackUsername);
-    for (const node of cluster.nodes('all')) writeCredentials(node.options, creds, fallbackUsername);
+    applyRedisCredentials(cluster, update(creds, fallbackUsername));
+    if (cluster.options.redisOptions !== template) writeRedisCredentials(template, update(creds, fallbackUsername));
   };
   let hooked = true;
   const adopt = (node: Redis): void => {
     // A node created before a rotation we applied in between (the pool creates lazily): sync it.
-    writeCredentials(node.options, follower.credentials, fallbackUsername);
+    writeRedisCredentials(node.options, update(follower.credentials, fallbackUsername));
     hooked = installAuthFailureHook(node, { onAuthFailure: (err, attempted) => follower.recover(err, attempted), maxWaitMs: authRecoveryTimeoutMs }) && hooked;
     node.on('ready', () => follower.confirm());
   };
@@ -152,15 +154,16 @@ function rejectPassword(options: object): void {
   }
 }
 
-function credentialOptions(creds: RedisCredentials): Pick<RedisOptions, 'username' | 'password'> {
-  return creds.username === undefined ? { password: creds.password } : { username: creds.username, password: creds.password };
+/** The user is always written: the secret's, else the options' (`default` when neither names one). */
+function update(creds: RedisCredentials, fallbackUsername: string | undefined): RedisCredentialsUpdate {
+  return { password: creds.password, username: creds.username ?? fallbackUsername };
 }
 
-function writeCredentials(target: RedisOptions, creds: RedisCredentials, fallbackUsername: string | undefined): void {
-  target.password = creds.password;
-  const username = creds.username ?? fallbackUsername;
-  if (username === undefined) delete target.username;
-  else target.username = username;
+/** A copy of `options` with the credentials in (the client keeps, and later mutates, this object). */
+function withCredentials(options: RedisOptions, creds: RedisCredentials, fallbackUsername: string | undefined): RedisOptions {
+  const copy: RedisOptions = { ...options };
+  writeRedisCredentials(copy, update(creds, fallbackUsername));
+  return copy;
 }
 
 /**
@@ -242,25 +245,32 @@ class CredentialFollower {
     return { secretName: this.name, versionId: this.versionId, mode: this.mode, ...this.counts, queueKeepingHook: hooked };
   }
 
+  /** The shared policy (subscriber/auth-recovery.ts); the switch here is "update the options". */
   private async fly(failedVersion: string): Promise<boolean> {
-    try {
-      this.counts.reportAuthFailureCalls += 1;
-      const { current } = await this.source.reportAuthFailure(this.name);
-      // The refresh may already have emitted `rotated` (and sync switched): switchTo dedupes.
-      if (current.versionId !== failedVersion) this.switchTo(current, 'current');
-      if (this.versionId !== failedVersion) return this.recovered(true);
-      this.counts.pendingReads += 1;
-      const pending = await this.source.pending(this.name);
-      if (this.versionId !== failedVersion) return this.recovered(true);
-      if (!pending || pending.versionId === failedVersion) {
+    const outcome = await recoverCredentials({
+      source: this.source,
+      name: this.name,
+      failedVersionId: failedVersion,
+      refresh: true,
+      awsPending: true,
+      movedOn: () => this.versionId !== failedVersion,
+      switchTo: (version, mode) => {
+        this.switchTo(version, mode);
+      },
+      counts: this.counts,
+      logger: this.log,
+      label: 'rotating redis',
+    });
+    switch (outcome.kind) {
+      case 'switched':
+      case 'overtaken':
+        return this.recovered(true);
+      case 'exhausted':
         this.log.warn({ secret: this.name, versionId: failedVersion }, 'rotating redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); ioredis keeps retrying');
         return false;
-      }
-      this.log.warn({ secret: this.name, versionId: pending.versionId }, 'rotating redis: AWSCURRENT rejected, using AWSPENDING until the rotation finishes');
-      return this.recovered(this.switchTo(pending, 'pending'));
-    } catch (err) {
-      this.log.warn({ secret: this.name, err: errorSummary(err) }, 'rotating redis: credential recovery failed');
-      return this.versionId !== failedVersion;
+      case 'failed':
+        this.log.warn({ secret: this.name, err: errorSummary(outcome.error) }, 'rotating redis: credential recovery failed');
+        return this.versionId !== failedVersion;
     }
   }
 

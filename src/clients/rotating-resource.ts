@@ -1,9 +1,9 @@
 import { silentLogger, type Logger } from '../logging/logger.js';
+import { recoverCredentials, type CredentialMode } from '../subscriber/auth-recovery.js';
 import type { CredentialSource, CredentialVersion, RotatedEvent } from '../subscriber/types.js';
 import { CredentialsRejectedError, ResourceClosedError } from './errors.js';
 
-/** `pending`: built from AWSPENDING during a single-user rotation's setSecret → finishSecret window. */
-export type CredentialMode = 'current' | 'pending';
+export type { CredentialMode } from '../subscriber/auth-recovery.js';
 
 export interface RotatingResourceOptions<T, C = unknown> {
   source: CredentialSource;
@@ -221,25 +221,31 @@ export class RotatingResource<T, C = unknown> {
     return promise;
   }
 
+  /** The shared policy (subscriber/auth-recovery.ts); the switch here is "build a new generation". */
   private async fly(failed: Generation<T, C>, refresh: boolean): Promise<Generation<T, C> | undefined> {
     const { source, name } = this.opts;
-    try {
-      if (refresh) {
-        this.stats.reportAuthFailureCalls += 1;
-        const { current } = await source.reportAuthFailure<C>(name);
-        // The source may already have emitted `rotated` (and we switched); switchTo dedupes.
-        if (current.versionId !== failed.creds.versionId) return this.markRecovery(this.switchTo(current, 'current'));
-        if (this.gen !== failed) return this.gen;
-      }
-      this.stats.pendingReads += 1;
-      const pending = await source.pending<C>(name);
-      if (this.gen !== failed) return this.gen;
-      if (!pending || pending.versionId === failed.creds.versionId) return undefined;
-      this.log.warn({ secret: name, versionId: pending.versionId }, 'rotating client: AWSCURRENT rejected, using AWSPENDING until the rotation finishes');
-      return this.markRecovery(this.switchTo(pending, 'pending'));
-    } catch (err) {
-      this.log.warn({ secret: name, err: errorSummary(err) }, 'rotating client: credential recovery failed');
-      return this.gen !== failed ? this.gen : undefined;
+    const outcome = await recoverCredentials<C>({
+      source,
+      name,
+      failedVersionId: failed.creds.versionId,
+      refresh,
+      awsPending: true,
+      movedOn: () => this.gen !== failed,
+      switchTo: (version, mode) => this.switchTo(version, mode),
+      counts: this.stats,
+      logger: this.log,
+      label: 'rotating client',
+    });
+    switch (outcome.kind) {
+      case 'switched':
+        return this.markRecovery(this.gen);
+      case 'overtaken':
+        return this.gen;
+      case 'exhausted':
+        return undefined;
+      case 'failed':
+        this.log.warn({ secret: name, err: errorSummary(outcome.error) }, 'rotating client: credential recovery failed');
+        return this.gen !== failed ? this.gen : undefined;
     }
   }
 

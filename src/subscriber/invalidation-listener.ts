@@ -11,7 +11,7 @@ import {
 import type { VerifyFailure } from '../protocol/signing.js';
 import { connectRedis, DEFAULT_MAX_RECONNECT_DELAY_MS, withRedisDeadline, type RedisClient } from '../redis/connect.js';
 import { isRedisAuthError } from '../redis/auth-errors.js';
-import { applyRedisPassword } from './redis-password.js';
+import { applyRedisPassword } from '../redis/apply-credentials.js';
 
 export interface InvalidationListenerOptions {
   redis: RedisConfig;
