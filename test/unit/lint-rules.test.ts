@@ -11,8 +11,9 @@ import { describe, expect, it } from 'vitest';
  * one left behind by a killed run breaks nothing; `ignore: false` lints it here anyway.
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-async function ruleIds(code: string): Promise<string[]> {
-  const probe = join(ROOT, `test/unit/lint-probe-${process.pid}-${Math.random().toString(36).slice(2)}.ts`);
+/** Lints `code` as a file of `folder` (written there, git- and lint-ignored, removed after). */
+async function ruleIds(code: string, folder = 'test/unit'): Promise<string[]> {
+  const probe = join(ROOT, folder, `lint-probe-${process.pid}-${Math.random().toString(36).slice(2)}.ts`);
   await writeFile(probe, code);
   try {
     const [result] = await new ESLint({ cwd: ROOT, ignore: false }).lintFiles([probe]);
@@ -41,18 +42,6 @@ describe('eslint.config.js', () => {
 });
 
 describe('eslint.config.js: the dependency rule', () => {
-  /** Lints `code` as a file of `folder` (written there, git- and lint-ignored, removed after). */
-  async function ruleIdsIn(folder: string, code: string): Promise<string[]> {
-    const probe = join(ROOT, folder, `lint-probe-${process.pid}-${Math.random().toString(36).slice(2)}.ts`);
-    await writeFile(probe, code);
-    try {
-      const [result] = await new ESLint({ cwd: ROOT, ignore: false }).lintFiles([probe]);
-      return (result?.messages ?? []).map((message) => message.ruleId ?? message.message);
-    } finally {
-      await rm(probe, { force: true });
-    }
-  }
-
   it.each([
     ['the SDK importing the worker', 'src/subscriber', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
     ['the SDK importing the relay’s event parsing', 'src/fleet', "import { parseEventBody } from '../events/index.js';\nexport const x = parseEventBody;\n"],
@@ -60,7 +49,7 @@ describe('eslint.config.js: the dependency rule', () => {
     ['protocol importing secrets (side by side: neither imports the other)', 'src/protocol', "import { secretIdMatches } from '../secrets/index.js';\nexport const x = secretIdMatches;\n"],
     ['config importing redis', 'src/config', "import { connectRedis } from '../redis/connect.js';\nexport const x = connectRedis;\n"],
   ])('rejects %s', async (_label, folder, code) => {
-    expect(await ruleIdsIn(folder, code)).toEqual(['no-restricted-imports']);
+    expect(await ruleIds(code, folder)).toEqual(['no-restricted-imports']);
   }, 60_000);
 
   it.each([
@@ -68,6 +57,6 @@ describe('eslint.config.js: the dependency rule', () => {
     ['the SDK importing secrets and shared errors', 'src/fleet', "import { secretIdMatches } from '../secrets/index.js';\nimport { RotationRelayError } from '../errors.js';\nexport const x = [secretIdMatches, RotationRelayError];\n"],
     ['the CLI importing the worker', 'src/cli', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
   ])('accepts %s', async (_label, folder, code) => {
-    expect(await ruleIdsIn(folder, code)).toEqual([]);
+    expect(await ruleIds(code, folder)).toEqual([]);
   }, 60_000);
 });
