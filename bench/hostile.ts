@@ -15,8 +15,8 @@
  * rotation's broadcast → the instance's `rotated` event. Floors, in the same run: the same
  * instance's broadcast → `rotated` for a genuine rotation with no flood; and a receive-only flood
  * just before each (as many messages of the same kind, naming a secret the instance does not
- * hold). The first burst a process takes grows V8's young generation (measured: +16 MB at the
- * defaults; with --max-semi-space-size=1 a cold first flood grew RSS by 0.7–1.5 MB), which stays committed: the receive-only floor
+ * hold). The first burst a process takes grows V8's young generation (HOSTILE_NODE_FLAGS=
+ * '--max-semi-space-size=1' shows that share shrink), which stays committed: the receive-only floor
  * shows that cost of any 10,000 messages to a cold process, the flood what the SDK adds on top.
  * No peer: no other tool takes invalidations on a channel.
  */

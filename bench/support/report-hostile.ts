@@ -75,3 +75,23 @@ export function hostileSection(hostile: Hostile): string[] {
   out.push('');
   return out;
 }
+
+/**
+ * The measured bounds SECURITY.md states (between its hostile-bounds markers), written by a full
+ * run like the README table: the threat model quotes the bench, it never types figures.
+ */
+export function hostileBoundsText(hostile: Hostile, run: { node: string; cores: number; date: string }): string {
+  const forged = hostile.floods.find((f) => f.kind === 'forged');
+  const replayed = hostile.floods.find((f) => f.kind === 'replayed');
+  const n = (f: HostileFlood | undefined): string => (f ? f.messages.toLocaleString('en-US') : '?');
+  const floors = hostile.floods.map((f) => f.floorRssGrowthMb);
+  return [
+    `${n(forged)} forged unsigned messages each naming a random version cost ${forged?.getSecretValue ?? '?'} GetSecretValue for the secret,`,
+    `+${forged?.rssGrowthMb ?? '?'} MB of RSS, and a genuine rotation broadcast halfway switched the instance ${Math.round(forged?.genuineSwitchMs ?? NaN)} ms after its`,
+    `broadcast (${Math.round(forged?.floorSwitchMs ?? NaN)} ms with no flood); ${n(replayed)} replays of one older genuine signed message cost ${replayed?.getSecretValue ?? '?'}`,
+    `GetSecretValue (the genuine rotation's included), +${replayed?.rssGrowthMb ?? '?'} MB, and the genuine rotation switched after ${Math.round(replayed?.genuineSwitchMs ?? NaN)} ms`,
+    `(${Math.round(replayed?.floorSwitchMs ?? NaN)} ms with no flood). Node ${run.node}, ${run.cores} cores, ${run.date.slice(0, 10)}. Before each flood the bench sends a receive-only`,
+    `one (as many messages naming a secret the instance does not hold): on a cold process it grew RSS by`,
+    `${Math.min(...floors)}–${Math.max(...floors)} MB whatever the messages are, a cost of receiving that no bound in the SDK can remove.`,
+  ].join('\n');
+}
