@@ -181,6 +181,8 @@ describe('the documented ACLs on a real redis-server', () => {
 
     // Assess
     expect(hidden.status().presence?.lastWriteAt).toBeUndefined();
+    // Loud, and named: NOPERM is Redis's reason, not a secret.
+    expect(hidden.status().presence).toMatchObject({ state: 'failing', reasonCode: 'NOPERM' });
     expect((await deniedFor(admin, 'no-presence')).length).toBeGreaterThan(0);
     expect(library).toBeInstanceOf(NotConvergedError);
     const error = library as NotConvergedError;
