@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # rotation-relay worker image. Build: docker build -t rotation-relay .
 # Run:   docker run --rm -e AWS_REGION=… -e ROTATION_RELAY_QUEUE_URL=… -e ROTATION_RELAY_REDIS_URL=… rotation-relay
-# The same image runs any CLI command: docker run --rm rotation-relay node dist/cli/main.js infra plan
+# The same image runs any CLI command: docker run --rm rotation-relay node dist/ops/cli/main.js infra plan
 
 # ---- build: all dependencies, compile TypeScript -------------------------------------------
 FROM node:24-bookworm-slim AS build
@@ -35,4 +35,4 @@ EXPOSE 8080
 # Slim images have no curl: probe /healthz with Node's fetch.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.ROTATION_RELAY_HEALTH_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/cli/main.js", "worker"]
+CMD ["node", "dist/ops/cli/main.js", "worker"]

@@ -6,6 +6,47 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The modules of src and, for each, the modules it may import — the layering
+ *   ops (cli, infra) → relay (events, worker) → sdk (cache, fleet; rotating; pg, ioredis, mailer)
+ *     → protocol | secrets | redis | metrics → config → common
+ * written as data. The entry points (src/entry: index.ts is the root, the others the subpaths) are the package's surface: they
+ * may import the SDK and what it stands on, never the relay or ops.
+ */
+const BASE = ['protocol', 'secrets', 'redis', 'metrics', 'config', 'common'];
+const SDK = ['sdk/cache', 'sdk/fleet', 'sdk/rotating', 'sdk/pg', 'sdk/ioredis', 'sdk/mailer'];
+export const MAY_IMPORT = {
+  common: [],
+  config: ['common'],
+  // protocol, secrets, redis and metrics stand side by side: none imports another.
+  protocol: ['config', 'common'],
+  secrets: ['config', 'common'],
+  redis: ['config', 'common'],
+  metrics: ['config', 'common'],
+  'sdk/cache': BASE,
+  'sdk/fleet': BASE,
+  // Every rotating client stands on the common core (generation switch, auth-failure policy), and
+  // on the cache's credential source; no client imports another.
+  'sdk/rotating': ['sdk/cache', ...BASE],
+  'sdk/pg': ['sdk/rotating', 'sdk/cache', ...BASE],
+  'sdk/ioredis': ['sdk/rotating', 'sdk/cache', ...BASE],
+  'sdk/mailer': ['sdk/rotating', 'sdk/cache', ...BASE],
+  'relay/events': [...SDK, ...BASE],
+  'relay/worker': ['relay/events', ...SDK, ...BASE],
+  'ops/infra': ['relay/events', 'relay/worker', ...SDK, ...BASE],
+  'ops/cli': ['ops/infra', 'relay/events', 'relay/worker', ...SDK, ...BASE],
+  entry: [...SDK, ...BASE],
+};
+const MODULES = Object.keys(MAY_IMPORT).filter((module) => module !== 'entry');
+/**
+ * A relative import names a module by its folder's last segment (the relay writes sdk/cache/x.js
+ * two levels up, a sibling in sdk writes cache/x.js one level up); package imports (`pg`,
+ * `ioredis`) never match, as they do not start with a dot.
+ */
+const folderOf = (module) => module.split('/').pop();
+const intoModule = (modules) => `^\\.\\.?/(?:.*/)?(?:${modules.map(folderOf).join('|')})(?:/.*)?$`;
+const pastIndex = (modules) => `^\\.\\.?/(?:.*/)?(?:${modules.map(folderOf).join('|')})/(?!index\\.js$)`;
+
 export default tseslint.config(
   { ignores: ['dist/', 'coverage/', 'node_modules/', 'bench/results/', '.tmp/', '.tmp-*/', 'test/unit/lint-probe-*.ts', 'src/**/lint-probe-*.ts'] },
   js.configs.recommended,
@@ -16,11 +57,9 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  // The dependency rule (README, "Layout"), enforced: imports point down the layers only,
-  //   ops (cli, infra) → relay (events, worker) → sdk (subscriber, clients, fleet)
-  //     → base (protocol, secrets, redis, metrics → config) → shared (src/*.ts errors, logging).
-  // The public entry points (src/index.ts, src/entry/) may import any layer.
-  ...layers(),
+  // The dependency rule (README, "Layout"), enforced: imports point down the layers only, and
+  // into another module only through its index.ts (docs/architecture.md lists what each may use).
+  ...modules(),
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -32,43 +71,30 @@ export default tseslint.config(
   },
 );
 
-/** One `no-restricted-imports` block per layer: the folders it may not import from. */
-function layers() {
-  const above = {
-    shared: ['config', 'protocol', 'secrets', 'redis', 'metrics', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry'],
-    config: ['protocol', 'secrets', 'redis', 'metrics', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry', 'logging'],
-    // protocol, secrets, redis and metrics stand side by side: none imports another.
-    protocol: ['secrets', 'redis', 'metrics', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry'],
-    secrets: ['protocol', 'redis', 'metrics', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry'],
-    redis: ['protocol', 'secrets', 'metrics', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry'],
-    metrics: ['protocol', 'secrets', 'redis', 'subscriber', 'clients', 'fleet', 'events', 'worker', 'cli', 'infra', 'entry'],
-    sdk: ['events', 'worker', 'cli', 'infra', 'entry'],
-    relay: ['cli', 'infra', 'entry'],
-  };
-  const filesOf = {
-    shared: ['src/errors.ts', 'src/error-cause.ts', 'src/error-codes.ts', 'src/logging/**/*.ts'],
-    config: ['src/config/**/*.ts'],
-    protocol: ['src/protocol/**/*.ts'],
-    secrets: ['src/secrets/**/*.ts'],
-    redis: ['src/redis/**/*.ts'],
-    metrics: ['src/metrics/**/*.ts'],
-    sdk: ['src/subscriber/**/*.ts', 'src/clients/**/*.ts', 'src/fleet/**/*.ts'],
-    relay: ['src/events/**/*.ts', 'src/worker/**/*.ts'],
-  };
-  return Object.entries(above).map(([layer, banned]) => ({
-    files: filesOf[layer],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: banned.flatMap((folder) => [`**/${folder}/*`, `**/${folder}`]),
-              message: `the ${layer} layer may not import this folder: imports point down the layers only (README, "Layout": ops → relay → sdk → protocol | secrets | redis | metrics → config → shared).`,
-            },
-          ],
-        },
-      ],
-    },
-  }));
+/** One `no-restricted-imports` block per module: the modules it may not import, and index-only access to the others. */
+function modules() {
+  return Object.entries(MAY_IMPORT).map(([module, allowed]) => {
+    const others = MODULES.filter((other) => other !== module);
+    const banned = others.filter((other) => !allowed.includes(other));
+    return {
+      files: module === 'entry' ? ['src/entry/**/*.ts'] : [`src/${module}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: [
+              ...(banned.length === 0 ? [] : [{
+                regex: intoModule(banned),
+                message: `${module} may not import this module: imports point down the layers only (README, "Layout": ops → relay → sdk → protocol | secrets | redis | metrics → config → shared).`,
+              }]),
+              ...(allowed.length === 0 ? [] : [{
+                regex: pastIndex(allowed),
+                message: 'import another module through its index.ts: a module\'s index is its surface to the others (README, "Layout").',
+              }]),
+            ],
+          },
+        ],
+      },
+    };
+  });
 }

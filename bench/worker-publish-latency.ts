@@ -13,14 +13,14 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadWorkerConfig } from '../src/config/index.js';
-import { createLogger } from '../src/logging/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { MetricsRecorderDouble } from '../test/support/metrics-recorder-double.js';
 import { MotoSecrets } from '../test/support/moto-secrets.js';
 import type { MotoHandle } from '../test/support/moto-server.js';
 import { RelayFixture } from '../test/support/relay-fixture.js';
 import { labelUpdatedEvent } from '../test/support/rotation-events.js';
-import { RelayWorker } from '../src/worker/relay-worker.js';
-import type { MessageOutcome } from '../src/worker/handle-message.js';
+import { RelayWorker } from '../src/relay/worker/relay-worker.js';
+import type { MessageOutcome } from '../src/relay/worker/handle-message.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay } from './support/relay.js';
 import { machine, progressFor, scenarioArgs, writeResult } from './support/scenario.js';

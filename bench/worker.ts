@@ -67,20 +67,20 @@ const BUILD_DIR = fileURLToPath(new URL('../node_modules/.cache/rotation-relay-b
 async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
   // `npm ci` builds dist/ (the prepare script): when it is newer than every source file, it is
   // what we would compile, and reusing it saves a compile of several seconds (the quick run in CI).
-  if (distIsFresh()) return { args: [`${ROOT}dist/cli/main.js`, 'worker'], runtime: 'node dist/cli/main.js worker (the build from npm run build)' };
+  if (distIsFresh()) return { args: [`${ROOT}dist/ops/cli/main.js`, 'worker'], runtime: 'node dist/ops/cli/main.js worker (the build from npm run build)' };
   const tsc = spawn(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   tsc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => tsc.on('close', resolve));
-  if (code === 0) return { args: [`${BUILD_DIR}cli/main.js`, 'worker'], runtime: 'node dist/cli/main.js worker (compiled with tsconfig.build.json)' };
+  if (code === 0) return { args: [`${BUILD_DIR}cli/main.js`, 'worker'], runtime: 'node dist/ops/cli/main.js worker (compiled with tsconfig.build.json)' };
   progress(`could not compile src/ (${output.split('\n')[0]}); running the worker through tsx instead`);
-  return { args: ['--import', 'tsx', `${ROOT}src/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/cli/main.ts worker (tsx adds its own memory)' };
+  return { args: ['--import', 'tsx', `${ROOT}src/ops/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/ops/cli/main.ts worker (tsx adds its own memory)' };
 }
 
-/** True when dist/cli/main.js exists and is newer than src/ and the build config. */
+/** True when dist/ops/cli/main.js exists and is newer than src/ and the build config. */
 function distIsFresh(): boolean {
-  const built = statSync(`${ROOT}dist/cli/main.js`, { throwIfNoEntry: false });
+  const built = statSync(`${ROOT}dist/ops/cli/main.js`, { throwIfNoEntry: false });
   if (!built) return false;
   const sources = readdirSync(`${ROOT}src`, { recursive: true, encoding: 'utf8' }).map((file) => `${ROOT}src/${file}`);
   const newest = Math.max(...[...sources, `${ROOT}tsconfig.build.json`, `${ROOT}tsconfig.json`].map((file) => statSync(file).mtimeMs));

@@ -7,9 +7,9 @@
 //   AWS_REGION=… AWS_ENDPOINT_URL=… ROTATION_RELAY_REDIS_URL=… DEMO_SECRET_PREFIX=… node examples/app.mjs
 // The secrets are the ones infra/compose/init.mjs creates: `<prefix>postgres` (RDS format) and
 // `<prefix>smtp` ({ username, password }).
-import { createCredentialCache, createLogger } from '../dist/index.js';
-import { createRotatingMailer } from '../dist/entry/mailer.js';
-import { createRotatingPgPool } from '../dist/entry/pg.js';
+import { createCredentialCache, createLogger } from 'rotation-relay';
+import { createRotatingMailer } from 'rotation-relay/mailer';
+import { createRotatingPgPool } from 'rotation-relay/pg';
 
 const prefix = process.env.DEMO_SECRET_PREFIX || 'rotation-relay/demo/';
 const logger = createLogger({ base: { component: 'example-app' } });

@@ -10,8 +10,8 @@
  */
 import { createInterface } from 'node:readline';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache } from '../../src/index.js';
-import { createLogger } from '../../src/logging/logger.js';
+import { createCredentialCache } from '../../src/entry/index.js';
+import { createLogger } from '../../src/common/logger.js';
 
 export interface HostileAppConfig {
   aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };

@@ -10,9 +10,9 @@ import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import { loadWorkerConfig, type WorkerConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { RelayWorker } from '../../src/worker/relay-worker.js';
-import type { MessageOutcome } from '../../src/worker/handle-message.js';
+import { createLogger } from '../../src/common/logger.js';
+import { RelayWorker } from '../../src/relay/worker/relay-worker.js';
+import type { MessageOutcome } from '../../src/relay/worker/handle-message.js';
 import { startFauxqs, type FauxqsHandle, type FauxqsQueue } from '../../test/support/fauxqs.js';
 import { startRedis, type RedisHandle } from '../../test/support/redis-server.js';
 

@@ -4,7 +4,7 @@
  * number in the markdown comes from the JSON; nothing here is typed by hand except the targets'
  * limits, which are the project's stated goals.
  */
-import { CACHE_DEFAULTS } from '../../src/index.js';
+import { CACHE_DEFAULTS } from '../../src/entry/index.js';
 import { hostileRows, hostileSection, hostileTargets, type Hostile } from './report-hostile.js';
 
 export interface PropagationRow {

@@ -21,7 +21,7 @@
  * first failures' messages (client messages, never a credential).
  */
 import { createInterface } from 'node:readline';
-import type { CredentialCache, RotatedEvent } from '../../src/index.js';
+import type { CredentialCache, RotatedEvent } from '../../src/entry/index.js';
 import { now, sleep } from './clock.js';
 
 export interface SoakAppConfig {
@@ -57,7 +57,7 @@ const reads: Record<string, number> = {};
 
 /** The CredentialCache of `ours` and `poll`, reading through an SDK client that counts GetSecretValue. */
 async function startCache(): Promise<CredentialCache> {
-  const [{ SecretsManagerClient }, { createCredentialCache }] = await Promise.all([import('@aws-sdk/client-secrets-manager'), import('../../src/index.js')]);
+  const [{ SecretsManagerClient }, { createCredentialCache }] = await Promise.all([import('@aws-sdk/client-secrets-manager'), import('../../src/entry/index.js')]);
   const client = new SecretsManagerClient({ ...config.aws, credentials: { ...config.aws.credentials } });
   client.middlewareStack.add(
     (next, context) => (args) => {

@@ -28,8 +28,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRotatingPgPool, type RotatingPgPool } from '../../src/entry/pg.js';
-import { createCredentialCache, type CredentialCache, type RotatedEvent } from '../../src/index.js';
-import { SECRETS_CLIENT_SETTINGS } from '../../src/subscriber/index.js';
+import { createCredentialCache, type CredentialCache, type RotatedEvent } from '../../src/entry/index.js';
+import { SECRETS_CLIENT_SETTINGS } from '../../src/sdk/cache/index.js';
 import { now } from './clock.js';
 
 interface StartCommand {

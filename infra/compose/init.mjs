@@ -4,8 +4,8 @@
 // `rotation-relay infra verify` to prove the rule routes the sample events. Idempotent: run it
 // again and nothing changes. It prints resource names, never secret values.
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { processIo } from '../../dist/cli/io.js';
-import { runCli } from '../../dist/cli/run.js';
+import { processIo } from '../../dist/ops/cli/io.js';
+import { runCli } from '../../dist/ops/cli/run.js';
 
 const stack = process.env.DEMO_STACK_NAME || 'rotation-relay';
 const prefix = process.env.DEMO_SECRET_PREFIX || 'rotation-relay/demo/';

@@ -4,10 +4,10 @@
  * invalidations, the real worker (`rotation-relay worker`, its own process), and app instances
  * (their own processes, test/support/app-instance) with rotating pg, Redis and SMTP clients under
  * load against a private PostgreSQL, redis-server and SMTP server; a driver rotates the secrets
- * the way rotation Lambdas do. See `--help` (the text lives in src/cli/commands/demo.ts).
+ * the way rotation Lambdas do. See `--help` (the text lives in src/ops/cli/commands/demo.ts).
  */
 import { parseArgs } from 'node:util';
-import { demoHelp } from '../../src/cli/commands/demo.js';
+import { demoHelp } from '../../src/ops/cli/commands/demo.js';
 import { leaveSignalsToCaller, runPendingCleanups } from '../../test/support/cleanup-registry.js';
 import { driveRotations } from './driver.js';
 import { DemoModel, type CompletedRotation } from './model.js';

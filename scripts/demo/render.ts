@@ -1,5 +1,5 @@
 /** The demo's output as pure functions of the model: the live table, the per-rotation line, the summary. */
-import { formatTable } from '../../src/cli/table.js';
+import { formatTable } from '../../src/ops/cli/table.js';
 import { SECRET_KINDS, type RotationMode, type SecretKind } from '../../test/support/rotation-targets.js';
 import { OP_KINDS, type CompletedRotation, type DemoModel, type Propagation } from './model.js';
 

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/run.js';
+import type { CliIo } from '../../src/ops/cli/io.js';
+import { runCli } from '../../src/ops/cli/run.js';
 import { launchAppInstance, parseAppInstanceLine, type AppInstanceLine } from '../../test/support/app-instance/launch.js';
 import { runCliProcess, type CliProcess } from '../../test/support/cli-process.js';
 import { motoClientConfig, startMoto, type MotoHandle } from '../../test/support/moto-server.js';

@@ -1,4 +1,4 @@
-import { RotationRelayError } from '../errors.js';
+import { RotationRelayError } from '../common/index.js';
 
 /**
  * A setting is missing or malformed. The message is one line naming the environment variable

@@ -12,4 +12,4 @@ export {
   type SecretConvergence,
   type InstanceVersion,
   type StaleInstance,
-} from '../fleet/index.js';
+} from '../sdk/fleet/index.js';

@@ -10,6 +10,6 @@ export {
   type RotatingMailerTransportOptions,
   type RotatingMailerOptions,
   type RotatingMailerStatus,
-} from '../clients/mailer-client.js';
-export { deriveSesSmtpPassword } from '../clients/ses-smtp-password.js';
-export { isSmtpAuthError } from '../clients/auth-errors.js';
+} from '../sdk/mailer/index.js';
+export { deriveSesSmtpPassword } from '../sdk/mailer/index.js';
+export { isSmtpAuthError } from '../sdk/rotating/index.js';

@@ -3,5 +3,5 @@
  * TypeScript, `@types/pg`) installed next to rotation-relay: optional peer dependencies, so an app
  * without PostgreSQL installs neither. Its errors are exported by the root, `rotation-relay`.
  */
-export { createRotatingPgPool, type RotatingPgPool, type RotatingPgPoolOptions, type RotatingPgQuery } from '../clients/pg-pool.js';
-export { isPgAuthError } from '../clients/auth-errors.js';
+export { createRotatingPgPool, type RotatingPgPool, type RotatingPgPoolOptions, type RotatingPgQuery } from '../sdk/pg/index.js';
+export { isPgAuthError } from '../sdk/rotating/index.js';

@@ -9,5 +9,5 @@ export {
   type RotatingRedisOptions,
   type RotatingRedisClusterOptions,
   type RedisRotationStatus,
-} from '../clients/redis-client.js';
-export { isRedisAuthError } from '../clients/auth-errors.js';
+} from '../sdk/ioredis/index.js';
+export { isRedisAuthError } from '../sdk/rotating/index.js';

@@ -12,7 +12,7 @@
  * dimensions and units are checked once per dimension set and flush period; documents are built
  * only at flush.
  */
-import { REDACT_PATHS, type Logger } from '../logging/logger.js';
+import { REDACT_PATHS, type PinoLogger } from '../common/index.js';
 import {
   EMF_MAX_METRICS_PER_DOCUMENT,
   EMF_MAX_VALUES_PER_METRIC,
@@ -50,8 +50,8 @@ export interface Metrics {
 }
 
 export interface MetricsEmitterOptions {
-  /** Where EMF lines are written; build it with `createLogger`. A silent logger emits nothing. */
-  logger: Logger;
+  /** Where EMF lines are written: a pino logger (EMF lines are pino's JSON lines), built with `createLogger`. A silent logger emits nothing. */
+  logger: PinoLogger;
   /** CloudWatch namespace. @defaultValue `'RotationRelay'` */
   namespace?: string;
   /**
@@ -106,8 +106,8 @@ interface DimensionBucket {
 }
 
 export class MetricsEmitter implements Metrics {
-  readonly #logger: Logger;
-  readonly #out: Logger;
+  readonly #logger: PinoLogger;
+  readonly #out: PinoLogger;
   readonly #namespace: string;
   readonly #dimensions: Dimensions;
   readonly #now: () => number;

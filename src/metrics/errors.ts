@@ -1,4 +1,4 @@
-import { RotationRelayError } from '../errors.js';
+import { RotationRelayError } from '../common/index.js';
 
 export const MetricsErrorCodes = {
   /** A hard EMF rule was broken: CloudWatch would drop the metric without a word. */

@@ -1,4 +1,4 @@
-import { RotationRelayError } from '../errors.js';
+import { RotationRelayError } from '../common/index.js';
 
 /**
  * Errors the protocol module throws on purpose. Bad *messages* never throw (parsing and

@@ -35,7 +35,6 @@ export {
   publishIfNewer,
   readPublishedVersions,
   readPublishedVersion,
-  type RedisClient,
   type PublishOptions,
   type PublishOutcome,
   type ConfirmingRead,
@@ -65,3 +64,5 @@ export {
   type PresenceAck,
   type DecodedPresence,
 } from './presence.js';
+export { INVALIDATION_FIELD_LIMITS, isInvalidationTime } from './invalidation.js';
+export { DEFAULT_CLOCK_SKEW_TOLERANCE_MS, type VerifyFailure } from './signing.js';

@@ -15,7 +15,7 @@ export const MAX_MESSAGE_LENGTH = 64 * 1024;
 
 /**
  * Longest value, in UTF-16 code units, of each field the worker fills in an invalidation; the
- * event parser (src/events/limits.ts) rejects a body whose fields exceed them, so an oversized
+ * event parser (src/relay/events/limits.ts) rejects a body whose fields exceed them, so an oversized
  * field is refused at the edge instead of being broadcast. Each is far above what AWS produces:
  * a secret ARN is at most 2048 characters (DescribeSecret's `SecretId` maximum), a name 512, a
  * version id 64, an EventBridge event id is a 36-character UUID. Together, even with every

@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import { PublishError, VersionsReadError } from './errors.js';
 import { assertInvalidation, parseInvalidation, serializeInvalidation, type Invalidation } from './invalidation.js';
 import { protocolKeys } from './keys.js';
-
-/** A standalone or cluster ioredis client; both route the script by its (single-slot) keys. */
-export type RedisClient = Redis | Cluster;
+import type { RedisClient } from '../common/index.js';
 
 /** How long an event id is remembered: one day outlives SQS redeliveries of any sane queue. */
 export const DEFAULT_DEDUPE_TTL_SECONDS = 86_400;

@@ -1,10 +1,10 @@
 import { Cluster, type RedisOptions } from 'ioredis';
-import type { RedisClient } from './connect.js';
 import type { RedisCredentials } from './credentials.js';
+import type { RedisClient } from '../common/index.js';
 
 // The one way of putting credentials into ioredis, for every connection whose password rotates:
-// the rotating ioredis client (clients/redis-client.ts) and the cache's own invalidation listener
-// (subscriber/invalidation-listener.ts). Next to the one parser (credentials.ts) whose result it writes.
+// the rotating ioredis client (sdk/ioredis/redis-client.ts) and the cache's own invalidation listener
+// (sdk/cache/invalidation-listener.ts). Next to the one parser (credentials.ts) whose result it writes.
 
 /**
  * What to write. Without a `username` key the user is left as it is (the cache's listener: its

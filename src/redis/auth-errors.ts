@@ -1,4 +1,4 @@
-import { someErrorInChain } from '../errors.js';
+import { someErrorInChain } from '../common/index.js';
 
 const REDIS_AUTH_REPLY = /^(WRONGPASS|NOAUTH)\b|invalid username-password pair|^ERR invalid password/;
 

@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
 import type { RedisConfig } from '../config/index.js';
-import { describeError } from '../error-cause.js';
-import { RotationRelayError } from '../errors.js';
-
-export type RedisClient = Redis | Cluster;
+import { describeError, RotationRelayError, type RedisClient } from '../common/index.js';
 
 export interface ConnectOptions {
   /** Shown as the connection name in `CLIENT LIST`, e.g. `rotation-relay:worker`. */

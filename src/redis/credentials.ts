@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 // The one parser of a Redis secret, for every connection that authenticates with one: the
-// rotating ioredis client (clients/redis-credentials.ts) and the cache's own invalidation
-// listener (subscriber/redis-password-follower.ts). With a parser each, one secret could be
+// rotating ioredis client (sdk/ioredis/redis-credentials.ts) and the cache's own invalidation
+// listener (sdk/cache/redis-password-follower.ts). With a parser each, one secret could be
 // accepted by one and refused, or read differently, by the other. It reports what is wrong
 // rather than throwing, so each caller keeps its own way of saying so (an error, a warning).
 

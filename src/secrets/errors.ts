@@ -1,5 +1,4 @@
-import type { RotationRelayErrorCode } from '../error-codes.js';
-import { RotationRelayError } from '../errors.js';
+import { type RotationRelayErrorCode, RotationRelayError } from '../common/index.js';
 
 /**
  * The typed failures of a Secrets Manager read. Each message names the secret and says what to

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RotationRelayError } from '../errors.js';
+import { RotationRelayError } from '../common/index.js';
 import { classifySecretsManagerError } from './classify-error.js';
 import type { VersionRef } from './errors.js';
 

@@ -31,3 +31,4 @@ export {
   type SecretValue,
   type SecretVersionSelector,
 } from './get-secret-value.js';
+export { requestHandlerOptions } from './client.js';

@@ -1,6 +1,6 @@
 import { captureLogger, type CapturedLogger } from './log-capture.js';
-import { createCredentialCache, type CredentialCache } from '../../src/subscriber/credential-cache.js';
-import type { CredentialCacheOptions } from '../../src/subscriber/types.js';
+import { createCredentialCache, type CredentialCache } from '../../src/sdk/cache/credential-cache.js';
+import type { CredentialCacheOptions } from '../../src/sdk/cache/types.js';
 import { SecretsManagerClientDouble } from './secrets-manager-client-double.js';
 
 export interface Harness {

@@ -5,7 +5,7 @@ import { recordOutput } from './leak-guard.js';
 import { waitUntil } from './wait-until.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/ops/cli/main.ts', import.meta.url));
 
 /** A `rotation-relay` command (or another entry point) running as its own process. */
 export interface CliProcess {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { CredentialSource, CredentialVersion, RotatedEvent } from '../../src/subscriber/types.js';
+import type { CredentialSource, CredentialVersion, RotatedEvent } from '../../src/sdk/cache/types.js';
 
 /**
  * A DOUBLE of the CredentialCache as the rotating clients see it (`CredentialSource`): values

@@ -7,7 +7,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * The source file behind each entry point of package.json's "exports" (`rotation-relay` →
- * src/index.js, `rotation-relay/pg` → src/entry/pg.js, …), read from package.json itself so a
+ * src/entry/index.js, `rotation-relay/pg` → src/entry/pg.js, …), read from package.json itself so a
  * new entry point is mapped without touching this file. TypeScript maps the `.js` to the `.ts`.
  */
 function entrySources(): Map<string, string> {

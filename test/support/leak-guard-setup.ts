@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { format, inspect, promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, expect } from 'vitest';
-import { RotationRelayError } from '../../src/errors.js';
+import { RotationRelayError } from '../../src/common/errors.js';
 import { beginFile, describeLeaks, findLeaks, recordError, recordOutput, setCurrentTest } from './leak-guard.js';
 
 const WRAPPED = Symbol.for('rotation-relay.leak-guard.wrapped');
@@ -119,8 +119,8 @@ process.on('unhandledRejection', (reason) => recordError('unhandled rejection', 
 
 // --- status() of the SDK and the worker (integration files only: the imports are not free) --
 if (isIntegration) {
-  const { CredentialCache } = await import('../../src/subscriber/credential-cache.js');
-  const { RelayWorker } = await import('../../src/worker/relay-worker.js');
+  const { CredentialCache } = await import('../../src/sdk/cache/credential-cache.js');
+  const { RelayWorker } = await import('../../src/relay/worker/relay-worker.js');
   const cacheProto = CredentialCache.prototype as unknown as { status: (...args: unknown[]) => unknown };
   if (!isWrapped(cacheProto.status)) {
     const originalStatus = cacheProto.status;

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/logging/logger.js';
+import { createLogger, type PinoLogger } from '../../src/common/logger.js';
 import { recordOutput } from './leak-guard.js';
 
 /** A real pino logger whose lines are kept in memory, parsed, for assertions and leak scans. */
 export interface CapturedLogger {
-  logger: Logger;
+  logger: PinoLogger;
   /** Every raw line written so far. */
   lines(): string[];
   /** Lines parsed as JSON. */

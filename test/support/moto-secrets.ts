@@ -7,8 +7,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { registerSecretValue } from './leak-guard.js';
-import type { MotoHandle } from './moto-server.js';
-import { motoClientConfig } from './moto-server.js';
+import { type MotoHandle, motoClientConfig } from './moto-server.js';
 
 export interface TestSecret {
   arn: string;

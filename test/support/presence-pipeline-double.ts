@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { RedisClient } from '../../src/redis/connect.js';
-import { PresenceWriter } from '../../src/subscriber/presence.js';
+import { PresenceWriter } from '../../src/sdk/cache/presence.js';
+import type { RedisClient } from '../../src/common/redis-client.js';
 
 export type Command = [string, ...Array<string | number>];
 

@@ -1,6 +1,6 @@
 import { SecretsManagerClient, type GetSecretValueCommandInput } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache, type CredentialCache } from '../../src/subscriber/credential-cache.js';
-import type { CredentialCacheOptions, RotatedEvent } from '../../src/subscriber/types.js';
+import { createCredentialCache, type CredentialCache } from '../../src/sdk/cache/credential-cache.js';
+import type { CredentialCacheOptions, RotatedEvent } from '../../src/sdk/cache/types.js';
 import { captureLogger, type CapturedLogger } from './log-capture.js';
 import type { RelayFixture } from './relay-fixture.js';
 

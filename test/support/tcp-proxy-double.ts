@@ -1,5 +1,4 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { createConnection, createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 
 /**
  * What the double does with one client connection, decided once its Redis connection name is

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { INTERNAL_ERROR_CODES, LIBRARY_ERROR_CODES } from '../../src/error-codes.js';
-import * as root from '../../src/index.js';
+import { INTERNAL_ERROR_CODES, LIBRARY_ERROR_CODES } from '../../src/common/error-codes.js';
+import * as root from '../../src/entry/index.js';
 import { typecheckSnippet } from '../support/doc-snippet.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,11 +17,11 @@ function rowsUnder(heading: string): Array<{ code: string; className: string }> 
 }
 
 describe('docs/errors.md, the error catalogue', () => {
-  it('lists every code an app can receive, once, in the order of src/error-codes.ts', () => {
+  it('lists every code an app can receive, once, in the order of src/common/error-codes.ts', () => {
     expect(rowsUnder('What an app can receive').map((row) => row.code)).toEqual([...LIBRARY_ERROR_CODES]);
   });
 
-  it('lists every other code, once, in the order of src/error-codes.ts', () => {
+  it('lists every other code, once, in the order of src/common/error-codes.ts', () => {
     expect(rowsUnder('Inside the library, the worker and the CLI').map((row) => row.code)).toEqual([...INTERNAL_ERROR_CODES]);
   });
 
@@ -29,7 +29,7 @@ describe('docs/errors.md, the error catalogue', () => {
     const exported = root as Record<string, unknown>;
     for (const { code, className } of rowsUnder('What an app can receive')) {
       const value = exported[className];
-      expect(typeof value, `${code}: ${className} is exported by src/index.ts`).toBe('function');
+      expect(typeof value, `${code}: ${className} is exported by src/entry/index.ts`).toBe('function');
       expect((value as { prototype: unknown }).prototype, `${code}: ${className}`).toBeInstanceOf(root.RotationRelayError);
     }
   });

@@ -43,19 +43,32 @@ describe('eslint.config.js', () => {
 
 describe('eslint.config.js: the dependency rule', () => {
   it.each([
-    ['the SDK importing the worker', 'src/subscriber', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
-    ['the SDK importing the relay’s event parsing', 'src/fleet', "import { parseEventBody } from '../events/index.js';\nexport const x = parseEventBody;\n"],
-    ['the relay importing the CLI', 'src/worker', "import { EXIT } from '../cli/exit-codes.js';\nexport const x = EXIT;\n"],
+    ['the SDK importing the worker', 'src/sdk/cache', "import { RelayWorker } from '../../relay/worker/index.js';\nexport const x = RelayWorker;\n"],
+    ['the SDK importing the relay’s event parsing', 'src/sdk/fleet', "import { parseEventBody } from '../../relay/events/index.js';\nexport const x = parseEventBody;\n"],
+    ['the relay importing the CLI', 'src/relay/worker', "import { EXIT } from '../../ops/cli/index.js';\nexport const x = EXIT;\n"],
     ['protocol importing secrets (side by side: neither imports the other)', 'src/protocol', "import { secretIdMatches } from '../secrets/index.js';\nexport const x = secretIdMatches;\n"],
-    ['config importing redis', 'src/config', "import { connectRedis } from '../redis/connect.js';\nexport const x = connectRedis;\n"],
+    ['config importing redis', 'src/config', "import { connectRedis } from '../redis/index.js';\nexport const x = connectRedis;\n"],
+    ['the cache importing a rotating client (clients stand on the cache, not the reverse)', 'src/sdk/cache', "import { createRotatingPgPool } from '../pg/index.js';\nexport const x = createRotatingPgPool;\n"],
+    ['one rotating client importing another', 'src/sdk/mailer', "import { createRotatingRedis } from '../ioredis/index.js';\nexport const x = createRotatingRedis;\n"],
+    ['the root entry point importing the worker', 'src/entry', "import { RelayWorker } from '../relay/worker/index.js';\nexport const x = RelayWorker;\n"],
   ])('rejects %s', async (_label, folder, code) => {
     expect(await ruleIds(code, folder)).toEqual(['no-restricted-imports']);
   }, 60_000);
 
   it.each([
-    ['the relay importing the SDK', 'src/worker', "import { createCredentialCache } from '../subscriber/credential-cache.js';\nexport const x = createCredentialCache;\n"],
-    ['the SDK importing secrets and shared errors', 'src/fleet', "import { secretIdMatches } from '../secrets/index.js';\nimport { RotationRelayError } from '../errors.js';\nexport const x = [secretIdMatches, RotationRelayError];\n"],
-    ['the CLI importing the worker', 'src/cli', "import { RelayWorker } from '../worker/relay-worker.js';\nexport const x = RelayWorker;\n"],
+    ['the relay importing a file of the SDK past its index', 'src/relay/worker', "import { CACHE_DEFAULTS } from '../../sdk/cache/options.js';\nexport const x = CACHE_DEFAULTS;\n"],
+    ['a rotating client importing a file of the common core past its index', 'src/sdk/pg', "import { RotatingResource } from '../rotating/rotating-resource.js';\nexport const x = RotatingResource;\n"],
+    ['the CLI importing a file of redis past its index', 'src/ops/cli', "import { connectRedis } from '../../redis/connect.js';\nexport const x = connectRedis;\n"],
+  ])('rejects %s (another module only through its index.ts)', async (_label, folder, code) => {
+    expect(await ruleIds(code, folder)).toEqual(['no-restricted-imports']);
+  }, 60_000);
+
+  it.each([
+    ['the relay importing the SDK', 'src/relay/worker', "import { createCredentialCache } from '../../sdk/cache/index.js';\nexport const x = createCredentialCache;\n"],
+    ['the SDK importing secrets and common errors', 'src/sdk/fleet', "import { secretIdMatches } from '../../secrets/index.js';\nimport { RotationRelayError } from '../../common/index.js';\nexport const x = [secretIdMatches, RotationRelayError];\n"],
+    ['the CLI importing the worker', 'src/ops/cli', "import { RelayWorker } from '../../relay/worker/index.js';\nexport const x = RelayWorker;\n"],
+    ['a rotating client importing the common core and its own files', 'src/sdk/pg', "import { RotatingResource } from '../rotating/index.js';\nimport { pgConnectionFromSecret } from './pg-credentials.js';\nexport const x = [RotatingResource, pgConnectionFromSecret];\n"],
+    ['a module importing its package peer by name', 'src/sdk/ioredis', "import { Redis } from 'ioredis';\nexport const x = Redis;\n"],
   ])('accepts %s', async (_label, folder, code) => {
     expect(await ruleIds(code, folder)).toEqual([]);
   }, 60_000);

@@ -23,7 +23,7 @@ describe('README "Use it in your app" example', () => {
 
 describe('README inspect-event example', () => {
   it('shows what the command really prints for the sample it names', async () => {
-    const { parseEventBody, toInspectLine } = await import('../../src/events/index.js');
+    const { parseEventBody, toInspectLine } = await import('../../src/relay/events/index.js');
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
     const at = readme.findIndex((line) => line.startsWith('$ npx rotation-relay inspect-event infra/samples/'));
     const file = readme[at]?.split(' ').at(-1) ?? '';

@@ -1,4 +1,4 @@
-import type { RotatingMailer } from '../../../src/clients/mailer-client.js';
+import type { RotatingMailer } from '../../../src/sdk/mailer/mailer-client.js';
 import { startLoadLoop, type LoadLoop } from '../../support/load-loop.js';
 
 /** `loops` concurrent sendMail loops until `stop()`; a rejected send is counted, never thrown. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { CredentialsRejectedError } from '../../../src/clients/errors.js';
-import { createRotatingMailer, type RotatingMailer, type RotatingMailerTransportOptions } from '../../../src/clients/mailer-client.js';
-import { deriveSesSmtpPassword } from '../../../src/clients/ses-smtp-password.js';
+import { CredentialsRejectedError } from '../../../src/sdk/rotating/errors.js';
+import { createRotatingMailer, type RotatingMailer, type RotatingMailerTransportOptions } from '../../../src/sdk/mailer/mailer-client.js';
+import { deriveSesSmtpPassword } from '../../../src/sdk/mailer/ses-smtp-password.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { startSmtpServer, type SmtpServerHandle } from '../../support/smtp-server.js';

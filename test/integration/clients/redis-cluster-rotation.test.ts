@@ -1,6 +1,6 @@
 import { Redis, type Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotatingRedis, redisRotationStatus } from '../../../src/clients/redis-client.js';
+import { createRotatingRedis, redisRotationStatus } from '../../../src/sdk/ioredis/redis-client.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';

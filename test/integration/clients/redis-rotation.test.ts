@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRotatingRedis, redisRotationStatus } from '../../../src/clients/redis-client.js';
+import { createRotatingRedis, redisRotationStatus } from '../../../src/sdk/ioredis/redis-client.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demo, DEMO_ENTRY, findDemoEntry } from '../../../src/cli/commands/demo.js';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
+import { demo, DEMO_ENTRY, findDemoEntry } from '../../../src/ops/cli/commands/demo.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -1,9 +1,9 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convergenceOf, readFleet } from '../../../src/fleet/index.js';
+import { convergenceOf, readFleet } from '../../../src/sdk/fleet/index.js';
 import { waitConverged } from '../../../src/entry/fleet.js';
-import { FleetOptionsError, FleetReadError, NotConvergedError } from '../../../src/index.js';
+import { FleetOptionsError, FleetReadError, NotConvergedError } from '../../../src/entry/index.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import { freePort } from '../../support/free-port.js';
 import { registerSecretValue } from '../../support/leak-guard.js';

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fleetStatusOf, readFleet, readFleetStatus } from '../../../src/fleet/index.js';
-import { silentLogger } from '../../../src/logging/logger.js';
+import { fleetStatusOf, readFleet, readFleetStatus } from '../../../src/sdk/fleet/index.js';
+import { silentLogger } from '../../../src/common/logger.js';
 import { createInvalidation, protocolKeys, publishInvalidation, readPublishedVersions, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_PRESENCE_TTL_MS, DEFAULT_LAST_SEEN_RETENTION_MS } from '../../../src/protocol/index.js';
-import { PresenceWriter } from '../../../src/subscriber/presence.js';
+import { PresenceWriter } from '../../../src/sdk/cache/presence.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';
 

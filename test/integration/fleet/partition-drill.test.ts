@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFleet, waitConverged } from '../../../src/fleet/index.js';
+import { readFleet, waitConverged } from '../../../src/sdk/fleet/index.js';
 import { launchAppInstance, parseAppInstanceLine, type AppInstanceConfig } from '../../support/app-instance/launch.js';
 import type { CliProcess } from '../../support/cli-process.js';
 import type { TestSecret } from '../../support/moto-secrets.js';

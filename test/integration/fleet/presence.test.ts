@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convergenceOf, NotConvergedError, readFleet, readFleetStatus, waitConverged } from '../../../src/fleet/index.js';
+import { convergenceOf, NotConvergedError, readFleet, readFleetStatus, waitConverged } from '../../../src/sdk/fleet/index.js';
 import { protocolKeys, readPublishedVersion } from '../../../src/protocol/index.js';
-import { RelayWorker } from '../../../src/worker/relay-worker.js';
+import { RelayWorker } from '../../../src/relay/worker/relay-worker.js';
 import { runCliProcess, type CliProcess } from '../../support/cli-process.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';

@@ -19,8 +19,8 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 import {
   applyPlan,
   buildDesiredState,
@@ -30,7 +30,7 @@ import {
   resolveAccount,
   EMULATOR_UNREPORTED_ATTRIBUTES,
   type InfraClients,
-} from '../../../src/infra/index.js';
+} from '../../../src/ops/infra/index.js';
 import { runCliProcess } from '../../support/cli-process.js';
 import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto-server.js';
 

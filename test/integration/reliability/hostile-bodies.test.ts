@@ -1,9 +1,9 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { readPublishedVersions } from '../../../src/protocol/index.js';
-import { RelayWorker } from '../../../src/worker/relay-worker.js';
+import { RelayWorker } from '../../../src/relay/worker/relay-worker.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';

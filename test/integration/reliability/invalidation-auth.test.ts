@@ -10,7 +10,7 @@ import {
   verifyInvalidation,
   type Invalidation,
 } from '../../../src/protocol/index.js';
-import type { RelayWorker } from '../../../src/worker/relay-worker.js';
+import type { RelayWorker } from '../../../src/relay/worker/relay-worker.js';
 import { registerSecretValue } from '../../support/leak-guard.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRotatingRedis, redisRotationStatus } from '../../../src/clients/redis-client.js';
-import { accountSubscribers, identifyConnection, parseClientList, readChannel, readFleetStatus } from '../../../src/fleet/index.js';
+import { createRotatingRedis, redisRotationStatus } from '../../../src/sdk/ioredis/redis-client.js';
+import { accountSubscribers, identifyConnection, parseClientList, readChannel, readFleetStatus } from '../../../src/sdk/fleet/index.js';
 import { protocolKeys } from '../../../src/protocol/index.js';
-import { WORKER_CONNECTION } from '../../../src/worker/rotating-redis.js';
+import { WORKER_CONNECTION } from '../../../src/relay/worker/rotating-redis.js';
 import { registerSecretValue } from '../../support/leak-guard.js';
 import { startLoadLoop, type LoadLoop, type LoadResult } from '../../support/load-loop.js';
 import type { TestSecret } from '../../support/moto-secrets.js';

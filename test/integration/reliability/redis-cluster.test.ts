@@ -1,8 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolKeys, readPublishedVersions, type Invalidation } from '../../../src/protocol/index.js';
-import { InvalidationListener } from '../../../src/subscriber/invalidation-listener.js';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import { InvalidationListener } from '../../../src/sdk/cache/invalidation-listener.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { startRedisCluster, type RedisClusterHandle } from '../../support/redis-cluster.js';
 import { RelayFixture } from '../../support/relay-fixture.js';

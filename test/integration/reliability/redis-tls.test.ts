@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invalidation } from '../../../src/protocol/index.js';
-import { InvalidationListener } from '../../../src/subscriber/invalidation-listener.js';
+import { InvalidationListener } from '../../../src/sdk/cache/invalidation-listener.js';
 import { startRedisTls, type RedisTlsHandle } from '../../support/redis-tls.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';

@@ -10,7 +10,7 @@ const KEYS = protocolKeys('rotation-relay');
 
 /**
  * Regression (found by this suite as replay-unlabelled-version.bug.test.ts; fixed in
- * src/subscriber/refresher.ts, commit 9e7a516): a genuine, signed invalidation replayed within the
+ * src/sdk/cache/refresher.ts, commit 9e7a516): a genuine, signed invalidation replayed within the
  * replay window that names a version two rotations old must not install that old credential.
  *
  * Such a version has lost every staging label (AWSPREVIOUS moved on), and AWS keeps it readable by

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent } from '../../support/rotation-events.js';
 
@@ -7,7 +7,7 @@ const STALE_EVENTS = 10;
 
 /**
  * Regression (found by this suite as stale-event-stall.bug.test.ts; fixed in
- * src/worker/confirm-current-version.ts, commit 9e7a516): an event naming a superseded version — a
+ * src/relay/worker/confirm-current-version.ts, commit 9e7a516): an event naming a superseded version — a
  * late delivery, a backlog after an outage, the Secret Label Updated of a rotation followed quickly
  * by another — must end at once as `unchanged-version`.
  *

@@ -16,7 +16,7 @@ const KEYS = protocolKeys('rotation-relay');
 
 /**
  * Failure contract, "worker killed mid-batch → unacked messages redelivered; dedupe makes the
- * second publish a no-op", with the worker as a real process (tsx src/cli/main.ts worker) and
+ * second publish a no-op", with the worker as a real process (tsx src/ops/cli/main.ts worker) and
  * SIGKILL: no shutdown hook runs. fauxqs is the queue (visibility 2 s), moto_server answers
  * Secrets Manager; both sit behind fault proxy doubles so the moment of the kill is not luck:
  * - one batch of 10 is received; 4 DescribeSecret calls answer at once, the other 6 are held,

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricNames } from '../../../src/metrics/index.js';
 import { createInvalidation, publishInvalidation, signIfKeyed } from '../../../src/protocol/index.js';
-import type { CredentialCacheOptions } from '../../../src/subscriber/types.js';
+import type { CredentialCacheOptions } from '../../../src/sdk/cache/types.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
-import { ENV_FALLBACK_VERSION_ID } from '../../../src/subscriber/env-fallback.js';
-import type { RotatedEvent } from '../../../src/subscriber/types.js';
+import { createCredentialCache, type CredentialCache } from '../../../src/sdk/cache/credential-cache.js';
+import { ENV_FALLBACK_VERSION_ID } from '../../../src/sdk/cache/env-fallback.js';
+import type { RotatedEvent } from '../../../src/sdk/cache/types.js';
 import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { freePort } from '../../support/free-port.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';

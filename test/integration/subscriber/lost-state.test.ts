@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricNames } from '../../../src/metrics/index.js';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';

@@ -2,7 +2,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { protocolKeys } from '../../../src/protocol/index.js';
-import { createCredentialCache, listenerConnectionName, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
+import { createCredentialCache, listenerConnectionName, type CredentialCache } from '../../../src/sdk/cache/credential-cache.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { MotoSecrets, type TestSecret } from '../../support/moto-secrets.js';

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvalidation, publishInvalidation, signIfKeyed } from '../../../src/protocol/index.js';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
-import type { RelayWorker } from '../../../src/worker/relay-worker.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
+import type { RelayWorker } from '../../../src/relay/worker/relay-worker.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { rotationEvents } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';

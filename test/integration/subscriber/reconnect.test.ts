@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';

@@ -1,8 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
-import { RelayWorker } from '../../../src/worker/relay-worker.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
+import { RelayWorker } from '../../../src/relay/worker/relay-worker.js';
 import { startAwsProxyDouble, type AwsProxyDouble } from '../../support/aws-proxy-double.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, rotationEvents } from '../../support/rotation-events.js';

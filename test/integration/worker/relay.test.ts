@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, moveCurrentEvent, rotationEvents, rotationSucceededEvent } from '../../support/rotation-events.js';
 

@@ -11,7 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createRotatingMailer } from '../../../src/entry/mailer.js';
 import { createRotatingPgPool } from '../../../src/entry/pg.js';
 import { createRotatingRedis } from '../../../src/entry/redis.js';
-import { createCredentialCache, createLogger } from '../../../src/index.js';
+import { createCredentialCache, createLogger } from '../../../src/entry/index.js';
 import { startLoadLoop, type LoadLoop } from '../load-loop.js';
 
 export interface AppInstanceConfig {

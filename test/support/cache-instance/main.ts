@@ -6,7 +6,7 @@
  * deregisters). SIGKILL models a crash: the presence entry is left to expire.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createCredentialCache, type PresenceOptions } from '../../../src/index.js';
+import { createCredentialCache, type PresenceOptions } from '../../../src/entry/index.js';
 
 export interface CacheInstanceConfig {
   aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CLI_AWS_CALL_BOUND_MS, CLI_AWS_HELP, CLI_AWS_LIMITS, cliSecretsClient, cliSqsClient } from '../../../src/cli/aws-clients.js';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
+import { CLI_AWS_CALL_BOUND_MS, CLI_AWS_HELP, CLI_AWS_LIMITS, cliSecretsClient, cliSqsClient } from '../../../src/ops/cli/aws-clients.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 import { createSecretsClient } from '../../../src/secrets/client.js';
 
 const AWS = { region: 'us-east-1', customSqsEndpoint: true };

@@ -2,8 +2,8 @@ import { connect } from 'node:net';
 import { DescribeSecretCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { describeCause, describeError } from '../../../src/error-cause.js';
-import { RotationRelayError } from '../../../src/errors.js';
+import { describeCause, describeError } from '../../../src/common/error-cause.js';
+import { RotationRelayError } from '../../../src/common/errors.js';
 import { SecretsManagerUnavailableError } from '../../../src/secrets/errors.js';
 import { freePort } from '../../support/free-port.js';
 

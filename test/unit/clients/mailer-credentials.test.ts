@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSecretShapeError } from '../../../src/clients/errors.js';
-import { createRotatingMailer, type RotatingMailerTransportOptions } from '../../../src/clients/mailer-client.js';
-import { resolveSesRegion, smtpCredentialsFromSecret } from '../../../src/clients/mailer-credentials.js';
-import { deriveSesSmtpPassword } from '../../../src/clients/ses-smtp-password.js';
+import { InvalidSecretShapeError } from '../../../src/sdk/rotating/errors.js';
+import { createRotatingMailer, type RotatingMailerTransportOptions } from '../../../src/sdk/mailer/mailer-client.js';
+import { resolveSesRegion, smtpCredentialsFromSecret } from '../../../src/sdk/mailer/mailer-credentials.js';
+import { deriveSesSmtpPassword } from '../../../src/sdk/mailer/ses-smtp-password.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 
 const NAME = 'ses';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSecretShapeError } from '../../../src/clients/errors.js';
-import { pgConnectionFromSecret } from '../../../src/clients/pg-credentials.js';
+import { InvalidSecretShapeError } from '../../../src/sdk/rotating/errors.js';
+import { pgConnectionFromSecret } from '../../../src/sdk/pg/pg-credentials.js';
 
 const RDS = {
   engine: 'postgres',

@@ -1,8 +1,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidSecretShapeError } from '../../../src/clients/errors.js';
-import { createRotatingRedis, redisRotationStatus } from '../../../src/clients/redis-client.js';
-import { redisCredentialsFromSecret } from '../../../src/clients/redis-credentials.js';
+import { InvalidSecretShapeError } from '../../../src/sdk/rotating/errors.js';
+import { createRotatingRedis, redisRotationStatus } from '../../../src/sdk/ioredis/redis-client.js';
+import { redisCredentialsFromSecret } from '../../../src/sdk/ioredis/redis-credentials.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { waitUntil } from '../../support/wait-until.js';
 

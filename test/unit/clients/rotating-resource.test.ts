@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { isPgAuthError, isRedisAuthError, isSmtpAuthError } from '../../../src/clients/auth-errors.js';
-import { CredentialsRejectedError, ResourceClosedError } from '../../../src/clients/errors.js';
-import { RotatingResource } from '../../../src/clients/rotating-resource.js';
-import type { CredentialVersion } from '../../../src/subscriber/types.js';
+import { isPgAuthError, isRedisAuthError, isSmtpAuthError } from '../../../src/sdk/rotating/auth-errors.js';
+import { CredentialsRejectedError, ResourceClosedError } from '../../../src/sdk/rotating/errors.js';
+import { RotatingResource } from '../../../src/sdk/rotating/rotating-resource.js';
+import type { CredentialVersion } from '../../../src/sdk/cache/types.js';
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { waitUntil } from '../../support/wait-until.js';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SesSmtpPasswordError, deriveSesSmtpPassword, isPlausibleSesRegion } from '../../../src/clients/ses-smtp-password.js';
+import { SesSmtpPasswordError, deriveSesSmtpPassword, isPlausibleSesRegion } from '../../../src/sdk/mailer/ses-smtp-password.js';
 import { requireBinary } from '../../support/require-binary.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
 import { ARN, NAME, VERSION, apiCall, body } from '../../support/event-fixtures.js';
 
 const HIDDEN = 'HIDDEN_DUE_TO_SECURITY_REASONS';

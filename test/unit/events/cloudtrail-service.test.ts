@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
 import { ARN, NAME, body, serviceEvent } from '../../support/event-fixtures.js';
 
 const REQUEST_ID = `Rotation-${ARN}-eeb681b1-a07d-4aeb-9b61-1ee6590ec295`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
 import { body, labelUpdated } from '../../support/event-fixtures.js';
 
 describe('parseEventBody: malformed bodies', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ParseResult } from '../../../src/events/index.js';
-import { parseEventBody, toInspectLine } from '../../../src/events/index.js';
+import { type ParseResult, parseEventBody, toInspectLine } from '../../../src/relay/events/index.js';
 import { readSample } from '../../support/event-fixtures.js';
 
 describe('toInspectLine', () => {

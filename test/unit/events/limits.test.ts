@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_LIMITS, parseEventBody } from '../../../src/events/index.js';
+import { EVENT_LIMITS, parseEventBody } from '../../../src/relay/events/index.js';
 import { INVALIDATION_FIELD_LIMITS } from '../../../src/protocol/invalidation.js';
 import { ARN, apiCall, body, envelope, labelUpdated, snsWrap } from '../../support/event-fixtures.js';
 

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ParseResult } from '../../../src/events/index.js';
-import { parseEventBody } from '../../../src/events/index.js';
+import { type ParseResult, parseEventBody } from '../../../src/relay/events/index.js';
 import { isPartialSecretArn, isSecretName, isSecretsManagerArn } from '../../../src/secrets/index.js';
 import { SAMPLE_FILES, readSampleJson, snsWrap } from '../../support/event-fixtures.js';
 

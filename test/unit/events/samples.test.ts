@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
-import type { SampleFile } from '../../support/event-fixtures.js';
-import { readSample } from '../../support/event-fixtures.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
+import { type SampleFile, readSample } from '../../support/event-fixtures.js';
 
 interface Expected {
   file: SampleFile;

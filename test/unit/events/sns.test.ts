@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
 import { ARN, VERSION, body, labelUpdated, readSampleJson, snsWrap } from '../../support/event-fixtures.js';
 
 describe('parseEventBody: sns', () => {

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 import { typecheckSnippet } from '../../support/doc-snippet.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

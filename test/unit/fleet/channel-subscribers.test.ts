@@ -8,8 +8,8 @@ import {
   type FleetInstance,
   type FleetSnapshot,
   type PubsubConnection,
-} from '../../../src/fleet/index.js';
-import { listenerConnectionName } from '../../../src/subscriber/credential-cache.js';
+} from '../../../src/sdk/fleet/index.js';
+import { listenerConnectionName } from '../../../src/sdk/cache/credential-cache.js';
 
 const CHANNEL = '{rotation-relay}:invalidations';
 const NODE = '127.0.0.1:6379';

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../../src/cli/commands/fleet-common.js';
-import { EXIT } from '../../../src/cli/exit-codes.js';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
-import type { RedisClient } from '../../../src/redis/connect.js';
-import { InstancesStaleCheck } from '../../../src/worker/instances-stale.js';
+import { formatDuration, parseDuration } from '../../../src/ops/cli/commands/fleet-common.js';
+import { EXIT } from '../../../src/ops/cli/exit-codes.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
+import { InstancesStaleCheck } from '../../../src/relay/worker/instances-stale.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
+import type { RedisClient } from '../../../src/common/redis-client.js';
 
 function io(env: Record<string, string> = {}): CliIo & { outLines: string[]; errLines: string[] } {
   const lines = { outLines: [] as string[], errLines: [] as string[] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ackFor, convergenceOf, fleetStatusOf, staleInstanceIds, type FleetInstance, type FleetSnapshot } from '../../../src/fleet/index.js';
+import { ackFor, convergenceOf, fleetStatusOf, staleInstanceIds, type FleetInstance, type FleetSnapshot } from '../../../src/sdk/fleet/index.js';
 import { createInvalidation, type Invalidation } from '../../../src/protocol/index.js';
 
 const DB = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';

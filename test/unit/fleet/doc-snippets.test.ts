@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/run.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 import { pointAtSources } from '../../support/doc-snippet.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

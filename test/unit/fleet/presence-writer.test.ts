@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createCredentialCache } from '../../../src/subscriber/credential-cache.js';
-import { CredentialCacheConfigError } from '../../../src/subscriber/errors.js';
+import { createCredentialCache } from '../../../src/sdk/cache/credential-cache.js';
+import { CredentialCacheConfigError } from '../../../src/sdk/cache/errors.js';
 import { RedisTimeoutError } from '../../../src/redis/connect.js';
-import { PresenceNotConnectedError, presenceReasonOf } from '../../../src/subscriber/presence-failures.js';
-import { PresenceWriter, type HeldAck } from '../../../src/subscriber/presence.js';
+import { PresenceNotConnectedError, presenceReasonOf } from '../../../src/sdk/cache/presence-failures.js';
+import { PresenceWriter, type HeldAck } from '../../../src/sdk/cache/presence.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { presenceWriterOn, PipelineRecorderDouble, type Command } from '../../support/presence-pipeline-double.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Deadline, FleetReadError, verdictOf, type SecretConvergence, type SubscriberAccount } from '../../../src/fleet/index.js';
+import { Deadline, FleetReadError, verdictOf, type SecretConvergence, type SubscriberAccount } from '../../../src/sdk/fleet/index.js';
 
 const CHANNEL = '{rotation-relay}:invalidations';
 

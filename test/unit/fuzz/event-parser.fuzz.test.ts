@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ParseResult } from '../../../src/events/index.js';
-import { parseEventBody } from '../../../src/events/index.js';
+import { type ParseResult, parseEventBody } from '../../../src/relay/events/index.js';
 import { isPartialSecretArn, isSecretName, isSecretsManagerArn, secretNameFromId } from '../../../src/secrets/index.js';
 import { SAMPLE_EVENTS, generatedEvent, mutatedSampleEvent, mutatedSampleText, runs, snsNotification } from './arbitraries.js';
 

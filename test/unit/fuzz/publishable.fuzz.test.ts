@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
 import { isSecretsManagerArn } from '../../../src/secrets/index.js';
 import {
   InvalidInvalidationError,

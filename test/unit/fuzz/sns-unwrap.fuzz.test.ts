@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSnsNotification, unwrapSns } from '../../../src/events/sns.js';
+import { isSnsNotification, unwrapSns } from '../../../src/relay/events/sns.js';
 import { generatedEvent, mutatedSampleEvent, runs, snsNotification } from './arbitraries.js';
 
 /** SNS envelopes with every field drawn from right and wrong types. */

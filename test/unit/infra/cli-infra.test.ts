@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/cli/io.js';
-import { runCli } from '../../../src/cli/run.js';
+import type { CliIo } from '../../../src/ops/cli/io.js';
+import { runCli } from '../../../src/ops/cli/run.js';
 
 function fakeIo(env: Record<string, string> = {}): CliIo & { outLines: string[]; errLines: string[] } {
   const io = {

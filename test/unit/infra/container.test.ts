@@ -143,7 +143,7 @@ describe('Dockerfile', () => {
 
   it('runs as a non-root user, the worker by default, with a HEALTHCHECK on /healthz', () => {
     expect(final).toMatch(/^USER (node|\d{3,})$/m);
-    expect(final).toMatch(/^CMD \["node", ?"dist\/cli\/main\.js", ?"worker"\]$/m);
+    expect(final).toMatch(/^CMD \["node", ?"dist\/ops\/cli\/main\.js", ?"worker"\]$/m);
     expect(final).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
     expect(final).not.toMatch(/HEALTHCHECK[\s\S]*curl/);
   });

@@ -11,7 +11,7 @@ import {
   scopeFilter,
   serializePattern,
   type AccountContext,
-} from '../../../src/infra/index.js';
+} from '../../../src/ops/infra/index.js';
 
 const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbCdEf';

@@ -11,7 +11,7 @@ import {
   type DesiredState,
   type InfraOptions,
   type ObservedState,
-} from '../../../src/infra/index.js';
+} from '../../../src/ops/infra/index.js';
 
 const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 const OPTIONS: InfraOptions = { name: 'relay', scope: { kind: 'all' }, maxReceiveCount: 5 };

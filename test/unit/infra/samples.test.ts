@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseEventBody } from '../../../src/events/index.js';
-import { buildVerifyCases, parseScope, secretArnOf, type AccountContext } from '../../../src/infra/index.js';
-import { inScopeArn } from '../../../src/infra/scope.js';
+import { parseEventBody } from '../../../src/relay/events/index.js';
+import { buildVerifyCases, parseScope, secretArnOf, type AccountContext } from '../../../src/ops/infra/index.js';
+import { inScopeArn } from '../../../src/ops/infra/scope.js';
 
 const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 

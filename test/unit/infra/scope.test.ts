@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ALL_SECRETS, parseScope, ScopeError, scopeFilter, scopeIncludes, type AccountContext } from '../../../src/infra/index.js';
-import { inScopeArn } from '../../../src/infra/scope.js';
+import { ALL_SECRETS, parseScope, ScopeError, scopeFilter, scopeIncludes, type AccountContext } from '../../../src/ops/infra/index.js';
+import { inScopeArn } from '../../../src/ops/infra/scope.js';
 
 const CTX: AccountContext = { partition: 'aws', region: 'eu-west-1', accountId: '111122223333' };
 const ARN = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbCdEf';

@@ -12,8 +12,8 @@ import {
   SAMPLES_URL,
   scopeFilter,
   workerQueuePolicy,
-} from '../../../src/infra/index.js';
-import { normalizePolicy } from '../../../src/infra/json.js';
+} from '../../../src/ops/infra/index.js';
+import { normalizePolicy } from '../../../src/ops/infra/json.js';
 import { ALL_METRIC_NAMES, METRIC_NAMESPACE, MetricNames } from '../../../src/metrics/index.js';
 import { requireBinary } from '../../support/require-binary.js';
 import { runCommand } from '../../support/run-command.js';

@@ -10,7 +10,7 @@ import {
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { endpointFor, InfraError, loadBasePattern, serializePattern, verifyRule, type AccountContext } from '../../../src/infra/index.js';
+import { endpointFor, InfraError, loadBasePattern, serializePattern, verifyRule, type AccountContext } from '../../../src/ops/infra/index.js';
 
 /*
  * The TestEventPattern method needs AWS (moto_server does not implement the call), so its

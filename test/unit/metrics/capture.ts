@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../../src/logging/logger.js';
+import { createLogger, type PinoLogger } from '../../../src/common/logger.js';
 
 export type LogLine = Record<string, unknown>;
 
 export interface CapturedLogs {
   /** A real pino logger (redaction and all, from `createLogger`) writing into `stream`. */
-  logger: Logger;
+  logger: PinoLogger;
   /** Every line written so far, parsed; a line that is not whole JSON fails the test here. */
   lines(): LogLine[];
   /** Only the EMF lines (`msg: 'emf'`). */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RotationRelayError } from '../../../src/errors.js';
+import { RotationRelayError } from '../../../src/common/errors.js';
 import { MetricNames, MetricsEmitter, MetricsError } from '../../../src/metrics/index.js';
 import { captureLogs } from './capture.js';
 

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidInvalidationError,
-  PUBLISH_SCRIPT,
-  PublishError,
-  publishInvalidation,
-  type RedisClient,
-} from '../../../src/protocol/index.js';
+import { InvalidInvalidationError, PUBLISH_SCRIPT, PublishError, publishInvalidation } from '../../../src/protocol/index.js';
 import { baseInvalidation } from './fixtures.js';
+import type { RedisClient } from '../../../src/common/redis-client.js';
 
 /**
  * A double of the two ioredis calls the publisher makes, recording them. The script itself is

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RotationRelayError } from '../../../src/errors.js';
+import { RotationRelayError } from '../../../src/common/errors.js';
 import { describeRedisTarget, redisOptionsFromConfig, RedisTimeoutError, withRedisDeadline } from '../../../src/redis/connect.js';
 import { tableOf } from '../../support/test-table.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay } from '../../../src/subscriber/backoff.js';
+import { backoffDelay } from '../../../src/sdk/cache/backoff.js';
 import { serverError } from '../../support/secrets-manager-client-double.js';
 import { harness } from '../../support/cache-harness.js';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createInvalidationVerifier, serializeInvalidation, signInvalidation } from '../../../src/protocol/index.js';
-import { ClockSkewMonitor } from '../../../src/subscriber/clock-skew.js';
-import { rejectionOf, type ListenerRejection } from '../../../src/subscriber/invalidation-listener.js';
+import { ClockSkewMonitor } from '../../../src/sdk/cache/clock-skew.js';
+import { rejectionOf, type ListenerRejection } from '../../../src/sdk/cache/invalidation-listener.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { captureLogs } from '../metrics/capture.js';
 import { KEY_A, KEY_B, PUBLISHED_MS, baseInvalidation } from '../protocol/fixtures.js';

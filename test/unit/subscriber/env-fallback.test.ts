@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RotatedEvent } from '../../../src/subscriber/types.js';
-import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from '../../../src/subscriber/env-fallback.js';
-import { EnvFallbackError, SecretUnavailableAtStartError } from '../../../src/subscriber/errors.js';
+import type { RotatedEvent } from '../../../src/sdk/cache/types.js';
+import { ENV_FALLBACK_VERSION_ID, readEnvFallback } from '../../../src/sdk/cache/env-fallback.js';
+import { EnvFallbackError, SecretUnavailableAtStartError } from '../../../src/sdk/cache/errors.js';
 import { networkError, serverError } from '../../support/secrets-manager-client-double.js';
 import { harness, leaks } from '../../support/cache-harness.js';
 

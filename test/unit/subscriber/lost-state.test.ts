@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricNames } from '../../../src/metrics/index.js';
 import { createInvalidation, type Invalidation } from '../../../src/protocol/index.js';
-import { resolveCacheOptions } from '../../../src/subscriber/options.js';
-import { DEFAULT_LOST_STATE_JITTER_MS, LostStateRecovery, type VersionsRead } from '../../../src/subscriber/reconcile.js';
-import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.js';
-import { SecretState } from '../../../src/subscriber/secret-state.js';
+import { resolveCacheOptions } from '../../../src/sdk/cache/options.js';
+import { DEFAULT_LOST_STATE_JITTER_MS, LostStateRecovery, type VersionsRead } from '../../../src/sdk/cache/reconcile.js';
+import { Refresher, type CacheCounts } from '../../../src/sdk/cache/refresher.js';
+import { SecretState } from '../../../src/sdk/cache/secret-state.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resolveCacheOptions } from '../../../src/subscriber/options.js';
-import { readPending } from '../../../src/subscriber/pending.js';
-import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.js';
-import { SecretState, type RefreshRequest } from '../../../src/subscriber/secret-state.js';
-import type { RotatedEvent } from '../../../src/subscriber/types.js';
+import { resolveCacheOptions } from '../../../src/sdk/cache/options.js';
+import { readPending } from '../../../src/sdk/cache/pending.js';
+import { Refresher, type CacheCounts } from '../../../src/sdk/cache/refresher.js';
+import { SecretState, type RefreshRequest } from '../../../src/sdk/cache/secret-state.js';
+import type { RotatedEvent } from '../../../src/sdk/cache/types.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 
 /**

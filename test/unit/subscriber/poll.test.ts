@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricNames, type Metrics } from '../../../src/metrics/index.js';
-import { jitteredInterval } from '../../../src/subscriber/poll-scheduler.js';
+import { jitteredInterval } from '../../../src/sdk/cache/poll-scheduler.js';
 import { harness } from '../../support/cache-harness.js';
 
 describe('jitteredInterval', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { HeldAck } from '../../../src/subscriber/presence.js';
+import type { HeldAck } from '../../../src/sdk/cache/presence.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { presenceWriterOn, PipelineRecorderDouble, type Command } from '../../support/presence-pipeline-double.js';

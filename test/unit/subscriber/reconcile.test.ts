@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createInvalidation, type Invalidation } from '../../../src/protocol/index.js';
-import { planLostState, planReconcile } from '../../../src/subscriber/reconcile.js';
-import { SecretState } from '../../../src/subscriber/secret-state.js';
+import { planLostState, planReconcile } from '../../../src/sdk/cache/reconcile.js';
+import { SecretState } from '../../../src/sdk/cache/secret-state.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const OTHER = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-extra-XyZ123';

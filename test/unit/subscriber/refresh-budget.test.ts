@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { resolveCacheOptions } from '../../../src/subscriber/options.js';
-import { RecentMemory } from '../../../src/subscriber/recent-memory.js';
-import { RefreshBudget } from '../../../src/subscriber/refresh-budget.js';
-import { mergeRequests } from '../../../src/subscriber/waiting-refresh.js';
-import type { RefreshRequest } from '../../../src/subscriber/secret-state.js';
+import { resolveCacheOptions } from '../../../src/sdk/cache/options.js';
+import { RecentMemory } from '../../../src/sdk/cache/recent-memory.js';
+import { RefreshBudget } from '../../../src/sdk/cache/refresh-budget.js';
+import { mergeRequests } from '../../../src/sdk/cache/waiting-refresh.js';
+import type { RefreshRequest } from '../../../src/sdk/cache/secret-state.js';
 
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { resolveCacheOptions } from '../../../src/subscriber/options.js';
-import { Refresher, type CacheCounts } from '../../../src/subscriber/refresher.js';
-import { SecretState, type RefreshRequest } from '../../../src/subscriber/secret-state.js';
-import type { RotatedEvent } from '../../../src/subscriber/types.js';
+import { resolveCacheOptions } from '../../../src/sdk/cache/options.js';
+import { Refresher, type CacheCounts } from '../../../src/sdk/cache/refresher.js';
+import { SecretState, type RefreshRequest } from '../../../src/sdk/cache/secret-state.js';
+import type { RotatedEvent } from '../../../src/sdk/cache/types.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 
 /** A refresher over a fake Secrets Manager, with `app/db` loaded. */

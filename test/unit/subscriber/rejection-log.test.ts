@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsEmitter } from '../../../src/metrics/index.js';
-import { DEFAULT_REJECTION_SUMMARY_INTERVAL_MS, RejectionLog } from '../../../src/subscriber/rejection-log.js';
+import { DEFAULT_REJECTION_SUMMARY_INTERVAL_MS, RejectionLog } from '../../../src/sdk/cache/rejection-log.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { captureLogs } from '../metrics/capture.js';
 import { expectValidEmf } from '../metrics/emf-assertions.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCredentialCache } from '../../../src/subscriber/credential-cache.js';
-import { CredentialCacheConfigError } from '../../../src/subscriber/errors.js';
+import { createCredentialCache } from '../../../src/sdk/cache/credential-cache.js';
+import { CredentialCacheConfigError } from '../../../src/sdk/cache/errors.js';
 
 /**
  * Issue 13, item 3: secure by default. A cache on the bus verifies signatures unless unsigned mode

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Refresher } from '../../../src/subscriber/refresher.js';
-import { resolveCacheOptions } from '../../../src/subscriber/options.js';
-import { SecretState } from '../../../src/subscriber/secret-state.js';
-import { SingleFlight } from '../../../src/subscriber/single-flight.js';
+import { Refresher } from '../../../src/sdk/cache/refresher.js';
+import { resolveCacheOptions } from '../../../src/sdk/cache/options.js';
+import { SecretState } from '../../../src/sdk/cache/secret-state.js';
+import { SingleFlight } from '../../../src/sdk/cache/single-flight.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
 import { harness } from '../../support/cache-harness.js';
 

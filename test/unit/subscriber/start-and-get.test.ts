@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RotationRelayError } from '../../../src/errors.js';
+import { RotationRelayError } from '../../../src/common/errors.js';
 import {
   CacheNotStartedError,
   CacheStoppedError,
   CredentialCacheConfigError,
   SecretUnavailableAtStartError,
   UnknownSecretError,
-} from '../../../src/subscriber/errors.js';
-import { createCredentialCache, type CredentialCache } from '../../../src/subscriber/credential-cache.js';
+} from '../../../src/sdk/cache/errors.js';
+import { createCredentialCache, type CredentialCache } from '../../../src/sdk/cache/credential-cache.js';
 import { notFound } from '../../support/secrets-manager-client-double.js';
 import { harness, leaks } from '../../support/cache-harness.js';
 

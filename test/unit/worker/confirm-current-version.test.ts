@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { CurrentVersion } from '../../../src/secrets/index.js';
-import { SecretsManagerUnavailableError } from '../../../src/secrets/index.js';
-import { confirmCurrentVersion, type ConfirmInput } from '../../../src/worker/confirm-current-version.js';
+import { type CurrentVersion, SecretsManagerUnavailableError } from '../../../src/secrets/index.js';
+import { confirmCurrentVersion, type ConfirmInput } from '../../../src/relay/worker/confirm-current-version.js';
 import { tableOf } from '../../support/test-table.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CurrentVersion } from '../../../src/secrets/index.js';
-import { confirmCurrentVersion } from '../../../src/worker/confirm-current-version.js';
+import { confirmCurrentVersion } from '../../../src/relay/worker/confirm-current-version.js';
 
 /**
  * A read that does not know the last published version yet (it predates that publish: another

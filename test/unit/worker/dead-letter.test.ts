@@ -1,7 +1,7 @@
 import { GetQueueUrlCommand, QueueDoesNotExist, SendMessageCommand, SQSClient, SQSServiceException, type Message } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_ATTRIBUTES, DeadLetterQueue, deadLetterTargetArn, DLQ_LOOKUP_RETRY_MS, queueOfArn, REASON_ATTRIBUTE_MAX } from '../../../src/worker/dead-letter.js';
+import { DEAD_LETTER_ATTRIBUTES, DeadLetterQueue, deadLetterTargetArn, DLQ_LOOKUP_RETRY_MS, queueOfArn, REASON_ATTRIBUTE_MAX } from '../../../src/relay/worker/dead-letter.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ConfirmingRead, FastPublishOutcome, Invalidation, PublishOutcome } from '../../../src/protocol/index.js';
 import type { CurrentVersion } from '../../../src/secrets/index.js';
-import { createMessageHandler, type MessageOutcome, type PublishFields } from '../../../src/worker/handle-message.js';
+import { createMessageHandler, type MessageOutcome, type PublishFields } from '../../../src/relay/worker/handle-message.js';
 import { ARN, NAME, VERSION, apiCall, body, labelUpdated, serviceEvent } from '../../support/event-fixtures.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';

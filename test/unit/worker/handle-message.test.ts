@@ -5,7 +5,7 @@ import {
   SecretsManagerUnavailableError,
   type CurrentVersion,
 } from '../../../src/secrets/index.js';
-import { createMessageHandler, type HandlerDeps, type ReceivedMessage } from '../../../src/worker/handle-message.js';
+import { createMessageHandler, type HandlerDeps, type ReceivedMessage } from '../../../src/relay/worker/handle-message.js';
 import { ARN, apiCall, body, labelUpdated, readSample, readSampleJson } from '../../support/event-fixtures.js';
 import { captureLogger, type CapturedLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';

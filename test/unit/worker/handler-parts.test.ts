@@ -1,12 +1,12 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import type { RotationEvent } from '../../../src/events/index.js';
-import { fastPublishRequest } from '../../../src/worker/fast-publish-request.js';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
-import { supersededIn } from '../../../src/worker/invalidate-event.js';
-import { timelineEntry } from '../../../src/worker/message-timeline.js';
-import { ReceiptLine } from '../../../src/worker/receipt-line.js';
-import { retryVisibilitySeconds } from '../../../src/worker/visibility-backoff.js';
+import type { RotationEvent } from '../../../src/relay/events/index.js';
+import { fastPublishRequest } from '../../../src/relay/worker/fast-publish-request.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
+import { supersededIn } from '../../../src/relay/worker/invalidate-event.js';
+import { timelineEntry } from '../../../src/relay/worker/message-timeline.js';
+import { ReceiptLine } from '../../../src/relay/worker/receipt-line.js';
+import { retryVisibilitySeconds } from '../../../src/relay/worker/visibility-backoff.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf';
 

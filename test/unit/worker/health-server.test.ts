@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHealthServer, type HealthChecks, type HealthServer } from '../../../src/worker/health-server.js';
+import { startHealthServer, type HealthChecks, type HealthServer } from '../../../src/relay/worker/health-server.js';
 
 const HOST = '127.0.0.1';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SharedReads } from '../../../src/worker/shared-reads.js';
+import { SharedReads } from '../../../src/relay/worker/shared-reads.js';
 
 /** A read double whose calls stay pending until the test settles them. */
 function reads() {

@@ -11,9 +11,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeadLetterQueue } from '../../../src/worker/dead-letter.js';
-import type { MessageOutcome } from '../../../src/worker/handle-message.js';
-import { SqsIntake, type Arrival, type IntakeOptions } from '../../../src/worker/sqs-intake.js';
+import { DeadLetterQueue } from '../../../src/relay/worker/dead-letter.js';
+import type { MessageOutcome } from '../../../src/relay/worker/handle-message.js';
+import { SqsIntake, type Arrival, type IntakeOptions } from '../../../src/relay/worker/sqs-intake.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { waitUntil } from '../../support/wait-until.js';

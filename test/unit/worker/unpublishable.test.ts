@@ -6,7 +6,7 @@ import {
   SecretAccessDeniedError,
   type CurrentVersion,
 } from '../../../src/secrets/index.js';
-import { createMessageHandler, type HandlerDeps, type MessageOutcome } from '../../../src/worker/handle-message.js';
+import { createMessageHandler, type HandlerDeps, type MessageOutcome } from '../../../src/relay/worker/handle-message.js';
 import { ARN, apiCall, body, labelUpdated } from '../../support/event-fixtures.js';
 import { captureLogger } from '../../support/log-capture.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';

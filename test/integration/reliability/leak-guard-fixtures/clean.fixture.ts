@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { createLogger } from '../../../../src/logging/logger.js';
+import { createLogger } from '../../../../src/common/logger.js';
 import { captureLogger } from '../../../support/log-capture.js';
 import { fixtureSecret } from './fixture-values.js';
 

@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { createLogger } from '../../../../src/logging/logger.js';
+import { createLogger } from '../../../../src/common/logger.js';
 import { fixtureSecret } from './fixture-values.js';
 
 it('logs a registered value in a message through a default (stdout) pino logger', async () => {

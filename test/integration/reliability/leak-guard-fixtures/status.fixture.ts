@@ -1,5 +1,5 @@
 import { it } from 'vitest';
-import { createCredentialCache } from '../../../../src/subscriber/credential-cache.js';
+import { createCredentialCache } from '../../../../src/sdk/cache/credential-cache.js';
 import { fixtureSecret } from './fixture-values.js';
 
 it('reads status() of a cache whose configuration holds a registered value', async () => {
