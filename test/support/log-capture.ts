@@ -35,3 +35,24 @@ export function captureLogger(base: Record<string, unknown> = {}, level = 'debug
     records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
+
+/** One parsed log line. */
+export type LogLine = Record<string, unknown>;
+
+export interface CapturedLogs {
+  /** A real pino logger (redaction and all, from `createLogger`) writing into memory. */
+  logger: PinoLogger;
+  /** Every line written so far, parsed; a line that is not whole JSON fails the test here. */
+  lines(): LogLine[];
+  /** Only the EMF lines (`msg: 'emf'`). */
+  emfLines(): LogLine[];
+}
+
+/**
+ * {@link captureLogger} at `info` by default, for the metrics suites: the EMF lines apart. pino
+ * writes to the stream synchronously, so a line is readable as soon as the log call returns.
+ */
+export function captureLogs(options: { level?: string } = {}): CapturedLogs {
+  const captured = captureLogger({}, options.level ?? 'info');
+  return { logger: captured.logger, lines: captured.records, emfLines: () => captured.records().filter((line) => line['msg'] === 'emf') };
+}

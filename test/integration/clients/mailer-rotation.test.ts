@@ -6,7 +6,7 @@ import { CredentialSourceDouble } from '../../support/credential-source-double.j
 import { captureLogger } from '../../support/log-capture.js';
 import { startSmtpServer, type SmtpServerHandle } from '../../support/smtp-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { startSendLoad } from './mailer-load.js';
+import { startSendLoad } from '../../support/mailer-load.js';
 
 /**
  * The rotating mailer against a real SMTP dialogue (in-process smtp-server, AUTH required,

@@ -4,7 +4,7 @@ import { createRotatingRedis, redisRotationStatus } from '../../../src/sdk/iored
 import { CredentialSourceDouble } from '../../support/credential-source-double.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { startRedisLoad } from './redis-load.js';
+import { startRedisLoad } from '../../support/redis-load.js';
 
 /**
  * The Cluster path of the rotating client against a real redis-server in cluster mode (one node

@@ -5,7 +5,7 @@ import { CredentialSourceDouble } from '../../support/credential-source-double.j
 import { captureLogger } from '../../support/log-capture.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { startRedisLoad } from './redis-load.js';
+import { startRedisLoad } from '../../support/redis-load.js';
 
 /**
  * The rotating ioredis client against a real redis-server with an ACL user, rotated the two

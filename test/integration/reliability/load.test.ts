@@ -10,8 +10,8 @@ import { registerSecretValue } from '../../support/leak-guard.js';
 import { startRedis, type RedisHandle } from '../../support/redis-server.js';
 import { labelUpdatedEvent, moveCurrentEvent, putPendingEvent, rotationSucceededEvent } from '../../support/rotation-events.js';
 import { waitUntil } from '../../support/wait-until.js';
-import { cpuSeconds, rssMb, slopeMbPerMinute } from './load/process-stats.js';
-import type { FleetConfig } from './load/subscriber-fleet.js';
+import { cpuSeconds, rssMb, slopeMbPerMinute } from '../../support/load/process-stats.js';
+import type { FleetConfig } from '../../support/load/subscriber-fleet.js';
 
 /** Sizes: the reduced defaults run in every `npm test`; `npm run test:load` sets the full ones. */
 const env = (name: string, fallback: number): number => {

@@ -2,24 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ParseResult, parseEventBody } from '../../../src/relay/events/index.js';
 import { isPartialSecretArn, isSecretName, isSecretsManagerArn } from '../../../src/secrets/index.js';
+import { pathsOf, type Path } from '../../support/arbitraries.js';
 import { SAMPLE_FILES, readSampleJson, snsWrap } from '../../support/event-fixtures.js';
-
-type Path = readonly (string | number)[];
 
 const SAMPLES = SAMPLE_FILES.map((file) => readSampleJson(file));
 const ACTIONS = ['invalidate', 'alert', 'ignore', 'reject'];
-
-/** Every path to a value inside `value`, the root excluded. */
-function pathsOf(value: unknown, prefix: Path = []): Path[] {
-  if (typeof value !== 'object' || value === null) return [];
-  const entries: [string | number, unknown][] = Array.isArray(value)
-    ? value.map((item, index): [number, unknown] => [index, item])
-    : Object.entries(value);
-  return entries.flatMap(([key, child]) => {
-    const path = [...prefix, key];
-    return [path, ...pathsOf(child, path)];
-  });
-}
 
 /** A deep copy of `root` with the value at `path` replaced (or deleted when `replacement` is DELETE). */
 const DELETE = Symbol('delete');

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ParseResult, parseEventBody } from '../../../src/relay/events/index.js';
 import { isPartialSecretArn, isSecretName, isSecretsManagerArn, secretNameFromId } from '../../../src/secrets/index.js';
-import { SAMPLE_EVENTS, generatedEvent, mutatedSampleEvent, mutatedSampleText, runs, snsNotification } from './arbitraries.js';
+import { SAMPLE_EVENTS, generatedEvent, mutatedSampleEvent, mutatedSampleText, runs, snsNotification } from '../../support/arbitraries.js';
 
 const ACTIONS = new Set(['invalidate', 'alert', 'ignore', 'reject']);
 const FAMILY_OF: Record<string, string> = {

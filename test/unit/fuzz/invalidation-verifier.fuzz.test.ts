@@ -11,7 +11,7 @@ import {
   type Invalidation,
   type VerifyResult,
 } from '../../../src/protocol/index.js';
-import { runs, secretName, secretsManagerArn } from './arbitraries.js';
+import { runs, secretName, secretsManagerArn } from '../../support/arbitraries.js';
 
 const CODES = new Set(['malformed', 'unsigned', 'bad-signature', 'too-old', 'from-the-future']);
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');

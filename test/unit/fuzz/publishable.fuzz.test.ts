@@ -13,7 +13,7 @@ import {
   type Invalidation,
   type InvalidationFields,
 } from '../../../src/protocol/index.js';
-import { SAMPLE_EVENTS, generatedEvent, runs, secretName, secretsManagerArn } from './arbitraries.js';
+import { SAMPLE_EVENTS, generatedEvent, runs, secretName, secretsManagerArn } from '../../support/arbitraries.js';
 
 /**
  * The worker never builds or stores a message that a subscriber would reject: whatever fields it

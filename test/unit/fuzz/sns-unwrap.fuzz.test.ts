@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSnsNotification, unwrapSns } from '../../../src/relay/events/sns.js';
-import { generatedEvent, mutatedSampleEvent, runs, snsNotification } from './arbitraries.js';
+import { generatedEvent, mutatedSampleEvent, runs, snsNotification } from '../../support/arbitraries.js';
 
 /** SNS envelopes with every field drawn from right and wrong types. */
 const snsLike = fc

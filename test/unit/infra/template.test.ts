@@ -17,7 +17,7 @@ import { normalizePolicy } from '../../../src/ops/infra/json.js';
 import { ALL_METRIC_NAMES, METRIC_NAMESPACE, MetricNames } from '../../../src/metrics/index.js';
 import { requireBinary } from '../../support/require-binary.js';
 import { runCommand } from '../../support/run-command.js';
-import { DEFAULT_ENVIRONMENT, Evaluator, loadTemplate, referencedNames, TEMPLATE_URL } from './support/cloudformation.js';
+import { DEFAULT_ENVIRONMENT, Evaluator, loadTemplate, referencedNames, TEMPLATE_URL } from '../../support/cloudformation.js';
 
 const template = loadTemplate();
 const ENV = DEFAULT_ENVIRONMENT;

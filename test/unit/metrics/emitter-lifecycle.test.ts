@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricNames, MetricsEmitter } from '../../../src/metrics/index.js';
-import { captureLogs } from './capture.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 

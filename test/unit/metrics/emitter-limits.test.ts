@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RotationRelayError } from '../../../src/common/errors.js';
 import { MetricNames, MetricsEmitter, MetricsError } from '../../../src/metrics/index.js';
-import { captureLogs } from './capture.js';
+import { captureLogs } from '../../support/log-capture.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 const DAY_MS = 24 * 60 * 60 * 1000;

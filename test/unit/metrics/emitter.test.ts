@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricNames, MetricsEmitter, NoopMetrics, type Metrics } from '../../../src/metrics/index.js';
-import { captureLogs } from './capture.js';
-import { expectValidEmf } from './emf-assertions.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { expectValidEmf } from '../../support/emf-assertions.js';
 
 const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 

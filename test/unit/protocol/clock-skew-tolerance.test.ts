@@ -7,7 +7,7 @@ import {
   type Invalidation,
 } from '../../../src/protocol/index.js';
 import { DEFAULT_CLOCK_SKEW_TOLERANCE_MS } from '../../../src/protocol/signing.js';
-import { KEY_A, KEY_B, PUBLISHED_MS, baseInvalidation } from './fixtures.js';
+import { KEY_A, KEY_B, PUBLISHED_MS, baseInvalidation } from '../../support/protocol-fixtures.js';
 
 function signed(overrides: Partial<Invalidation> = {}): string {
   return serializeInvalidation(signInvalidation(baseInvalidation(overrides), [KEY_A]));

@@ -10,7 +10,7 @@ import {
 } from '../../../src/protocol/index.js';
 // Not (yet) re-exported by src/protocol/index.ts.
 import { INVALIDATION_FIELD_LIMITS } from '../../../src/protocol/invalidation.js';
-import { ARN, NAME, baseInvalidation } from './fixtures.js';
+import { ARN, NAME, baseInvalidation } from '../../support/protocol-fixtures.js';
 
 const FIELDS: InvalidationFields = {
   secretArn: ARN,

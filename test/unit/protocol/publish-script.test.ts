@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInvalidationError, PUBLISH_SCRIPT, PublishError, publishInvalidation } from '../../../src/protocol/index.js';
-import { baseInvalidation } from './fixtures.js';
+import { baseInvalidation } from '../../support/protocol-fixtures.js';
 import type { RedisClient } from '../../../src/common/redis-client.js';
 
 /**

@@ -12,7 +12,7 @@ import {
   verifyInvalidationObject,
   type Invalidation,
 } from '../../../src/protocol/index.js';
-import { KEY_A, KEY_B, KEY_C, PUBLISHED_MS, VECTOR_2, VECTOR_KEY, VECTOR_SIG, baseInvalidation } from './fixtures.js';
+import { KEY_A, KEY_B, KEY_C, PUBLISHED_MS, VECTOR_2, VECTOR_KEY, VECTOR_SIG, baseInvalidation } from '../../support/protocol-fixtures.js';
 
 /** A clock one second after the fixture's publishedAt. */
 const now = () => PUBLISHED_MS + 1_000;

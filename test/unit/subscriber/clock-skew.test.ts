@@ -4,8 +4,8 @@ import { createInvalidationVerifier, serializeInvalidation, signInvalidation } f
 import { ClockSkewMonitor } from '../../../src/sdk/cache/clock-skew.js';
 import { rejectionOf, type ListenerRejection } from '../../../src/sdk/cache/invalidation-listener.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
-import { captureLogs } from '../metrics/capture.js';
-import { KEY_A, KEY_B, PUBLISHED_MS, baseInvalidation } from '../protocol/fixtures.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { KEY_A, KEY_B, PUBLISHED_MS, baseInvalidation } from '../../support/protocol-fixtures.js';
 
 const TOLERANCE_MS = 30_000;
 const MAX_AGE_MS = 300_000;

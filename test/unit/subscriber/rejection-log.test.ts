@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MetricsEmitter } from '../../../src/metrics/index.js';
 import { DEFAULT_REJECTION_SUMMARY_INTERVAL_MS, RejectionLog } from '../../../src/sdk/cache/rejection-log.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
-import { captureLogs } from '../metrics/capture.js';
-import { expectValidEmf } from '../metrics/emf-assertions.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { expectValidEmf } from '../../support/emf-assertions.js';
 
 const BAD_SIG = { code: 'bad-signature', reason: 'sig does not match any configured key' } as const;
 const UNSIGNED = { code: 'unsigned', reason: 'message has no sig and signing keys are configured' } as const;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { SAMPLE_FILES, readSample } from '../../support/event-fixtures.js';
+import { SAMPLE_FILES, readSample, snsWrap } from './event-fixtures.js';
 
 /**
  * Generators shared by the fuzz tests. Everything starts from the real AWS samples in
@@ -14,7 +14,7 @@ export const runs = (n: number): number => Math.round(n * FUZZ_SCALE);
 export const SAMPLE_TEXTS = SAMPLE_FILES.map((file) => readSample(file));
 export const SAMPLE_EVENTS = SAMPLE_TEXTS.map((text) => JSON.parse(text) as Record<string, unknown>);
 
-type Path = readonly (string | number)[];
+export type Path = readonly (string | number)[];
 
 /** Every path to a value inside `value` (the root excluded). */
 export function pathsOf(value: unknown, prefix: Path = []): Path[] {
@@ -147,17 +147,9 @@ export const mutatedSampleText = fc
     return out;
   });
 
-/** `event` as an SNS notification (what SQS receives without raw message delivery). */
+/** `event` as an SNS notification (what SQS receives without raw message delivery), fields overridden. */
 export function snsNotification(event: unknown, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    Type: 'Notification',
-    MessageId: '22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324',
-    TopicArn: 'arn:aws:sns:eu-west-1:123456789012:secret-events',
-    Message: JSON.stringify(event),
-    Timestamp: '2025-01-02T03:04:06.000Z',
-    SignatureVersion: '1',
-    ...overrides,
-  };
+  return { ...(snsWrap(event) as Record<string, unknown>), ...overrides };
 }
 
 const iso = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());

@@ -1,4 +1,4 @@
-import type { Invalidation } from '../../../src/protocol/index.js';
+import type { Invalidation } from '../../src/protocol/index.js';
 
 export const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 export const NAME = 'prod/db';

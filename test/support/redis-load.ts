@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { startLoadLoop, type LoadLoop } from '../../support/load-loop.js';
+import { startLoadLoop, type LoadLoop } from './load-loop.js';
 
 /**
  * `loops` concurrent SET-then-GET loops on their own keys, each GET checked against the value just

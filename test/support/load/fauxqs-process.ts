@@ -4,7 +4,7 @@
  * generator, so the worker would be measured against a queue slowed by the test itself.
  * Prints one JSON line `{"type":"listening","endpoint":…,"queueUrl":…}` and serves until SIGTERM.
  */
-import { startFauxqs } from '../../../support/fauxqs.js';
+import { startFauxqs } from '../fauxqs.js';
 
 const fauxqs = await startFauxqs();
 const queue = await fauxqs.createQueue(process.env.QUEUE_NAME ?? 'load', { dlq: { maxReceiveCount: 5 }, visibilityTimeoutSeconds: 30 });

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { LogLine } from './capture.js';
+import type { LogLine } from './log-capture.js';
 
 /**
  * Checks one parsed line against the EMF specification with the numbers written out here, not

@@ -11,7 +11,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
-import { createInvalidationVerifier, protocolKeys } from '../../../../src/protocol/index.js';
+import { createInvalidationVerifier, protocolKeys } from '../../../src/protocol/index.js';
 
 export interface FleetConfig {
   redisUrl: string;

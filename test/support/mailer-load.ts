@@ -1,5 +1,5 @@
-import type { RotatingMailer } from '../../../src/sdk/mailer/mailer-client.js';
-import { startLoadLoop, type LoadLoop } from '../../support/load-loop.js';
+import type { RotatingMailer } from '../../src/sdk/mailer/mailer-client.js';
+import { startLoadLoop, type LoadLoop } from './load-loop.js';
 
 /** `loops` concurrent sendMail loops until `stop()`; a rejected send is counted, never thrown. */
 export function startSendLoad(mailer: RotatingMailer, loops = 3, tag = 'load'): LoadLoop {

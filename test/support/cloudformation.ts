@@ -10,7 +10,7 @@ import { parse, type CollectionTag, type ScalarTag, type Tags, type YAMLMap, typ
  * with the rule's ARN.
  */
 
-export const TEMPLATE_URL = new URL('../../../../infra/rotation-relay.yaml', import.meta.url);
+export const TEMPLATE_URL = new URL('../../infra/rotation-relay.yaml', import.meta.url);
 
 const FUNCTIONS = ['Ref', 'Condition', 'GetAtt', 'Sub', 'Join', 'If', 'Equals', 'Not', 'And', 'Or', 'Select', 'Split', 'FindInMap', 'Base64', 'ImportValue', 'GetAZs', 'Cidr'];
 
