@@ -4,23 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demo, DEMO_ENTRY, findDemoEntry } from '../../../src/ops/cli/commands/demo.js';
-import type { CliIo } from '../../../src/ops/cli/io.js';
+import { cliIoDouble } from '../../support/cli-io-double.js';
 import { runCli } from '../../../src/ops/cli/run.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-function fakeIo(): CliIo & { outLines: string[]; errLines: string[] } {
-  const io = {
-    outLines: [] as string[],
-    errLines: [] as string[],
-    out: (line: string) => void io.outLines.push(line),
-    err: (line: string) => void io.errLines.push(line),
-    readStdin: async () => '',
-    env: Object.freeze({ PATH: process.env.PATH ?? '' }),
-    untilSignal: () => new Promise<NodeJS.Signals>(() => undefined),
-  };
-  return io;
-}
 
 /** `rotation-relay demo`: runs the checkout's demo script, or says how to get one. */
 describe('rotation-relay demo', () => {
@@ -35,7 +22,7 @@ describe('rotation-relay demo', () => {
   };
 
   it('--help says what the demo does, its options, and that it runs from a checkout', async () => {
-    const io = fakeIo();
+    const io = cliIoDouble({ env: { PATH: process.env.PATH ?? '' } });
 
     const code = await runCli(['demo', '--help'], io);
 
@@ -52,7 +39,7 @@ describe('rotation-relay demo', () => {
   });
 
   it('outside a checkout, prints how to run it and exits 2', async () => {
-    const io = fakeIo();
+    const io = cliIoDouble({ env: { PATH: process.env.PATH ?? '' } });
 
     const code = await demo(['--rotations', '1'], io, tempRoot());
 
@@ -70,7 +57,7 @@ describe('rotation-relay demo', () => {
       `import { writeFileSync } from 'node:fs';\nconst args: string[] = process.argv.slice(2);\nwriteFileSync(${JSON.stringify(record)}, JSON.stringify(args));\nprocess.exit(3);\n`,
     );
 
-    const code = await demo(['--rotations', '2', '--interval-ms', '10'], fakeIo(), root);
+    const code = await demo(['--rotations', '2', '--interval-ms', '10'], cliIoDouble({ env: { PATH: process.env.PATH ?? '' } }), root);
 
     expect(code).toBe(3);
     expect(JSON.parse(readFileSync(record, 'utf8'))).toEqual(['--rotations', '2', '--interval-ms', '10']);

@@ -19,7 +19,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/ops/cli/io.js';
+import { cliIoDouble, type CliIoDouble } from '../../support/cli-io-double.js';
 import { runCli } from '../../../src/ops/cli/run.js';
 import {
   applyPlan,
@@ -41,25 +41,6 @@ import { motoClientConfig, startMoto, type MotoHandle } from '../../support/moto
  * destroy --force, destroy.
  */
 
-interface FakeIo extends CliIo {
-  outLines: string[];
-  errLines: string[];
-  text(): string;
-}
-
-function fakeIo(env: Record<string, string>): FakeIo {
-  const io: FakeIo = {
-    outLines: [],
-    errLines: [],
-    out: (line) => void io.outLines.push(...line.split('\n')),
-    err: (line) => void io.errLines.push(...line.split('\n')),
-    text: () => [...io.outLines, ...io.errLines].join('\n'),
-    readStdin: async () => '',
-    env: Object.freeze({ ...env }),
-    untilSignal: () => new Promise<NodeJS.Signals>(() => undefined),
-  };
-  return io;
-}
 
 const READ_ONLY = /^(Describe|List|Get)/;
 /** There is no default scope: forwarding every secret must be asked for. */
@@ -70,8 +51,8 @@ let env: Record<string, string>;
 let eventBridge: EventBridgeClient;
 let sqs: SQSClient;
 
-async function cli(...argv: string[]): Promise<{ code: number; io: FakeIo }> {
-  const io = fakeIo(env);
+async function cli(...argv: string[]): Promise<{ code: number; io: CliIoDouble }> {
+  const io = cliIoDouble({ env, split: true });
   const code = await runCli(['infra', ...argv], io);
   return { code, io };
 }

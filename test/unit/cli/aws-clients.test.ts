@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CLI_AWS_CALL_BOUND_MS, CLI_AWS_HELP, CLI_AWS_LIMITS, cliSecretsClient, cliSqsClient } from '../../../src/ops/cli/aws-clients.js';
-import type { CliIo } from '../../../src/ops/cli/io.js';
+import { cliIoDouble } from '../../support/cli-io-double.js';
 import { runCli } from '../../../src/ops/cli/run.js';
 import { createSecretsClient } from '../../../src/secrets/client.js';
 
@@ -13,9 +13,8 @@ async function handlerConfig(client: { config: { requestHandler: unknown } }): P
 }
 
 function helpOf(command: string): Promise<string> {
-  const out: string[] = [];
-  const io: CliIo = { out: (line) => out.push(line), err: () => undefined, readStdin: async () => '', env: {}, untilSignal: () => new Promise(() => undefined) };
-  return runCli([command, '--help'], io).then(() => out.join('\n'));
+  const io = cliIoDouble();
+  return runCli([command, '--help'], io).then(() => io.outLines.join('\n'));
 }
 
 describe('the CLI AWS clients: every call bounded', () => {

@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { reportError } from '../../../src/ops/cli/report-error.js';
-import type { CliIo } from '../../../src/ops/cli/io.js';
+import { cliIoDouble, type CliIoDouble } from '../../support/cli-io-double.js';
 
-/** Collects stderr lines; nothing else of the io is used by reportError. */
-function stderrOnly(): { io: CliIo; lines: string[] } {
-  const lines: string[] = [];
-  const io: CliIo = { out: () => undefined, err: (line) => void lines.push(line), readStdin: async () => '', env: {}, untilSignal: () => new Promise(() => undefined) };
-  return { io, lines };
+function stderrOnly(): { io: CliIoDouble; lines: string[] } {
+  const io = cliIoDouble();
+  return { io, lines: io.errLines };
 }
 
 describe('reportError: the one line of a failed command', () => {

@@ -3,40 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/ops/cli/io.js';
 import { runCli } from '../../../src/ops/cli/run.js';
+import { cliIoDouble } from '../../support/cli-io-double.js';
 import { SAMPLE_FILES, readSample, snsWrap, type SampleFile } from '../../support/event-fixtures.js';
 
-interface FakeIo extends CliIo {
-  outLines: string[];
-  errLines: string[];
-  /** Everything written to stderr, split into physical lines. */
-  errText(): string[];
-  stdinReads: number;
-}
-
-/** Collects output in memory; stdin is a fixed string; no signal ever arrives. */
-function fakeIo(options: { env?: Record<string, string | undefined>; stdin?: string } = {}): FakeIo {
-  const io: FakeIo = {
-    outLines: [],
-    errLines: [],
-    stdinReads: 0,
-    out: (line) => {
-      io.outLines.push(line);
-    },
-    err: (line) => {
-      io.errLines.push(line);
-    },
-    errText: () => io.errLines.join('\n').split('\n'),
-    readStdin: async () => {
-      io.stdinReads += 1;
-      return options.stdin ?? '';
-    },
-    env: Object.freeze({ ...(options.env ?? {}) }),
-    untilSignal: () => new Promise<NodeJS.Signals>(() => undefined),
-  };
-  return io;
-}
 
 function samplePath(file: string): string {
   return fileURLToPath(new URL(`../../../infra/samples/${file}`, import.meta.url));
@@ -69,7 +39,7 @@ describe('runCli', () => {
   describe('help and command dispatch', () => {
     it('prints the main help and exits 2 when no command is given', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli([], io);
@@ -83,7 +53,7 @@ describe('runCli', () => {
 
     it.each(['--help', '-h', 'help'])('prints the main help and exits 0 for %s', async (flag) => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli([flag], io);
@@ -96,7 +66,7 @@ describe('runCli', () => {
 
     it('exits 2 and names the command when it is unknown', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['frobnicate', '--now'], io);
@@ -109,7 +79,7 @@ describe('runCli', () => {
 
     it.each(COMMANDS)('prints the usage of %s and exits 0 for "<command> --help"', async (command) => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli([command, '--help'], io);
@@ -123,7 +93,7 @@ describe('runCli', () => {
 
     it('shows the help instead of running a command when -h follows other arguments', async () => {
       // Prepare: with an empty env the worker would fail on configuration if it ran
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['worker', '--unknown', '-h'], io);
@@ -147,7 +117,7 @@ describe('runCli', () => {
     });
     it.each(SAMPLE_FILES)('prints one JSON line with the decision for %s and exits 0', async (file) => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
       const expected = EXPECTED[file];
 
       // Act
@@ -168,7 +138,7 @@ describe('runCli', () => {
 
     it('reads the body from stdin when the file is "-"', async () => {
       // Prepare
-      const io = fakeIo({ stdin: readSample('secret-label-updated.json') });
+      const io = cliIoDouble({ stdin: readSample('secret-label-updated.json') });
 
       // Act
       const code = await runCli(['inspect-event', '-'], io);
@@ -186,7 +156,7 @@ describe('runCli', () => {
 
     it('reads the body from stdin when no file is given', async () => {
       // Prepare
-      const io = fakeIo({ stdin: readSample('rotation-failed.json') });
+      const io = cliIoDouble({ stdin: readSample('rotation-failed.json') });
 
       // Act
       const code = await runCli(['inspect-event'], io);
@@ -199,7 +169,7 @@ describe('runCli', () => {
 
     it('prints action reject and exits 2 for a body it cannot understand', async () => {
       // Prepare
-      const io = fakeIo({ stdin: 'this is not an event' });
+      const io = cliIoDouble({ stdin: 'this is not an event' });
 
       // Act
       const code = await runCli(['inspect-event', '-'], io);
@@ -214,7 +184,7 @@ describe('runCli', () => {
       // Prepare
       const file = join(dir, 'foreign.json');
       await writeFile(file, JSON.stringify({ id: 'evt-x', source: 'aws.s3', 'detail-type': 'Object Created', detail: {}, resources: [] }));
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['inspect-event', file], io);
@@ -229,7 +199,7 @@ describe('runCli', () => {
       // Prepare
       const file = join(dir, 'sns.json');
       await writeFile(file, JSON.stringify(snsWrap(JSON.parse(readSample('secret-label-updated.json')))));
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['inspect-event', file], io);
@@ -242,7 +212,7 @@ describe('runCli', () => {
     it('exits 2 with a message naming the file when it does not exist', async () => {
       // Prepare
       const missing = join(dir, 'does-not-exist.json');
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['inspect-event', missing], io);
@@ -256,7 +226,7 @@ describe('runCli', () => {
 
     it('exits 2 when given more than one file', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['inspect-event', samplePath('rotation-failed.json'), samplePath('put-secret-value.json')], io);
@@ -271,7 +241,7 @@ describe('runCli', () => {
   describe('worker', () => {
     it('exits 2 with one stderr line naming the missing variable when the env is empty', async () => {
       // Prepare
-      const io = fakeIo({ env: {} });
+      const io = cliIoDouble({ env: {} });
 
       // Act
       const code = await runCli(['worker'], io);
@@ -285,7 +255,7 @@ describe('runCli', () => {
 
     it('names ROTATION_RELAY_QUEUE_URL when only the region is set', async () => {
       // Prepare
-      const io = fakeIo({ env: { AWS_REGION: 'eu-west-1' } });
+      const io = cliIoDouble({ env: { AWS_REGION: 'eu-west-1' } });
 
       // Act
       const code = await runCli(['worker'], io);
@@ -298,7 +268,7 @@ describe('runCli', () => {
 
     it('does not echo a malformed signing key in the configuration error', async () => {
       // Prepare
-      const io = fakeIo({
+      const io = cliIoDouble({
         env: {
           AWS_REGION: 'eu-west-1',
           ROTATION_RELAY_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/rotation-relay',
@@ -322,7 +292,7 @@ describe('runCli', () => {
 
     it('exits 2 without keys, naming both variables and how to make a key, in one stderr line', async () => {
       // Prepare
-      const io = fakeIo({ env });
+      const io = cliIoDouble({ env });
 
       // Act
       const code = await runCli(['worker'], io);
@@ -335,7 +305,7 @@ describe('runCli', () => {
 
     it('exits 2 naming ROTATION_RELAY_ALLOW_UNSIGNED when it is not a boolean', async () => {
       // Prepare
-      const io = fakeIo({ env: { ...env, ROTATION_RELAY_ALLOW_UNSIGNED: 'yes please' } });
+      const io = cliIoDouble({ env: { ...env, ROTATION_RELAY_ALLOW_UNSIGNED: 'yes please' } });
 
       // Act
       const code = await runCli(['worker'], io);
@@ -347,7 +317,7 @@ describe('runCli', () => {
 
     it('says in its help that keys are required, how to make one, and what the opt-in means', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       await runCli(['worker', '--help'], io);
@@ -363,7 +333,7 @@ describe('runCli', () => {
   describe('listen', () => {
     it('documents --allow-unsigned and the signing variables in its help', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       await runCli(['listen', '--help'], io);
@@ -377,7 +347,7 @@ describe('runCli', () => {
 
     it('exits 2 without keys before connecting, naming the flag as well as the variable', async () => {
       // Prepare: a Redis nobody listens on; refusing must not need it.
-      const io = fakeIo({ env: { ROTATION_RELAY_REDIS_URL: 'redis://127.0.0.1:1' } });
+      const io = cliIoDouble({ env: { ROTATION_RELAY_REDIS_URL: 'redis://127.0.0.1:1' } });
 
       // Act
       const code = await runCli(['listen'], io);
@@ -390,7 +360,7 @@ describe('runCli', () => {
 
     it.each([['x'], ['0'], ['1.5']])('exits 2 for --count %s before connecting anywhere', async (count) => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['listen', '--count', count], io);
@@ -404,7 +374,7 @@ describe('runCli', () => {
 
     it.each([['soon'], ['0s']])('exits 2 for --timeout %s before connecting anywhere', async (timeout) => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['listen', '--timeout', timeout], io);
@@ -416,7 +386,7 @@ describe('runCli', () => {
 
     it('documents the default of --timeout in its help', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       await runCli(['listen', '--help'], io);
@@ -427,7 +397,7 @@ describe('runCli', () => {
 
     it('exits 2 for an unknown option', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['listen', '--verbose'], io);
@@ -465,7 +435,7 @@ describe('runCli', () => {
 
     it.each(CASES)('%s', async (_label, argv, env, line) => {
       // Prepare
-      const io = fakeIo({ env });
+      const io = cliIoDouble({ env });
 
       // Act
       const code = await runCli(argv, io);
@@ -481,7 +451,7 @@ describe('runCli', () => {
   describe('publish', () => {
     it('exits 2 when no secret is given', async () => {
       // Prepare
-      const io = fakeIo();
+      const io = cliIoDouble();
 
       // Act
       const code = await runCli(['publish'], io);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../src/ops/cli/io.js';
+import { cliIoDouble } from '../../support/cli-io-double.js';
 import { runCli } from '../../../src/ops/cli/run.js';
 import { typecheckSnippet } from '../../support/doc-snippet.js';
 
@@ -25,16 +25,9 @@ function anchors(markdown: string): Set<string> {
 }
 
 async function helpOf(argv: string[]): Promise<string> {
-  const lines: string[] = [];
-  const io: CliIo = {
-    out: (line) => void lines.push(line),
-    err: (line) => void lines.push(line),
-    readStdin: async () => '',
-    env: {},
-    untilSignal: () => new Promise<NodeJS.Signals>(() => undefined),
-  };
+  const io = cliIoDouble();
   expect(await runCli([...argv, '--help'], io), `rotation-relay ${argv.join(' ')} --help`).toBe(0);
-  return lines.join('\n');
+  return [...io.outLines, ...io.errLines].join('\n');
 }
 
 /**
