@@ -42,7 +42,7 @@ const SMOKE = `import { createCredentialCache } from 'rotation-relay';
 import { createRotatingPgPool } from 'rotation-relay/pg';
 import { createRotatingRedis } from 'rotation-relay/redis';
 import { createRotatingMailer } from 'rotation-relay/mailer';
-import { waitConverged, WAIT_CONVERGED_DEFAULTS } from 'rotation-relay/fleet';
+import { waitConverged } from 'rotation-relay/fleet';
 const cache = ${CACHE};
 const status = cache.status();
 console.log(JSON.stringify({ running: status.running, secrets: Object.keys(status.secrets), clients: [createRotatingPgPool, createRotatingRedis, createRotatingMailer, waitConverged].map((f) => typeof f) }));
@@ -226,6 +226,7 @@ describe('`rotation-relay/fleet` with ioredis only', () => {
       'fleet',
       `import { Redis } from 'ioredis';
 import { FleetOptionsError } from 'rotation-relay';
+import { waitConverged, WAIT_CONVERGED_DEFAULTS } from 'rotation-relay/fleet';
 const redis = new Redis({ lazyConnect: true });
 const error: unknown = await waitConverged({ redis, keyPrefix: 'rotation-relay' }).then(() => undefined, (e: unknown) => e);
 redis.disconnect();
