@@ -19,10 +19,12 @@ ENV NODE_ENV=production \
     ROTATION_RELAY_HEALTH_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-# pg and nodemailer are optional peers of the package; docker-compose's example app runs from this
-# image and uses both, so they are added here at the ranges package.json declares (one home).
+# ioredis is a required peer (the worker and the cache's bus need it; npm installs it for a
+# consumer, but not for the package itself), pg and nodemailer optional ones that docker-compose's
+# example app, which runs from this image, uses: all three at the ranges package.json declares.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund \
+      "ioredis@$(node -p "require('./package.json').peerDependencies.ioredis")" \
       "pg@$(node -p "require('./package.json').peerDependencies.pg")" \
       "nodemailer@$(node -p "require('./package.json').peerDependencies.nodemailer")" \
  && npm cache clean --force

@@ -28,7 +28,7 @@ const TSCONFIG = { compilerOptions: { strict: true, target: 'ES2022', module: 'N
 const PEERS = {
   pg: [repositoryVersion('pg'), repositoryVersion('@types/pg')],
   mailer: [repositoryVersion('nodemailer'), repositoryVersion('@types/nodemailer')],
-  // A dependency of rotation-relay already; an app that builds its own client installs it too.
+  // A required peer: npm installs it with rotation-relay; an app that builds its own client names it too.
   ioredis: [repositoryVersion('ioredis')],
 };
 const PEER_PACKAGES = ['pg', '@types/pg', 'nodemailer', '@types/nodemailer'];

@@ -135,8 +135,8 @@ describe('Dockerfile', () => {
     expect(stages[0]).toMatch(/RUN npm ci\b/);
     expect(stages[0]).toMatch(/RUN npm run build/);
     expect(final).toMatch(/RUN npm ci --omit=dev\b/);
-    // The compose example app runs from this image: the optional peers it imports are installed.
-    for (const peer of ['pg', 'nodemailer']) expect(final).toContain(`"${peer}@$(node -p "require('./package.json').peerDependencies.${peer}")"`);
+    // The worker needs ioredis, the compose example app (run from this image) pg and nodemailer too.
+    for (const peer of ['ioredis', 'pg', 'nodemailer']) expect(final).toContain(`"${peer}@$(node -p "require('./package.json').peerDependencies.${peer}")"`);
     expect(final).toMatch(/COPY --from=\w+ \/app\/dist \.\/dist/);
     expect(final).not.toMatch(/COPY (src|test)\b/);
   });
