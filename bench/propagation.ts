@@ -9,8 +9,23 @@
  *   refresh    = in hand → new value in place and the rotating client switched
  *   end to end = enqueue → switched
  * and per rotation the worker's share = enqueue → PUBLISH confirmed (the worker's outcome).
+ * Those are pooled over (subscriber, rotation). Per rotation, the last of the N instances:
+ *   all delivered = enqueue → the last instance's verified invalidation in hand
+ *   all switched  = enqueue → the last instance switched
+ *   fan-out (last) = the worker's publish script sent (stamped on the worker's Redis connection
+ *                    just before the EVALSHA is written, see support/stamped-worker.ts) → the last
+ *                    instance's verified invalidation in hand
  * Secrets Manager is the latency double (fixed delay, no throughput ceiling) for every N, and
  * moto_server for N = 1 and 10.
+ *
+ * Floors, per N on the double, in the same fleet processes right after our phase at that N (the
+ * subscribers stopped; support/fleet-floors.ts):
+ *   raw fan-out (last) = a bare PUBLISH (stamped just before the call) of a message as long as our
+ *     invalidation → the last of N plain ioredis subscribers (SUBSCRIBE, no SDK, no verification)
+ *     has it; as many publishes as our rotations.
+ *   refresh floor = N bare GetSecretValue by VersionId (as many as our fleet made per rotation),
+ *     each from its own client, a process's calls fired at one moment → each call's answer; as
+ *     many rounds as our rotations.
  *
  * Poll-only baseline: the same subscribers with invalidations off and a poll interval of a few
  * seconds; staleness = AWSCURRENT moved → the subscriber's client switched.
@@ -23,13 +38,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Redis } from 'ioredis';
 import { CACHE_DEFAULTS } from '../src/entry/index.js';
+import type { MessageOutcome } from '../src/relay/worker/handle-message.js';
 import { type MotoHandle, startMoto } from '../test/support/moto-server.js';
 import { MotoSecrets, type TestSecret } from '../test/support/moto-secrets.js';
 import { labelUpdatedEvent } from '../test/support/rotation-events.js';
 import { JsonLineChild, type ChildMessage } from './support/child.js';
 import { now, sleep } from './support/clock.js';
 import { startRelay, type Relay } from './support/relay.js';
+import { stampSends, startStampedWorker, type ScriptSent, type StampedWorker } from './support/stamped-worker.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
 import { DOUBLE_DEFAULTS } from '../test/support/secrets-manager-double.js';
 import { summarize } from './support/stats.js';
@@ -65,6 +83,14 @@ interface Sample {
   switched: boolean;
 }
 
+/** One plain subscriber's receipt of one raw PUBLISH (`seq` numbers the publishes of a phase). */
+interface RawSample {
+  phase: string;
+  subscriber: number;
+  seq: number;
+  receivedAt: number;
+}
+
 interface Backend {
   name: 'double' | 'moto';
   admin: MotoSecrets;
@@ -72,36 +98,39 @@ interface Backend {
   sm: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
 }
 
-/** Samples by version, and promises for "all N subscribers reported version v". */
-class Collector {
-  private readonly byVersion = new Map<string, Sample[]>();
-  private readonly waiters = new Map<string, { count: number; resolve: (samples: Sample[]) => void }>();
+/** Samples by key (a version; a raw publish), and promises for "all N subscribers reported key k". */
+class Collector<T> {
+  private readonly byKey = new Map<string, T[]>();
+  private readonly waiters = new Map<string, { count: number; resolve: (samples: T[]) => void }>();
 
-  add(sample: Sample): void {
-    const list = this.byVersion.get(sample.versionId) ?? [];
+  constructor(private readonly keyOf: (sample: T) => string) {}
+
+  add(sample: T): void {
+    const key = this.keyOf(sample);
+    const list = this.byKey.get(key) ?? [];
     list.push(sample);
-    this.byVersion.set(sample.versionId, list);
-    const waiter = this.waiters.get(sample.versionId);
+    this.byKey.set(key, list);
+    const waiter = this.waiters.get(key);
     if (waiter && list.length >= waiter.count) {
-      this.waiters.delete(sample.versionId);
+      this.waiters.delete(key);
       waiter.resolve(list);
     }
   }
 
-  /** Resolves with every sample of `versionId` once `count` arrived, or with what arrived by the timeout. */
-  waitFor(versionId: string, count: number, timeoutMs: number): Promise<Sample[]> {
+  /** Resolves with every sample of `key` once `count` arrived, or with what arrived by the timeout. */
+  waitFor(key: string, count: number, timeoutMs: number): Promise<T[]> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.waiters.delete(versionId);
-        resolve(this.byVersion.get(versionId) ?? []);
+        this.waiters.delete(key);
+        resolve(this.byKey.get(key) ?? []);
       }, timeoutMs);
-      const done = (samples: Sample[]): void => {
+      const done = (samples: T[]): void => {
         clearTimeout(timer);
         resolve(samples);
       };
-      const have = this.byVersion.get(versionId) ?? [];
+      const have = this.byKey.get(key) ?? [];
       if (have.length >= count) done(have);
-      else this.waiters.set(versionId, { count, resolve: done });
+      else this.waiters.set(key, { count, resolve: done });
     });
   }
 }
@@ -118,8 +147,16 @@ const relay: Relay = await startRelay();
 const children: JsonLineChild[] = [];
 let doubleProcess: JsonLineChild | undefined;
 let moto: MotoHandle | undefined;
-const collector = new Collector();
+const collector = new Collector<Sample>((s) => s.versionId);
+const rawCollector = new Collector<RawSample>((s) => `${s.phase}:${s.seq}`);
+/** By version: when the worker's outcome said published (the script's reply back). */
 const published = new Map<string, number>();
+/** By version: when the worker's publish script was sent, and the message it published (the last send wins: an EVAL after a NOSCRIPT). */
+const scriptSent = new Map<string, ScriptSent>();
+const workers: StampedWorker[] = [];
+const onScriptSent = (sent: ScriptSent): void => {
+  if (sent.versionId !== undefined) scriptSent.set(sent.versionId, sent);
+};
 
 try {
   progress(`starting redis-server, fauxqs, the Secrets Manager double (${delayMs} ms), moto_server and ${PROCESSES} fleet processes`);
@@ -132,7 +169,12 @@ try {
   const hellos = children.map((child) => child.next((m) => m.type === 'hello', 'the fleet process to start', 60_000));
   [moto] = await Promise.all([startMoto(), listening, ...hellos]);
   const doubleEndpoint = String((await listening).endpoint);
-  for (const child of children) child.on('message', (m: ChildMessage) => m.type === 'sample' && collector.add(m as unknown as Sample));
+  for (const child of children) {
+    child.on('message', (m: ChildMessage) => {
+      if (m.type === 'sample') collector.add(m as unknown as Sample);
+      else if (m.type === 'raw-sample') rawCollector.add(m as unknown as RawSample);
+    });
+  }
 
   const largest = Math.max(...PLAN.double.map(([n]) => n ?? 0));
   const capacity = await relay.checkCapacity(largest * 2 + 50);
@@ -187,14 +229,22 @@ try {
     const refresh: number[] = [];
     const endToEnd: number[] = [];
     const publish: number[] = [];
+    // Per rotation, the last of the N instances (what "the fleet has it" waits for).
+    const allDelivered: number[] = [];
+    const allSwitched: number[] = [];
+    const fanOutLast: number[] = [];
+    let messageBytes = 0;
+    let versionId = '';
     const anomalies = { missing: 0, notSwitched: 0, otherTrigger: 0 };
     for (let r = 0; r < WARMUP + rotations; r += 1) {
-      const versionId = await rotate(sm, secret);
+      versionId = await rotate(sm, secret);
       const all = collector.waitFor(versionId, n, CONVERGE_TIMEOUT_MS);
       const enqueuedAt = now();
       await relay.send(labelUpdatedEvent(secret.arn, versionId));
       const samples = await all;
       const publishedAt = published.get(versionId);
+      const sent = scriptSent.get(versionId);
+      if (sent) messageBytes = Buffer.byteLength(sent.message);
       if (r < WARMUP) continue;
       anomalies.missing += n - samples.length;
       if (publishedAt !== undefined) publish.push(publishedAt - enqueuedAt);
@@ -204,6 +254,12 @@ try {
         delivery.push(s.inHandAt - enqueuedAt);
         refresh.push(s.switchedAt - s.inHandAt);
         endToEnd.push(s.switchedAt - enqueuedAt);
+      }
+      if (samples.length > 0) {
+        const lastInHand = Math.max(...samples.map((s) => s.inHandAt));
+        allDelivered.push(lastInHand - enqueuedAt);
+        allSwitched.push(Math.max(...samples.map((s) => s.switchedAt)) - enqueuedAt);
+        if (sent) fanOutLast.push(lastInHand - sent.at);
       }
       if ((r - WARMUP + 1) % Math.max(1, Math.ceil(rotations / 4)) === 0) {
         progress(`${sm.name} N=${n}: ${r - WARMUP + 1}/${rotations} rotations, last end-to-end max ${round(Math.max(...samples.map((s) => s.switchedAt - enqueuedAt)))} ms`);
@@ -217,6 +273,17 @@ try {
     const f = summarize(refresh);
     const e = summarize(endToEnd);
     const p = summarize(publish);
+    const ad = summarize(allDelivered);
+    const as = summarize(allSwitched);
+    const fo = summarize(fanOutLast);
+    // The floors at this N, on the double only: moto_server's reads are its own queue, not a floor.
+    const floors =
+      sm.name === 'double'
+        ? {
+            ...(await rawFanOut(phase, n, rotations, messageBytes)),
+            ...(await refreshFloor(phase, n, Math.max(1, Math.round((stopped.getSecretValue - n) / (WARMUP + rotations))), rotations, sm, secret, versionId)),
+          }
+        : {};
     return {
       subscribers: n,
       secretsManager: sm.name,
@@ -227,12 +294,92 @@ try {
       deliveryP50Ms: d.p50, deliveryP99Ms: d.p99, deliveryMaxMs: d.max,
       refreshP50Ms: f.p50, refreshP99Ms: f.p99, refreshMaxMs: f.max,
       endToEndP50Ms: e.p50, endToEndP99Ms: e.p99, endToEndMaxMs: e.max,
+      allDeliveredP50Ms: ad.p50, allDeliveredP99Ms: ad.p99, allDeliveredMaxMs: ad.max,
+      allSwitchedP50Ms: as.p50, allSwitchedP99Ms: as.p99, allSwitchedMaxMs: as.max,
+      fanOutLastP50Ms: fo.p50, fanOutLastP99Ms: fo.p99, fanOutLastMaxMs: fo.max,
+      fanOutRotations: fo.count,
+      ...floors,
       getSecretValuePerChange: round(perChange, 3),
       // The fleet processes' CPU from "ready" to "stop" (idle heartbeats included), per subscriber
       // and rotation: on 2 cores this is what bounds end to end at large N.
       fleetCpuMsPerChange: round(stopped.cpuMs / (n * (WARMUP + rotations)), 2),
       ...anomalies,
     };
+  }
+
+  /**
+   * The fan-out floor at N: as many plain ioredis subscribers as our fleet, spread the same way
+   * over the same processes, and a bare PUBLISH from this process (where the worker runs) of a
+   * message as long as our invalidation. Per publish: PUBLISH sent → the last subscriber's receipt.
+   */
+  async function rawFanOut(phase: string, n: number, publishes: number, messageBytes: number) {
+    const channel = `bench:raw-fanout:${phase}`;
+    const counts = spread(n, PROCESSES);
+    let first = 0;
+    await Promise.all(
+      counts.map((count, i) => {
+        const command = { cmd: 'raw-start', phase, count, firstIndex: first, url: relay.redis.url, channel };
+        first += count;
+        return children[i]?.request(command, 'raw-ready', 60_000);
+      }),
+    );
+    const publisher = new Redis(relay.redis.url);
+    // Stamped where the worker's publish script is (support/stamped-worker.ts): just before the write.
+    let sentAt = Number.NaN;
+    stampSends(publisher, ['publish'], (_command, at) => (sentAt = at));
+    const last: number[] = [];
+    let missing = 0;
+    let sentBytes = 0;
+    try {
+      await publisher.ping();
+      for (let r = 0; r < WARMUP + publishes; r += 1) {
+        const all = rawCollector.waitFor(`${phase}:${r}`, n, CONVERGE_TIMEOUT_MS);
+        // The sequence number leads, the rest pads to our invalidation's length (ASCII, like it).
+        const message = `${r} `.padEnd(Math.max(messageBytes, 16), 'x');
+        sentBytes = Buffer.byteLength(message);
+        sentAt = Number.NaN;
+        await publisher.publish(channel, message);
+        const receipts = await all;
+        if (r >= WARMUP) {
+          missing += n - receipts.length;
+          if (receipts.length > 0) last.push(Math.max(...receipts.map((s) => s.receivedAt)) - sentAt);
+        }
+        await sleep(100);
+      }
+    } finally {
+      publisher.disconnect();
+      await Promise.all(children.slice(0, counts.length).map((child) => child.request({ cmd: 'raw-stop', phase }, 'raw-stopped', 60_000)));
+    }
+    const l = summarize(last);
+    progress(`raw fan-out N=${n}: ${publishes} publishes of ${sentBytes} bytes (ours: ${messageBytes}), last receipt p50 ${l.p50} / p99 ${l.p99} ms`);
+    return {
+      rawFanOutLastP50Ms: l.p50, rawFanOutLastP99Ms: l.p99, rawFanOutLastMaxMs: l.max,
+      rawPublishes: l.count, rawMessageBytes: sentBytes, invalidationBytes: messageBytes, rawMissing: missing,
+    };
+  }
+
+  /**
+   * The refresh floor at N: `calls` bare GetSecretValue by VersionId per round (as many as our
+   * fleet made per rotation), one client each, spread like the subscribers; per call, the round's
+   * start in its process → the answer.
+   */
+  async function refreshFloor(phase: string, n: number, calls: number, rounds: number, sm: Backend, secret: TestSecret, versionId: string) {
+    const counts = spread(calls, PROCESSES);
+    const used = children.slice(0, counts.length);
+    await Promise.all(counts.map((count, i) => children[i]?.request({ cmd: 'floor-start', phase, count, secretId: secret.arn, sm: sm.sm }, 'floor-ready', 120_000)));
+    const durations: number[] = [];
+    try {
+      for (let r = 0; r < WARMUP + rounds; r += 1) {
+        const replies = await Promise.all(used.map((child) => child.request({ cmd: 'floor-round', phase, round: r, versionId }, 'floor-round', 60_000)));
+        if (r >= WARMUP) for (const reply of replies) durations.push(...(reply.durations as number[]));
+        await sleep(100);
+      }
+    } finally {
+      await Promise.all(used.map((child) => child.request({ cmd: 'floor-stop', phase }, 'floor-stopped', 60_000)));
+    }
+    const f = summarize(durations);
+    progress(`refresh floor N=${n}: ${rounds} rounds of ${calls} GetSecretValue, p50 ${f.p50} / p99 ${f.p99} ms`);
+    return { refreshFloorP50Ms: f.p50, refreshFloorP99Ms: f.p99, refreshFloorMaxMs: f.max, refreshFloorCallsPerRound: calls, refreshFloorRounds: rounds, refreshFloorSamples: f.count };
   }
 
   async function pollPhase(sm: Backend, n: number, rotations: number, intervalMs: number) {
@@ -261,7 +408,11 @@ try {
 
   // Ours, against the double.
   const propagation = [];
-  const doubleWorker = await relay.startWorker(doubleBackend.client, (o) => o.kind === 'published' && published.set(o.versionId, now()));
+  const onOutcome = (o: MessageOutcome): void => {
+    if (o.kind === 'published') published.set(o.versionId, now());
+  };
+  const doubleWorker = await startStampedWorker(relay, doubleBackend.client, onOutcome, onScriptSent);
+  workers.push(doubleWorker);
   for (const [n = 1, rotations = 1] of PLAN.double) propagation.push(await pushPhase(doubleBackend, n, rotations));
 
   // Poll-only baseline, same subscribers and double, invalidations off.
@@ -271,7 +422,8 @@ try {
   await doubleWorker.stop();
 
   // Ours, against moto_server.
-  const motoWorker = await relay.startWorker(motoBackend.client, (o) => o.kind === 'published' && published.set(o.versionId, now()));
+  const motoWorker = await startStampedWorker(relay, motoBackend.client, onOutcome, onScriptSent);
+  workers.push(motoWorker);
   for (const [n = 1, rotations = 1] of PLAN.moto) propagation.push(await pushPhase(motoBackend, n, rotations));
   await motoWorker.stop();
 
@@ -301,6 +453,7 @@ try {
   writeResult(args.out, result);
   progress(`done: ${args.out}`);
 } finally {
+  await Promise.allSettled(workers.map((worker) => worker.stop()));
   await Promise.allSettled(children.map((child) => child.stop()));
   await Promise.allSettled([doubleProcess?.stop(), moto?.stop(), relay.stop()]);
 }

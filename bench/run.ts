@@ -223,6 +223,9 @@ if (fastPublish) {
     fastPublished: fastPublish.fastPublished,
     delayMs: Number(values['delay-ms']),
     enqueueToPublishMs: fastPublish.enqueueToPublishMs,
+    sqsFloorP50Ms: fastPublish.sqsFloorP50Ms,
+    sqsFloorP99Ms: fastPublish.sqsFloorP99Ms,
+    sqsFloor: fastPublish.sqsFloor,
   };
 }
 if (hostile) latest.hostile = hostile.hostile;

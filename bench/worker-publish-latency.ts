@@ -9,8 +9,16 @@
  * propagation bench's "worker's share"). `--fast-publish true` turns ROTATION_RELAY_FAST_PUBLISH
  * on, to compare the two paths under the same load.
  *
+ * On the double, the SQS floor follows in the same run: bare sqs-consumer loops (the worker's
+ * package, bench/support/bare-consumer.ts) with the worker's receive settings (consumers, batch
+ * size, wait time, visibility: the same config) on a fresh queue of the same fauxqs, in this
+ * process as the worker was, get the same number of events one at a time; enqueue → the batch
+ * handler's call (where the worker stamps `receivedAt`) is what any consumer of the queue pays
+ * before the worker's own work starts. The handler only acknowledges the message.
+ *
  * Usage: tsx bench/worker-publish-latency.ts [--quick] [--events N] [--delay-ms N] [--fast-publish true|false] [--out FILE]
  */
+import { randomUUID } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { loadWorkerConfig } from '../src/config/index.js';
 import { createLogger } from '../src/common/logger.js';
@@ -21,11 +29,12 @@ import { RelayFixture } from '../test/support/relay-fixture.js';
 import { labelUpdatedEvent } from '../test/support/rotation-events.js';
 import { RelayWorker } from '../src/relay/worker/relay-worker.js';
 import type { MessageOutcome } from '../src/relay/worker/handle-message.js';
+import { bareConsumerSettings, consumerOptions, createBareConsumers, sqsConsumerVersion, stopBareConsumers, type BareConsumerSettings } from './support/bare-consumer.js';
 import { now, sleep } from './support/clock.js';
-import { startRelay } from './support/relay.js';
+import { startRelay, type Relay } from './support/relay.js';
 import { machine, progressFor, scenarioArgs, writeResult } from './support/scenario.js';
 import { startSecretsManagerDouble } from '../test/support/secrets-manager-double.js';
-import { summarize } from './support/stats.js';
+import { summarize, type Summary } from './support/stats.js';
 
 const args = scenarioArgs('worker-publish-latency', ['events', 'delay-ms', 'fast-publish']);
 const progress = progressFor('worker-publish-latency');
@@ -115,6 +124,8 @@ async function onDouble(delayMs: number): Promise<void> {
       await sleep(200);
       if ((i + 1) % Math.ceil(total / 4) === 0) progress(`${i + 1}/${total} events published`);
     }
+    await worker.stop();
+    const floor = await sqsFloor(relay, { ...config, queueUrl: (await relay.newQueue()).queueUrl }, () => labelUpdatedEvent(secret.arn, randomUUID()));
     const result = {
       scenario: `worker enqueue → PUBLISH and receive → PUBLISH, one rotation at a time (Secrets Manager: latency double, ${delayMs} ms)`,
       quick: args.quick,
@@ -128,12 +139,74 @@ async function onDouble(delayMs: number): Promise<void> {
       describeSecretCalls: double.stats().byOperation.DescribeSecret ?? 0,
       enqueueToPublishMs: summarize(enqueueToPublish),
       publishLatencyMs: summarize(metrics.timings('PublishLatencyMs')),
+      // The SQS floor (see the header): enqueue → receive by bare sqs-consumer loops, same count.
+      sqsFloorP50Ms: floor.enqueueToReceiveMs.p50,
+      sqsFloorP99Ms: floor.enqueueToReceiveMs.p99,
+      sqsFloor: floor,
     };
     writeResult(args.out, result);
-    progress(`enqueue → PUBLISH p50 ${result.enqueueToPublishMs.p50} / p99 ${result.enqueueToPublishMs.p99} ms; done: ${args.out}`);
+    progress(
+      `enqueue → PUBLISH p50 ${result.enqueueToPublishMs.p50} / p99 ${result.enqueueToPublishMs.p99} ms; ` +
+        `SQS floor (enqueue → receive) p50 ${result.sqsFloorP50Ms} / p99 ${result.sqsFloorP99Ms} ms; done: ${args.out}`,
+    );
   } finally {
     await worker.stop();
     secretsClient.destroy();
     await Promise.allSettled([double.stop(), relay.stop()]);
   }
+}
+
+/**
+ * Enqueue → receive on bare sqs-consumer loops with `settings`, `total` events one at a time,
+ * each sent once the previous one is deleted and every loop is back in its long poll. The stamp is
+ * taken when sqs-consumer calls the batch handler, where the worker's intake stamps `receivedAt`.
+ */
+async function sqsFloor(
+  relay: Relay,
+  settings: BareConsumerSettings,
+  body: () => unknown,
+): Promise<{ events: number; received: number; enqueueToReceiveMs: Summary; settings: Record<string, unknown> }> {
+  let receivedAt: number | undefined;
+  let deleted = false;
+  let stopping = false;
+  const consumers = createBareConsumers(
+    bareConsumerSettings(settings),
+    relay.sqs,
+    async (messages) => {
+      receivedAt ??= now();
+      return messages;
+    },
+    // Stopping aborts the idle long polls: not an error.
+    (error) => {
+      if (!stopping) progress(`SQS floor: ${error.message}`);
+    },
+  );
+  for (const consumer of consumers) consumer.on('response_processed', () => (deleted = true));
+  for (const consumer of consumers) consumer.start();
+  const enqueueToReceive: number[] = [];
+  try {
+    await sleep(200); // every loop in its first long poll
+    for (let i = 0; i < total; i += 1) {
+      receivedAt = undefined;
+      deleted = false;
+      const enqueuedAt = now();
+      await relay.send(body());
+      while (receivedAt === undefined) await sleep(1);
+      enqueueToReceive.push((receivedAt as number) - enqueuedAt);
+      // The delete done, and the loop that received back in a long poll (fauxqs wakes waiting
+      // polls when a message arrives, so a longer pause would change nothing).
+      while (!deleted) await sleep(1);
+      await sleep(50);
+    }
+  } finally {
+    stopping = true;
+    await stopBareConsumers(consumers);
+  }
+  progress(`SQS floor: ${total} events received`);
+  return {
+    events: total,
+    received: enqueueToReceive.length,
+    enqueueToReceiveMs: summarize(enqueueToReceive),
+    settings: { sqsConsumer: sqsConsumerVersion(), consumers: settings.consumers, ...consumerOptions(settings), handler: 'acknowledge only (DeleteMessageBatch)' },
+  };
 }

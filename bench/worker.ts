@@ -11,6 +11,14 @@
  * `PublishLatencyMs` metric (SQS receive → PUBLISH), read from its EMF output. A second, smaller
  * burst with the double's delay at 0 ms shows what bounds throughput: the read latency or the CPU.
  *
+ * The floor, in the same run right after the worker: bare sqs-consumer loops (the worker's package
+ * and version, bench/support/bare-consumer-process.ts) as their own compiled process on a fresh
+ * queue of the same fauxqs, with the worker's receive settings (its config, read from the same
+ * environment), whose handler only reads the secret with one DescribeSecret per message on the
+ * same double (same delay) and deletes the message. The same bodies (same burst size and event
+ * mix), measured the same way (idle RSS, events/s from the first send to an empty queue, peak RSS
+ * from /proc). It shows what a consumer of this queue costs before any of the worker's own work.
+ *
  * Usage: tsx bench/worker.ts [--quick] [--events 20000] [--delay-ms 20] [--consumers N] [--fast-publish true|false]
  *        [--cpu-prof-dir DIR] [--node-flags="--max-old-space-size=64"] [--out FILE]
  * (`--consumers` and `--fast-publish` set ROTATION_RELAY_CONSUMERS / ROTATION_RELAY_FAST_PUBLISH, default: the
@@ -18,7 +26,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import { registerCleanup } from '../test/support/cleanup-registry.js';
@@ -26,7 +34,8 @@ import { freePort } from '../test/support/free-port.js';
 import { MotoSecrets, type TestSecret } from '../test/support/moto-secrets.js';
 import type { MotoHandle } from '../test/support/moto-server.js';
 import { rotationEvents } from '../test/support/rotation-events.js';
-import { SETTINGS } from '../src/config/index.js';
+import { loadWorkerConfig, SETTINGS } from '../src/config/index.js';
+import { bareConsumerSettings, consumerOptions, sqsConsumerVersion } from './support/bare-consumer.js';
 import { now, sleep } from './support/clock.js';
 import { cpuSeconds, memoryMb } from './support/proc.js';
 import { startRelay } from './support/relay.js';
@@ -58,6 +67,8 @@ const EVENTS_PER_ROTATION = 4;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the worker is compiled for this run (node_modules is ignored by git and by the linter). */
 const BUILD_DIR = fileURLToPath(new URL('../node_modules/.cache/rotation-relay-bench/dist/', import.meta.url));
+/** Where the floor's process is transpiled for this run. */
+const FLOOR_DIR = fileURLToPath(new URL('../node_modules/.cache/rotation-relay-bench/floor/', import.meta.url));
 
 /**
  * The worker as it runs in production: compiled JavaScript under plain `node`. Compiles src/ with
@@ -78,6 +89,23 @@ async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
   return { args: ['--import', 'tsx', `${ROOT}src/ops/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/ops/cli/main.ts worker (tsx adds its own memory)' };
 }
 
+/**
+ * The floor's process as plain JavaScript under plain node, as the worker runs: tsx (or Node's own
+ * type stripping) would add its own memory to the floor's RSS. Each file is transpiled on its own
+ * (types removed, nothing checked: typecheck does that); the folder's package.json makes them ESM.
+ */
+async function floorCommand(): Promise<string[]> {
+  const { default: ts } = await import('typescript');
+  mkdirSync(FLOOR_DIR, { recursive: true });
+  writeFileSync(`${FLOOR_DIR}package.json`, '{ "type": "module" }\n');
+  for (const name of ['bare-consumer', 'bare-consumer-process']) {
+    const source = readFileSync(`${ROOT}bench/support/${name}.ts`, 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }, fileName: `${name}.ts` });
+    writeFileSync(`${FLOOR_DIR}${name}.js`, outputText);
+  }
+  return [`${FLOOR_DIR}bare-consumer-process.js`];
+}
+
 /** True when dist/ops/cli/main.js exists and is newer than src/ and the build config. */
 function distIsFresh(): boolean {
   const built = statSync(`${ROOT}dist/ops/cli/main.js`, { throwIfNoEntry: false });
@@ -95,9 +123,9 @@ interface WorkerProcess {
   signal(signal: NodeJS.Signals): void;
 }
 
-function startWorkerProcess(args: string[], env: Record<string, string>): WorkerProcess {
+function startWorkerProcess(args: string[], env: Record<string, string>, label = 'bench worker'): WorkerProcess {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const unregister = registerCleanup('bench worker', () => child.kill('SIGKILL'));
+  const unregister = registerCleanup(label, () => child.kill('SIGKILL'));
   const lines = { stdout: [] as string[], stderr: [] as string[] };
   for (const stream of ['stdout', 'stderr'] as const) {
     let pending = '';
@@ -117,6 +145,7 @@ function startWorkerProcess(args: string[], env: Record<string, string>): Worker
 const relay = await startRelay();
 const double = await startSecretsManagerDouble({ delayMs });
 let worker: WorkerProcess | undefined;
+let floor: WorkerProcess | undefined;
 
 /** Runs `fn` over `items`, `parallel` at a time. */
 async function eachParallel<T>(items: T[], parallel: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -152,7 +181,13 @@ try {
 
   const command = await compiled;
   const healthPort = await freePort();
-  worker = startWorkerProcess([...cpuProfArgs, ...nodeFlags, ...command.args], {
+  const awsEnv = {
+    AWS_ENDPOINT_URL_SQS: relay.fauxqs.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: double.endpoint,
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  };
+  const workerEnv = {
     ...relay.env({
       ROTATION_RELAY_METRICS: 'true',
       ROTATION_RELAY_LOG_LEVEL: 'warn',
@@ -161,11 +196,11 @@ try {
       ROTATION_RELAY_HEALTH_PORT: String(healthPort),
       ...workerSettings,
     }),
-    AWS_ENDPOINT_URL_SQS: relay.fauxqs.endpoint,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: double.endpoint,
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-  });
+    ...awsEnv,
+  };
+  // What the worker process reads from that environment: the floor gets the same receive settings.
+  const workerConfig = loadWorkerConfig(workerEnv);
+  worker = startWorkerProcess([...cpuProfArgs, ...nodeFlags, ...command.args], workerEnv);
   const { pid } = worker;
   const readyBy = now() + 60_000;
   for (;;) {
@@ -176,19 +211,22 @@ try {
   }
   progress(`worker (pid ${pid}, ${command.runtime.split(' (')[0]}) ready; idle for ${IDLE_SECONDS} s`);
 
-  await sleep(2_000); // start-up work (module loading, JIT) done
-  const idleCpu0 = cpuSeconds(pid);
-  const idleRss: number[] = [];
-  for (let s = 0; s < IDLE_SECONDS; s += 1) {
-    await sleep(1_000);
-    idleRss.push(memoryMb(pid).rssMb);
-  }
-  const idleCpuPercent = ((cpuSeconds(pid) - idleCpu0) / IDLE_SECONDS) * 100;
-  const idleRssMb = idleRss.reduce((a, b) => a + b, 0) / idleRss.length;
+  /** Mean RSS and CPU of process `pid` over IDLE_SECONDS of long-polling an empty queue. */
+  const idle = async (pid: number) => {
+    await sleep(2_000); // start-up work (module loading, JIT) done
+    const idleCpu0 = cpuSeconds(pid);
+    const idleRss: number[] = [];
+    for (let s = 0; s < IDLE_SECONDS; s += 1) {
+      await sleep(1_000);
+      idleRss.push(memoryMb(pid).rssMb);
+    }
+    return { idleCpuPercent: ((cpuSeconds(pid) - idleCpu0) / IDLE_SECONDS) * 100, idleRssMb: idleRss.reduce((a, b) => a + b, 0) / idleRss.length };
+  };
+  const { idleCpuPercent, idleRssMb } = await idle(pid);
   progress(`idle: RSS ${round(idleRssMb)} MB, CPU ${round(idleCpuPercent, 2)} %`);
 
-  /** Enqueues `events` as fast as SQS takes them and waits until the queue is empty. */
-  const burst = async (events: unknown[], label: string, deadlineS: number) => {
+  /** Enqueues `events` as fast as SQS takes them and waits until the queue is empty; `pid` is the consumer's process. */
+  const burst = async (pid: number, events: unknown[], label: string, deadlineS: number) => {
     double.resetStats();
     const cpu0 = cpuSeconds(pid);
     const started = now();
@@ -235,22 +273,42 @@ try {
       eventsPerSec: Math.round((events.length - left) / seconds),
       cpuPercent: round(((cpuSeconds(pid) - cpu0) / seconds) * 100),
       rssMeanMb: round(rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length)),
-      // The worker's reads during the burst: one per invalidating event without sharing.
+      // The consumer's reads during the burst: for the worker, one per invalidating event without
+      // sharing; for the floor, one per message.
       describeSecretCalls: double.stats().byOperation.DescribeSecret ?? 0,
     };
   };
 
-  const main = await burst(bodies, `burst (${delayMs} ms reads)`, DRAIN_DEADLINE_S.main);
+  const main = await burst(pid, bodies, `burst (${delayMs} ms reads)`, DRAIN_DEADLINE_S.main);
   const { peakRssMb } = memoryMb(pid);
   progress(`${main.eventsPerSec} events/s at ${delayMs} ms per DescribeSecret; now the same at 0 ms`);
   double.setDelay(0);
   // What an unfinished first burst left behind must not count for the second one.
   if (!main.complete) await relay.sqs.send(new PurgeQueueCommand({ QueueUrl: relay.queue.queueUrl }));
-  const zero = await burst(zeroDelayBodies, 'burst (0 ms reads)', DRAIN_DEADLINE_S.zero);
+  const zero = await burst(pid, zeroDelayBodies, 'burst (0 ms reads)', DRAIN_DEADLINE_S.zero);
   double.setDelay(delayMs);
 
   worker.signal('SIGTERM');
   await worker.exited;
+
+  // The floor, now that the worker is gone (it would share the two cores). A fresh queue: the
+  // worker's aborted long polls may stay registered in fauxqs and swallow messages.
+  const floorQueue = await relay.newQueue();
+  const floorSettings = bareConsumerSettings({ ...workerConfig, queueUrl: floorQueue.queueUrl });
+  floor = startWorkerProcess([...(await floorCommand()), JSON.stringify(floorSettings)], { AWS_REGION: relay.fauxqs.region, ...awsEnv }, 'bench worker floor');
+  const floorReadyBy = now() + 30_000;
+  while (!floor.stdout.some((line) => line.startsWith('{"type":"ready"'))) {
+    if (now() > floorReadyBy) throw new Error(`floor not ready after 30 s: ${floor.stderr.slice(-5).join(' | ')}`);
+    await sleep(50);
+  }
+  progress(`floor (bare sqs-consumer ${sqsConsumerVersion()}, pid ${floor.pid}, ${floorSettings.consumers} consumers) ready; idle for ${IDLE_SECONDS} s`);
+  const floorIdle = await idle(floor.pid);
+  const floorMain = await burst(floor.pid, bodies, `floor burst (${delayMs} ms reads)`, DRAIN_DEADLINE_S.main);
+  const floorPeakRssMb = memoryMb(floor.pid).peakRssMb;
+  floor.signal('SIGTERM');
+  await floor.exited;
+  const stoppedLine = floor.stdout.find((line) => line.startsWith('{"type":"stopped"'));
+  const floorCounts = stoppedLine ? (JSON.parse(stoppedLine) as { acked: number; failed: number }) : undefined;
   // PublishLatencyMs (SQS receive → PUBLISH) from the EMF documents written during the main burst.
   const latencies: number[] = [];
   const totals: Record<string, number> = {};
@@ -301,12 +359,42 @@ try {
         publishErrors: totals.PublishErrors ?? 0,
       },
       zeroDelay: { ...zeroFigures, rotations: zeroDelayRotations },
+      // The floor: a bare sqs-consumer process on the same burst (see the header).
+      floor: {
+        eventsPerSecond: floorMain.eventsPerSec,
+        peakRssMb: round(floorPeakRssMb),
+        idleRssMb: round(floorIdle.idleRssMb),
+        idleCpuPercent: round(floorIdle.idleCpuPercent, 2),
+        events: floorMain.events,
+        handled: floorMain.handled,
+        complete: floorMain.complete,
+        seconds: floorMain.seconds,
+        enqueueSeconds: floorMain.enqueueSeconds,
+        cpuPercent: floorMain.cpuPercent,
+        rssMeanMb: floorMain.rssMeanMb,
+        describeSecretCalls: floorMain.describeSecretCalls,
+        // Its own count of deleted messages and of messages whose DescribeSecret failed (not deleted).
+        acked: floorCounts?.acked ?? null,
+        failed: floorCounts?.failed ?? null,
+        runtime: 'node bare-consumer-process.js (bench/support, transpiled)',
+        settings: {
+          sqsConsumer: sqsConsumerVersion(),
+          consumers: floorSettings.consumers,
+          ...consumerOptions(floorSettings),
+          handler: 'one DescribeSecret per message (the secret named in the body), then DeleteMessageBatch of the batch',
+          describeSecretDelayMs: delayMs,
+        },
+      },
     },
   };
   writeResult(args.out, result);
-  progress(`${main.eventsPerSec} events/s (${zero.eventsPerSec} at 0 ms), p99 ${latency.p99} ms, peak RSS ${result.worker.rssPeakMb} MB; done: ${args.out}`);
+  progress(
+    `${main.eventsPerSec} events/s (${zero.eventsPerSec} at 0 ms), p99 ${latency.p99} ms, peak RSS ${result.worker.rssPeakMb} MB; ` +
+      `floor ${floorMain.eventsPerSec} events/s, peak RSS ${result.worker.floor.peakRssMb} MB; done: ${args.out}`,
+  );
 } finally {
   worker?.signal('SIGKILL');
+  floor?.signal('SIGKILL');
   await Promise.allSettled([double.stop(), relay.stop()]);
 }
 process.exit(0);

@@ -1,21 +1,27 @@
 /**
  * One app instance of the rotation soak, as its own process: pg, Redis and SMTP traffic at a fixed
- * pace, with pools that open new connections often (pg: a connection serves 3 queries; SMTP: a
- * pooled connection sends 5 messages), configured by SOAK_APP_CONFIG (JSON).
+ * pace (one loop per kind, or only the kinds `kinds` names), configured by SOAK_APP_CONFIG (JSON).
+ * The pg pool opens new connections often (a connection serves 3 queries), so every rotation meets
+ * new logins. The SMTP pool keeps its connections (`smtp.maxMessages`, set by soak.ts): a new SMTP
+ * connection waits about 100 ms for the test server's greeting, and recycling one every few
+ * messages made the soak's latency tail that wait and nothing else.
  *
  * Three modes, same traffic:
  * - `ours`: the subscriber SDK — a CredentialCache on the invalidation channel and the rotating
  *   pg pool, ioredis client and nodemailer transport.
- * - `poll`: what apps do without it — the same cache with invalidations off and a 30 s poll, and
- *   the plain clients reading the polled value: pg asks for the password on every new connection,
- *   the Redis client's password and the SMTP transport are replaced when the poll finds a change.
- *   No retry on an authentication failure.
+ * - `poll`: what apps do without it — the same cache with invalidations off and a poll every
+ *   `pollIntervalMs` (±10 % jitter, the cache's default), and the plain clients reading the polled
+ *   value: pg asks for the password on every new connection, the Redis client's password and the
+ *   SMTP transport are replaced when the poll finds a change. No retry on an authentication failure.
  * - `peer`: PostgreSQL only, through the AWS Advanced NodeJS Wrapper's Secrets Manager plugin
  *   (soak-peer-pg.ts), which reads Secrets Manager itself: no CredentialCache in this mode.
+ * `ours` with `kinds: ['pg']` is the peer's work done by the SDK (the pg-only phase): only the pg
+ * loop, and a cache holding only the pg secret.
  *
  * In `ours` and `poll`, counts GetSecretValue calls per secret with SDK middleware (Secrets
  * Manager reads per rotation); the peer's own SDK client is out of reach, soak.ts counts its reads
- * in the aws-proxy-double (test/support) in front of moto_server.
+ * in the aws-proxy-double (test/support) in front of moto_server, and counts the pg-only and
+ * poll-only phases' reads there too (their `aws.endpoint` is that proxy).
  * Prints JSON lines: `ready`, `rotated` (per secret change it holds, with the time), and on
  * `{"cmd":"stop"}` a `summary` with every operation as [kind, startedAt, latencyMs, ok] and the
  * first failures' messages (client messages, never a credential).
@@ -27,20 +33,24 @@ import { now, sleep } from './clock.js';
 export interface SoakAppConfig {
   instanceId: string;
   mode: 'ours' | 'poll' | 'peer';
+  /** `ours` only: the loops to run and the secrets the cache holds. @defaultValue all three */
+  kinds?: SoakKind[];
   pollIntervalMs: number;
   aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   bus: { url: string; signingKeys: string[] };
   secrets: { db: string; cache: string; mail: string };
   pg: { host: string; port: number; database: string };
   redis: { host: string; port: number };
-  smtp: { host: string; port: number };
+  /** nodemailer pool settings besides the address: soak.ts reports them with the result. */
+  smtp: { host: string; port: number; maxConnections: number; maxMessages: number };
   /** Pause after each operation, per kind (one loop per kind). */
   pauseMs: { pg: number; redis: number; smtp: number };
   /** An operation slower than this counts as failed (a request a user gave up on). */
   timeoutMs: number;
 }
 
-type Kind = 'pg' | 'redis' | 'smtp';
+export type SoakKind = 'pg' | 'redis' | 'smtp';
+type Kind = SoakKind;
 const KINDS: Kind[] = ['pg', 'redis', 'smtp'];
 /** A pg connection serves this many queries, then a new one is opened (pools that recycle often). */
 const QUERIES_PER_CONNECTION = 3;
@@ -51,6 +61,7 @@ const print = (line: Record<string, unknown>): void => {
 };
 
 const reads: Record<string, number> = {};
+const kinds = new Set<Kind>(config.kinds ?? KINDS);
 
 // Each mode imports only the libraries it uses: four processes importing the SDK, ioredis and
 // nodemailer for nothing cost the peer's phase seconds of start-up on a loaded 2-core machine.
@@ -69,12 +80,14 @@ async function startCache(): Promise<CredentialCache> {
     },
     { step: 'initialize', name: 'soakCountReads' },
   );
+  // Only the secrets this instance's loops use: the pg-only phase holds the pg secret alone, as the peer does.
+  const secrets = {
+    ...(kinds.has('pg') ? { db: { secretId: config.secrets.db, json: true } } : {}),
+    ...(kinds.has('redis') ? { cache: { secretId: config.secrets.cache, json: true } } : {}),
+    ...(kinds.has('smtp') ? { mail: { secretId: config.secrets.mail, json: true } } : {}),
+  };
   const cache = createCredentialCache({
-    secrets: {
-      db: { secretId: config.secrets.db, json: true },
-      cache: { secretId: config.secrets.cache, json: true },
-      mail: { secretId: config.secrets.mail, json: true },
-    },
+    secrets,
     ...(config.mode === 'ours' ? { redis: { url: config.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: config.bus.signingKeys } : {}),
     pollIntervalMs: config.pollIntervalMs,
     secretsClient: client,
@@ -89,7 +102,15 @@ interface Creds {
   password: string;
 }
 const pgOptions = { host: config.pg.host, port: config.pg.port, database: config.pg.database, max: 4, idleTimeoutMillis: 1_000, maxUses: QUERIES_PER_CONNECTION };
-const smtpOptions = { host: config.smtp.host, port: config.smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 2, maxMessages: 5 } as const;
+const smtpOptions = {
+  host: config.smtp.host,
+  port: config.smtp.port,
+  secure: false,
+  ignoreTLS: true,
+  pool: true,
+  maxConnections: config.smtp.maxConnections,
+  maxMessages: config.smtp.maxMessages,
+} as const;
 const mail = (i: number) => ({ from: 'app@example.test', to: 'ops@example.test', subject: `${config.instanceId} ${i}`, text: 'hi' });
 
 interface Clients {
@@ -97,16 +118,19 @@ interface Clients {
   close(): Promise<void>;
 }
 
-/** The load's three operations, the same for our clients and plain ones (the mailer is looked up per call: poll-only replaces it). */
+/**
+ * The load's operations, the same for our clients and plain ones (the mailer is looked up per
+ * call: poll-only replaces it). A client left out has no operation, so its loop does not run.
+ */
 function operationsOn(
-  pool: { query(sql: string): Promise<unknown> },
-  redis: { set(key: string, value: string): Promise<unknown> },
-  mailer: () => { sendMail(message: ReturnType<typeof mail>): Promise<unknown> },
+  pool: { query(sql: string): Promise<unknown> } | undefined,
+  redis: { set(key: string, value: string): Promise<unknown> } | undefined,
+  mailer: (() => { sendMail(message: ReturnType<typeof mail>): Promise<unknown> }) | undefined,
 ): Clients['operation'] {
   return {
-    pg: () => pool.query('SELECT 1'),
-    redis: (i) => redis.set(`${config.instanceId}:k`, String(i)),
-    smtp: (i) => mailer().sendMail(mail(i)),
+    ...(pool ? { pg: () => pool.query('SELECT 1') } : {}),
+    ...(redis ? { redis: (i: number) => redis.set(`${config.instanceId}:k`, String(i)) } : {}),
+    ...(mailer ? { smtp: (i: number) => mailer().sendMail(mail(i)) } : {}),
   };
 }
 
@@ -116,13 +140,13 @@ async function ours(cache: CredentialCache): Promise<Clients> {
     import('../../src/entry/pg.js'),
     import('../../src/entry/redis.js'),
   ]);
-  const pool = createRotatingPgPool(cache, 'db', pgOptions);
-  const redis = createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port });
-  const mailer = createRotatingMailer(cache, 'mail', smtpOptions);
+  const pool = kinds.has('pg') ? createRotatingPgPool(cache, 'db', pgOptions) : undefined;
+  const redis = kinds.has('redis') ? createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port }) : undefined;
+  const mailer = kinds.has('smtp') ? createRotatingMailer(cache, 'mail', smtpOptions) : undefined;
   return {
-    operation: operationsOn(pool, redis, () => mailer),
+    operation: operationsOn(pool, redis, mailer && (() => mailer)),
     close: async () => {
-      await Promise.allSettled([pool.end(), redis.quit(), mailer.close()]);
+      await Promise.allSettled([pool?.end(), redis?.quit(), mailer?.close()]);
     },
   };
 }
@@ -141,7 +165,9 @@ async function pollOnly(cache: CredentialCache): Promise<Clients> {
     if (event.name === 'mail') {
       const old = mailer;
       mailer = transport();
-      old.close();
+      // Later, not now: close() fails a message still queued on it ("Connection pool was closed"),
+      // a failure of the swap, not of the stale password. Every send begun on it has ended by then.
+      setTimeout(() => old.close(), config.timeoutMs).unref();
     }
   });
   return {

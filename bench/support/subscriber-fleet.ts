@@ -12,6 +12,13 @@
  *   (`cpuMs`: this process's CPU time from "ready" to "stop")
  * Messages (JSON lines on stdout), one per subscriber and rotation:
  *   {"type":"sample","phase","subscriber","versionId","trigger","inHandAt","switchedAt","switched"}
+ * The floors (fleet-floors.ts) run in the same processes, between phases:
+ *   {"cmd":"raw-start","phase","count","firstIndex","url","channel"} → {"type":"raw-ready",…};
+ *     then one {"type":"raw-sample","phase","subscriber","seq","receivedAt"} per subscriber and PUBLISH
+ *   {"cmd":"raw-stop","phase"}                     → {"type":"raw-stopped","phase"}
+ *   {"cmd":"floor-start","phase","count","secretId","sm"} → {"type":"floor-ready",…}
+ *   {"cmd":"floor-round","phase","round","versionId"} → {"type":"floor-round","phase","round","durations":[ms…]}
+ *   {"cmd":"floor-stop","phase"}                   → {"type":"floor-stopped","phase"}
  *
  * Timing, measured from the outside through public APIs only: the cache is given a clock
  * (`now`, a documented option) that reads `performance.timeOrigin + performance.now()`, the same
@@ -31,6 +38,7 @@ import { createRotatingPgPool, type RotatingPgPool } from '../../src/entry/pg.js
 import { createCredentialCache, type CredentialCache, type RotatedEvent } from '../../src/entry/index.js';
 import { SECRETS_CLIENT_SETTINGS } from '../../src/sdk/cache/index.js';
 import { now } from './clock.js';
+import { isFloorCommand, runFloorCommand, type FloorCommand } from './fleet-floors.js';
 
 interface StartCommand {
   cmd: 'start';
@@ -45,7 +53,7 @@ interface StartCommand {
   pollIntervalMs?: number;
 }
 
-type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'stop'; phase: string };
+type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'stop'; phase: string } | FloorCommand;
 
 interface Subscriber {
   cache: CredentialCache;
@@ -180,7 +188,13 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (!line.trim()) return;
   const command = JSON.parse(line) as Command;
-  const run = command.cmd === 'start' ? start(command) : command.cmd === 'stop' ? stop(command.phase) : Promise.resolve(print({ type: 'reads', phase: command.phase, getSecretValue: reads }));
+  const run = isFloorCommand(command)
+    ? runFloorCommand(command, print, printSample)
+    : command.cmd === 'start'
+      ? start(command)
+      : command.cmd === 'stop'
+        ? stop(command.phase)
+        : Promise.resolve(print({ type: 'reads', phase: command.phase, getSecretValue: reads }));
   run.catch((error: unknown) => print({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
 });
 lines.on('close', () => process.exit(0));

@@ -48,6 +48,15 @@ const Latest = z.object({
         missing: z.number().int(),
         notSwitched: z.number().int(),
         otherTrigger: z.number().int(),
+        // The last of N per rotation, and the fan-out from the worker's PUBLISH (issue 16).
+        allDeliveredP99Ms: nonNegative,
+        allSwitchedP50Ms: nonNegative,
+        allSwitchedP99Ms: nonNegative,
+        allSwitchedMaxMs: nonNegative,
+        fanOutLastP99Ms: nonNegative,
+        // The floors, measured on the double rows only.
+        rawFanOutLastP99Ms: nonNegative.optional(),
+        refreshFloorP99Ms: nonNegative.optional(),
       }),
     )
     .min(1),
@@ -64,6 +73,13 @@ const Latest = z.object({
     baselineFailed: z.number().int(),
     peerOperations: z.number().int().positive(),
     peerFailed: z.number().int(),
+    pgOnlyOperations: z.number().int().positive(),
+    pgOnlyFailed: z.number().int(),
+    pgOnlyRotations: z.number().int().positive(),
+    peerRotations: z.number().int().positive(),
+    baselineReads: z.number().int(),
+    baselinePollsPerInstance: nonNegative,
+    rotationOverSteadyP99ByKind: z.record(z.string(), nonNegative.nullable()),
   }),
   worker: z.object({
     events: z.number().int().positive(),
@@ -73,8 +89,15 @@ const Latest = z.object({
     rssPeakMb: z.number().positive(),
     idleRssMb: z.number().positive(),
     bothBursts: z.object({ publishErrors: z.number().int() }),
+    floor: z.object({ eventsPerSecond: z.number().positive(), peakRssMb: z.number().positive(), events: z.number().int().positive(), complete: z.boolean() }),
   }),
-  fastPublish: z.object({ events: z.number().int().positive(), published: z.number().int(), fastPublished: z.number().int(), enqueueToPublishMs: z.object({ p99: nonNegative }) }),
+  fastPublish: z.object({
+    events: z.number().int().positive(),
+    published: z.number().int(),
+    fastPublished: z.number().int(),
+    enqueueToPublishMs: z.object({ p99: nonNegative }),
+    sqsFloorP99Ms: nonNegative,
+  }),
   hostile: z.object({
     delayMs: nonNegative,
     floods: z
@@ -94,7 +117,7 @@ const Latest = z.object({
       .length(2),
   }),
   getSecretValuePerChange: nonNegative,
-  targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable() })).min(1),
+  targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable(), ours: finite.nullable().optional(), floor: finite.nullable().optional() })).min(1),
 });
 
 describe('npm run bench -- --quick', () => {
@@ -148,11 +171,31 @@ describe('npm run bench -- --quick', () => {
     expect(latest.getSecretValuePerChange).toBe(1);
   });
 
+  it('measures the floors beside our figures in the same run (issue 16): raw fan-out and bare reads on every double row, a bare consumer, SQS', () => {
+    const latest = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    for (const row of latest.propagation.filter((r) => r.secretsManager === 'double')) {
+      expect({ n: row.subscribers, raw: typeof row.rawFanOutLastP99Ms, refresh: typeof row.refreshFloorP99Ms }).toEqual({ n: row.subscribers, raw: 'number', refresh: 'number' });
+    }
+    expect(latest.worker.floor.complete).toBe(true);
+    // Every latency or throughput target names its floor, measured in this run.
+    const withFloor = latest.targets.filter((t) => t.floor !== undefined);
+    expect(withFloor.length).toBeGreaterThanOrEqual(5);
+    expect(withFloor.filter((t) => t.floor === null).map((t) => t.what)).toEqual([]);
+  });
+
   it('the soak: no failed operation for us, failures for poll-only and for the peer', () => {
     const { soak } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
     expect(soak.failed).toBe(0);
     expect(soak.baselineFailed).toBeGreaterThan(0);
     expect(soak.peerFailed).toBeGreaterThan(0);
+  });
+
+  it('the soak compares like with like: our pg-only phase did the peer’s rotations without a failure, and poll-only really polled', () => {
+    const { soak } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect(soak.pgOnlyRotations).toBe(soak.peerRotations);
+    expect(soak.pgOnlyFailed).toBe(0);
+    expect(soak.baselineReads).toBeGreaterThan(0);
+    expect(soak.baselinePollsPerInstance).toBeGreaterThanOrEqual(2);
   });
 
   it('the worker drained its burst without a publish error', () => {
