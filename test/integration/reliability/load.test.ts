@@ -44,8 +44,8 @@ const PREFIX = 'rotation-relay';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DOUBLE = `${ROOT}test/support/secrets-manager-double.ts`;
-const FLEET = fileURLToPath(new URL('./load/subscriber-fleet.ts', import.meta.url));
-const QUEUE = fileURLToPath(new URL('./load/fauxqs-process.ts', import.meta.url));
+const FLEET = fileURLToPath(new URL('../../support/load/subscriber-fleet.ts', import.meta.url));
+const QUEUE = fileURLToPath(new URL('../../support/load/fauxqs-process.ts', import.meta.url));
 
 /**
  * Load: SIZE.subscribers subscriber connections on one Redis (raw ioredis subscribers verifying
