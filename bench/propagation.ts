@@ -187,7 +187,7 @@ try {
   const doubleBackend = backend('double', doubleEndpoint, DOUBLE_DEFAULTS.region, { accessKeyId: 'double', secretAccessKey: 'double' });
   const motoBackend = backend('moto', moto.endpoint, moto.region, { ...moto.credentials });
 
-  async function startFleet(phase: string, n: number, secret: TestSecret, sm: Backend, mode: 'push' | 'poll', pollIntervalMs?: number): Promise<void> {
+  async function startFleet(phase: string, n: number, secret: TestSecret, sm: Backend, mode: 'push' | 'poll', pollIntervalMs?: number, refreshStartQuietMs?: number): Promise<void> {
     const counts = spread(n, PROCESSES);
     let first = 0;
     await Promise.all(
@@ -196,6 +196,7 @@ try {
           cmd: 'start', phase, count, firstIndex: first, mode, secretId: secret.arn, sm: sm.sm,
           bus: { url: relay.redis.url, signingKeys: relay.signingKeys },
           ...(pollIntervalMs !== undefined ? { pollIntervalMs } : {}),
+          ...(refreshStartQuietMs !== undefined ? { refreshStartQuietMs } : {}),
         };
         first += count;
         return children[i]?.request(command, 'ready', 180_000);
@@ -219,11 +220,15 @@ try {
     return versionId;
   }
 
-  async function pushPhase(sm: Backend, n: number, rotations: number) {
-    const phase = `push-${sm.name}-${n}`;
+  /**
+   * Our fleet at N through `rotations` rotations. `refreshStartQuietMs` overrides the caches'
+   * default (the order comparison below); the floors run only for the default.
+   */
+  async function pushPhase(sm: Backend, n: number, rotations: number, refreshStartQuietMs?: number) {
+    const phase = `push-${sm.name}-${n}${refreshStartQuietMs === undefined ? '' : `-quiet${refreshStartQuietMs}`}`;
     const secret = await sm.admin.create(`bench/propagation-${sm.name}-${n}-${randomBytes(3).toString('hex')}`, rdsValue());
     const started = now();
-    await startFleet(phase, n, secret, sm, 'push');
+    await startFleet(phase, n, secret, sm, 'push', undefined, refreshStartQuietMs);
     progress(`${sm.name} N=${n}: ${n} subscribers ready in ${Math.round(now() - started)} ms; ${rotations} rotations (+${WARMUP} warm-up)`);
     const delivery: number[] = [];
     const refresh: number[] = [];
@@ -278,7 +283,7 @@ try {
     const fo = summarize(fanOutLast);
     // The floors at this N, on the double only: moto_server's reads are its own queue, not a floor.
     const floors =
-      sm.name === 'double'
+      sm.name === 'double' && refreshStartQuietMs === undefined
         ? {
             ...(await rawFanOut(phase, n, rotations, messageBytes)),
             ...(await refreshFloor(phase, n, Math.max(1, Math.round((stopped.getSecretValue - n) / (WARMUP + rotations))), rotations, sm, secret, versionId)),
@@ -287,6 +292,7 @@ try {
     return {
       subscribers: n,
       secretsManager: sm.name,
+      refreshStartQuietMs: refreshStartQuietMs ?? CACHE_DEFAULTS.refreshStartQuietMs,
       processes: Math.min(PROCESSES, n),
       rotations,
       samples: endToEnd.length,
@@ -414,6 +420,10 @@ try {
   const doubleWorker = await startStampedWorker(relay, doubleBackend.client, onOutcome, onScriptSent);
   workers.push(doubleWorker);
   for (const [n = 1, rotations = 1] of PLAN.double) propagation.push(await pushPhase(doubleBackend, n, rotations));
+  // Both orders at the largest N (issue 16): refreshes started on the next turn after each
+  // invalidation (refreshStartQuietMs 0, the order before the start gate) against the default.
+  const [orderN = 1, orderRotations = 1] = PLAN.double.find(([n]) => n === largest) ?? [];
+  const nextTurn = await pushPhase(doubleBackend, orderN, orderRotations, 0);
 
   // Poll-only baseline, same subscribers and double, invalidations off.
   const pollRuns = [];
@@ -438,6 +448,8 @@ try {
     processes: PROCESSES,
     warmupRotations: WARMUP,
     propagation,
+    /** The largest double row again with refreshes started on the next turn (refreshStartQuietMs 0). */
+    refreshStartNextTurn: nextTurn,
     pollBaseline: {
       intervalMs: PLAN.poll.intervalMs,
       jitter: CACHE_DEFAULTS.pollJitter,

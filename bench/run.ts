@@ -182,6 +182,7 @@ const latest: Latest = {
 if (propagation) {
   latest.double = propagation.double;
   latest.propagation = propagation.propagation;
+  latest.refreshStartNextTurn = propagation.refreshStartNextTurn;
   latest.pollBaseline = propagation.pollBaseline;
   latest.getSecretValuePerChange = Math.max(...(latest.propagation ?? []).map((r) => r.getSecretValuePerChange));
 }

@@ -29,6 +29,8 @@ export interface PropagationRow {
   missing: number;
   notSwitched: number;
   otherTrigger: number;
+  /** The caches' refreshStartQuietMs in this phase. */
+  refreshStartQuietMs?: number;
   /** Per rotation, the last of the N instances (enqueue → in hand / switched); p50 / p99 / max over rotations. */
   allDeliveredP50Ms?: number;
   allDeliveredP99Ms?: number;
@@ -175,6 +177,8 @@ export interface Latest {
   soakSetup?: { instances: number; windowMs: number };
   workerRuntime?: string;
   propagation?: PropagationRow[];
+  /** The largest double row again with refreshes started on the next turn (refreshStartQuietMs 0). */
+  refreshStartNextTurn?: PropagationRow;
   pollBaseline?: PollBaseline;
   soak?: Soak;
   worker?: Worker;
@@ -422,6 +426,21 @@ export function markdown(latest: Latest): string {
         `| ${r.subscribers} | ${r.secretsManager} | ${ms(r.allDeliveredP50Ms)} / ${ms(r.allDeliveredP99Ms)} / ${ms(r.allDeliveredMaxMs)} | ${ms(r.allSwitchedP50Ms)} / ${ms(r.allSwitchedP99Ms)} / ${ms(r.allSwitchedMaxMs)} | ` +
           `${ms(r.fanOutLastP50Ms)} / ${ms(r.fanOutLastP99Ms)} / ${ms(r.fanOutLastMaxMs)} | ${ms(r.rawFanOutLastP50Ms)} / ${ms(r.rawFanOutLastP99Ms)} / ${ms(r.rawFanOutLastMaxMs)} | ${ms(r.refreshP99Ms)} | ${ms(r.refreshFloorP50Ms)} / ${ms(r.refreshFloorP99Ms)} |`,
       );
+    }
+    const other = latest.refreshStartNextTurn;
+    const same = other && latest.propagation.find((r) => r.secretsManager === 'double' && r.subscribers === other.subscribers && r.refreshStartQuietMs !== other.refreshStartQuietMs);
+    if (other && same) {
+      out.push(
+        '',
+        `When refreshes start, N = ${other.subscribers}, both orders in this run: the default holds the refreshes invalidations ask for until the process has asked for none for \`refreshStartQuietMs\` ` +
+          '(at most 20 ms after the first), so every co-located cache has its message before any GetSecretValue spends CPU; 0 starts each on the next turn of the event loop. All in ms.',
+        '',
+        '| refreshStartQuietMs | all delivered p50 / p99 | fan-out p50 / p99 | refresh p50 / p99 | all switched p50 / p99 | per instance end to end p50 / p99 |',
+        '| ---: | --- | --- | --- | --- | --- |',
+      );
+      for (const r of [same, other]) {
+        out.push(`| ${r.refreshStartQuietMs ?? '?'} | ${ms(r.allDeliveredP50Ms)} / ${ms(r.allDeliveredP99Ms)} | ${ms(r.fanOutLastP50Ms)} / ${ms(r.fanOutLastP99Ms)} | ${ms(r.refreshP50Ms)} / ${ms(r.refreshP99Ms)} | ${ms(r.allSwitchedP50Ms)} / ${ms(r.allSwitchedP99Ms)} | ${ms(r.endToEndP50Ms)} / ${ms(r.endToEndP99Ms)} |`);
+      }
     }
     const anomalies = latest.propagation.reduce((a, r) => a + r.missing + r.notSwitched + r.otherTrigger, 0);
     out.push('', `Subscribers that did not report a rotation, reported it without the client switched, or got it by another trigger than the invalidation: ${anomalies}.`, '');

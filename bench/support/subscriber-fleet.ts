@@ -51,6 +51,8 @@ interface StartCommand {
   sm: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   bus?: { url: string; signingKeys: string[] };
   pollIntervalMs?: number;
+  /** The caches' `refreshStartQuietMs` (the default when absent). */
+  refreshStartQuietMs?: number;
 }
 
 type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'stop'; phase: string } | FloorCommand;
@@ -129,6 +131,7 @@ async function startOne(command: StartCommand, index: number): Promise<Subscribe
       ? { redis: { url: command.bus.url, cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: command.bus.signingKeys }
       : {}),
     ...(command.pollIntervalMs !== undefined ? { pollIntervalMs: command.pollIntervalMs } : {}),
+    ...(command.refreshStartQuietMs !== undefined ? { refreshStartQuietMs: command.refreshStartQuietMs } : {}),
     secretsClient: client,
     now: () => (lastClock = now()),
   });

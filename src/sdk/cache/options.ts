@@ -21,6 +21,7 @@ export const CACHE_DEFAULTS = {
   missedByEventsGraceMs: 60_000,
   maxAgeMs: DEFAULT_MAX_AGE_MS,
   clockSkewToleranceMs: DEFAULT_CLOCK_SKEW_TOLERANCE_MS,
+  refreshStartQuietMs: 2,
   refreshBudget: {
     burst: DEFAULT_REFRESH_LIMITS.burst,
     refillIntervalMs: DEFAULT_REFRESH_LIMITS.refillIntervalMs,
@@ -60,6 +61,7 @@ export interface ResolvedCacheOptions {
   missedByEventsGraceMs: number;
   maxAgeMs: number;
   clockSkewToleranceMs: number;
+  refreshStartQuietMs: number;
   refreshBudget: ResolvedRefreshBudget;
   signingKeys: readonly string[];
   presence: ResolvedPresenceOptions | undefined;
@@ -105,6 +107,7 @@ export function resolveCacheOptions(options: CredentialCacheOptions): ResolvedCa
     missedByEventsGraceMs: nonNegative('missedByEventsGraceMs', options.missedByEventsGraceMs ?? CACHE_DEFAULTS.missedByEventsGraceMs),
     maxAgeMs: positive('maxAgeMs', options.maxAgeMs ?? CACHE_DEFAULTS.maxAgeMs),
     clockSkewToleranceMs: nonNegative('clockSkewToleranceMs', options.clockSkewToleranceMs ?? CACHE_DEFAULTS.clockSkewToleranceMs),
+    refreshStartQuietMs: nonNegative('refreshStartQuietMs', options.refreshStartQuietMs ?? CACHE_DEFAULTS.refreshStartQuietMs),
     refreshBudget: resolveRefreshBudget(options),
     signingKeys,
     presence: resolvePresence(options),

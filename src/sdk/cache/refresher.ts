@@ -1,3 +1,4 @@
+import { startGateFor, type StartGate } from './start-gate.js';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricNames } from '../../metrics/index.js';
 import { SecretVersionNotFoundError, getSecretValue, type SecretValue, type SecretVersionSelector } from '../../secrets/index.js';
@@ -46,7 +47,12 @@ const CHANGE_POLL_MAX_PAUSE_MS = 500;
 export class Refresher {
   private readonly missedChecks = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly deps: RefresherDeps) {}
+  /** Where invalidation-driven starts wait for the process to be quiet (shared by its caches). */
+  private readonly gate: StartGate;
+
+  constructor(private readonly deps: RefresherDeps) {
+    this.gate = startGateFor(deps.options.refreshStartQuietMs);
+  }
 
   /** Cancels pending MissedByEvents checks (the cache is stopping). */
   close(): void {
@@ -85,8 +91,9 @@ export class Refresher {
 
   /**
    * What an invalidation asks for: merged into the waiting slot like `refresh`, but nobody awaits
-   * it, so a flood of messages holds no promise, closure or queue entry per message. Starts on the
-   * next turn of the event loop when nothing is in flight (see `CredentialCache.onInvalidation`).
+   * it, so a flood of messages holds no promise, closure or queue entry per message. Starts when
+   * the process is quiet (`StartGate`: every co-located cache has its message first) when nothing
+   * is in flight.
    */
   submit(state: SecretState, request: RefreshRequest): void {
     if (!this.deps.isRunning()) return;
@@ -96,9 +103,9 @@ export class Refresher {
     if (slot.running && bypass) this.unthrottle(slot.running);
     slot.add(request, state.held?.versionId, bypass);
     // The read in flight, or the timer waiting for a token, starts the waiting request when it ends.
-    if (slot.running || slot.immediate || (slot.timer && !bypass)) return;
-    slot.immediate = setImmediate(() => {
-      slot.immediate = undefined;
+    if (slot.running || slot.startSoon || (slot.timer && !bypass)) return;
+    slot.startSoon = this.gate.defer(() => {
+      slot.startSoon = undefined;
       this.pump(state);
     });
   }

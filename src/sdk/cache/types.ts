@@ -145,6 +145,15 @@ export interface CredentialCacheOptions {
   clockSkewToleranceMs?: number;
   /** Per-secret bounds on invalidation-driven reads (see {@link RefreshBudgetOptions}). */
   refreshBudget?: RefreshBudgetOptions;
+  /**
+   * An invalidation's refresh starts once the process has asked for no other such start for this
+   * long (at most 20 ms after the first): a broadcast reaches every cache of a process over several
+   * turns of the event loop, and a GetSecretValue started early spends CPU before the process has
+   * read the other caches' sockets, delaying their delivery. Caches of a process with the same
+   * setting share one gate. 0 starts on the next turn of the event loop (no wait). Start, poll,
+   * auth-failure and `forceRefresh` reads never wait here. @defaultValue 2 ms
+   */
+  refreshStartQuietMs?: number;
   /** Fallback poll of every secret. @defaultValue 1 800 000 ms (30 min), ±10 % jitter */
   pollIntervalMs?: number;
   /** Fraction of the poll interval used as ± jitter, so a fleet does not poll in step. @defaultValue 0.1 */

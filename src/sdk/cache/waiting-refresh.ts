@@ -1,3 +1,4 @@
+import type { DeferredStart } from './start-gate.js';
 import type { RefreshRequest } from './secret-state.js';
 import type { RefreshTrigger } from './types.js';
 
@@ -116,8 +117,8 @@ export interface RunningRefresh {
 export class RefreshSlot {
   running: RunningRefresh | undefined;
   waiting: WaitingRefresh | undefined;
-  /** Start on the next turn of the event loop (see `CredentialCache.onInvalidation`). */
-  immediate: NodeJS.Immediate | undefined;
+  /** Start once the process is quiet (`StartGate`, see `RefreshQueue.onInvalidation`). */
+  startSoon: DeferredStart | undefined;
   /** Waiting for a token. */
   timer: NodeJS.Timeout | undefined;
 
@@ -147,8 +148,8 @@ export class RefreshSlot {
 
   /** Drops the waiting request and every timer (the cache stops); its callers get `error`. */
   clear(error: unknown): void {
-    if (this.immediate) clearImmediate(this.immediate);
-    this.immediate = undefined;
+    this.startSoon?.cancel();
+    this.startSoon = undefined;
     this.take()?.waiters?.reject(error);
     this.running?.wake?.();
   }
