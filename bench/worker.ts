@@ -84,7 +84,7 @@ async function workerCommand(): Promise<{ args: string[]; runtime: string }> {
   tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   tsc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => tsc.on('close', resolve));
-  if (code === 0) return { args: [`${BUILD_DIR}cli/main.js`, 'worker'], runtime: 'node dist/ops/cli/main.js worker (compiled with tsconfig.build.json)' };
+  if (code === 0) return { args: [`${BUILD_DIR}ops/cli/main.js`, 'worker'], runtime: 'node dist/ops/cli/main.js worker (compiled with tsconfig.build.json)' };
   progress(`could not compile src/ (${output.split('\n')[0]}); running the worker through tsx instead`);
   return { args: ['--import', 'tsx', `${ROOT}src/ops/cli/main.ts`, 'worker'], runtime: 'node --import tsx src/ops/cli/main.ts worker (tsx adds its own memory)' };
 }
