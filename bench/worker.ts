@@ -295,7 +295,9 @@ try {
   // worker's aborted long polls may stay registered in fauxqs and swallow messages.
   const floorQueue = await relay.newQueue();
   const floorSettings = bareConsumerSettings({ ...workerConfig, queueUrl: floorQueue.queueUrl });
-  floor = startWorkerProcess([...(await floorCommand()), JSON.stringify(floorSettings)], { AWS_REGION: relay.fauxqs.region, ...awsEnv }, 'bench worker floor');
+  // The same Node flags as the worker (--node-flags): a heap setting is judged against a floor
+  // that runs under it too, never against an unconstrained one.
+  floor = startWorkerProcess([...nodeFlags, ...(await floorCommand()), JSON.stringify(floorSettings)], { AWS_REGION: relay.fauxqs.region, ...awsEnv }, 'bench worker floor');
   const floorReadyBy = now() + 30_000;
   while (!floor.stdout.some((line) => line.startsWith('{"type":"ready"'))) {
     if (now() > floorReadyBy) throw new Error(`floor not ready after 30 s: ${floor.stderr.slice(-5).join(' | ')}`);
