@@ -85,7 +85,7 @@ function modules() {
             patterns: [
               ...(banned.length === 0 ? [] : [{
                 regex: intoModule(banned),
-                message: `${module} may not import this module: imports point down the layers only (README, "Layout": ops → relay → sdk → protocol | secrets | redis | metrics → config → shared).`,
+                message: `${module} may not import this module: imports point down the layers only (README, "Layout": ops → relay → sdk → protocol | secrets | redis | metrics → config → common).`,
               }]),
               ...(allowed.length === 0 ? [] : [{
                 regex: pastIndex(allowed),
