@@ -11,6 +11,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis } from 'ioredis';
 import { loadWorkerConfig, type WorkerConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/common/logger.js';
+import type { RedisClient } from '../../src/common/index.js';
 import { RelayWorker } from '../../src/relay/worker/relay-worker.js';
 import type { MessageOutcome } from '../../src/relay/worker/handle-message.js';
 import { startFauxqs, type FauxqsHandle, type FauxqsQueue } from '../../test/support/fauxqs.js';
@@ -32,7 +33,9 @@ export interface Relay {
    * An in-process worker on a fresh queue. Fresh because a stopped worker's aborted long poll stays
    * registered in fauxqs and would swallow the next message for a visibility timeout.
    */
-  startWorker(secrets: SecretsManagerClient, onOutcome?: (outcome: MessageOutcome) => void): Promise<RelayWorker>;
+  startWorker(secrets: SecretsManagerClient, onOutcome?: (outcome: MessageOutcome) => void, deps?: { redis?: RedisClient }): Promise<RelayWorker>;
+  /** The worker configuration `startWorker` uses (from `env()`, SQS at fauxqs). */
+  workerConfig(): WorkerConfig;
   /** A fresh queue for a worker run as its own process; `env()` points at it from now on. */
   newQueue(): Promise<FauxqsQueue>;
   send(body: unknown): Promise<void>;
@@ -83,9 +86,10 @@ export async function startRelay(): Promise<Relay> {
       queue = await createQueue();
       return queue;
     },
-    async startWorker(secrets, onOutcome) {
+    workerConfig: () => config(),
+    async startWorker(secrets, onOutcome, deps = {}) {
       if (workers.length > 0) queue = await createQueue();
-      const worker = new RelayWorker(config(), { sqs, secrets, logger: createLogger({ level: 'warn', base: { component: 'worker' }, destination: process.stderr }) });
+      const worker = new RelayWorker(config(), { sqs, secrets, ...deps, logger: createLogger({ level: 'warn', base: { component: 'worker' }, destination: process.stderr }) });
       if (onOutcome) worker.on('outcome', (outcome) => onOutcome(outcome));
       workers.push(worker);
       await worker.start();

@@ -1,6 +1,6 @@
 /**
- * The in-process worker of `relay.startWorker`, built the same way (the relay's config, SQS client
- * and logger, a fresh queue), except that the bench makes its Redis connection — with
+ * The in-process worker of `relay.startWorker` (its config, SQS client and logger, a fresh queue),
+ * given a Redis connection the bench makes — with
  * `connectRedis` and the worker's own connection options, exactly what the worker would make for
  * itself — and hands it in through the documented `deps.redis`. That lets the bench stamp the
  * moment the publish script is sent (EVALSHA, or EVAL after a NOSCRIPT), which the worker does not
@@ -10,11 +10,9 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Redis, type Command } from 'ioredis';
-import { loadWorkerConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/common/logger.js';
 import { connectRedis } from '../../src/redis/index.js';
 import type { MessageOutcome } from '../../src/relay/worker/handle-message.js';
-import { RelayWorker } from '../../src/relay/worker/relay-worker.js';
+import type { RelayWorker } from '../../src/relay/worker/relay-worker.js';
 import { WORKER_CONNECTION } from '../../src/relay/worker/rotating-redis.js';
 import { now } from './clock.js';
 import type { Relay } from './relay.js';
@@ -57,11 +55,7 @@ export async function startStampedWorker(
   onOutcome: (outcome: MessageOutcome) => void,
   onScriptSent: (sent: ScriptSent) => void,
 ): Promise<StampedWorker> {
-  // A fresh queue, as relay.startWorker gives every worker after the first: a stopped worker's
-  // aborted long poll stays registered in fauxqs. relay.send() goes to it from now on.
-  await relay.newQueue();
-  const config = { ...loadWorkerConfig(relay.env()), aws: { region: relay.fauxqs.region, customSqsEndpoint: true } };
-  const redis = connectRedis(config.redis, WORKER_CONNECTION);
+  const redis = connectRedis(relay.workerConfig().redis, WORKER_CONNECTION);
   if (!(redis instanceof Redis)) throw new Error('the bench relay is a single redis-server, not a Cluster');
   stampSends(redis, ['evalsha', 'eval'], (command, at) => {
     // The JSON argument; the keys start with a `{prefix}` hash tag, not `{"`.
@@ -75,14 +69,8 @@ export async function startStampedWorker(
     }
     onScriptSent({ at, message, versionId });
   });
-  const worker = new RelayWorker(config, {
-    sqs: relay.sqs,
-    secrets,
-    redis,
-    logger: createLogger({ level: 'warn', base: { component: 'worker' }, destination: process.stderr }),
-  });
-  worker.on('outcome', (outcome) => onOutcome(outcome));
-  await worker.start();
+  // relay.startWorker (a fresh queue for every worker after the first), with this connection.
+  const worker = await relay.startWorker(secrets, onOutcome, { redis });
   let stopped: Promise<void> | undefined;
   return {
     worker,
