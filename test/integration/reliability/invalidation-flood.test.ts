@@ -40,10 +40,19 @@ function collector(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
-function retainedHeap(gc: () => void): number {
+/**
+ * What a flood leaves behind, after a full collection: the JS heap, and the memory outside it
+ * (`external`: Buffers, such as a socket's unparsed bytes). Both are bounded, not RSS: RSS is the
+ * allocator's high-water mark, and in a test process that shares the CPU with another test file
+ * it moves with V8's young-generation sizing (measured here: RSS +1 MB alone, +4.7 MB beside
+ * another file, +13.6 MB once in CI, with the same retained heap, +0.4 MB). The RSS target is
+ * bench/hostile.ts's, in a process doing nothing else, beside a receive-only floor.
+ */
+function retained(gc: () => void): { heap: number; offHeap: number } {
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return { heap: usage.heapUsed, offHeap: usage.external };
 }
 
 /**
@@ -102,7 +111,7 @@ async function flood(url: string, count: number, mode: 'forged' | 'replay', payl
  * real worker for the rotations before the flood): a flood of forged invalidations (unsigned
  * mode) and a flood of replays of one older genuine message (signed mode) at CredentialCaches.
  * Each flood costs at most 3 GetSecretValue per secret per instance, leaves under 10 MB of
- * retained heap behind, and a genuine rotation broadcast in the middle of it is in place within
+ * retained heap and under 10 MB of retained memory outside the heap behind, and a genuine rotation broadcast in the middle of it is in place within
  * 1 s of its broadcast.
  *
  * The genuine broadcast inside each flood is built here exactly as the worker builds one
@@ -174,7 +183,7 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     await warmUp();
     const readsBefore = app.counting.reads.length;
     const receivedBefore = received(app);
-    const heapBefore = retainedHeap(gc);
+    const retainedBefore = retained(gc);
     const rssBefore = process.memoryUsage().rss;
     let genuine: Awaited<ReturnType<typeof genuineRotation>> | undefined;
 
@@ -189,18 +198,20 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     await quiet(app, app.counting.reads.length);
     const reads = app.counting.reads.slice(readsBefore);
     const rssGrowth = process.memoryUsage().rss - rssBefore;
-    const heapGrowth = retainedHeap(gc) - heapBefore;
+    const retainedAfter = retained(gc);
+    const heapGrowth = retainedAfter.heap - retainedBefore.heap;
+    const offHeapGrowth = retainedAfter.offHeap - retainedBefore.offHeap;
     const switchMs = (switchedAt(app, version) ?? Number.POSITIVE_INFINITY) - (genuine?.publishedAt ?? 0);
     const status = app.cache.status();
     // Unsigned only because asked for, and said so.
     expect(status.pubsub.signing).toBe('unsigned');
     expect(app.logs.records().filter((r) => r['code'] === 'UNSIGNED_MODE' && r['level'] === 'warn')).toHaveLength(1);
-    console.log(JSON.stringify({ flood: 'forged', messages: FLOOD, reads: reads.length, switchMs, heapGrowthMB: mb(heapGrowth), rssGrowthMB: mb(rssGrowth), refreshesThrottled: status.counts.refreshesThrottled }));
+    console.log(JSON.stringify({ flood: 'forged', messages: FLOOD, reads: reads.length, switchMs, heapGrowthMB: mb(heapGrowth), offHeapGrowthMB: mb(offHeapGrowth), rssGrowthMB: mb(rssGrowth), refreshesThrottled: status.counts.refreshesThrottled }));
 
     expect(reads.length, JSON.stringify(reads)).toBeLessThanOrEqual(MAX_READS);
     expect(switchMs).toBeLessThanOrEqual(MAX_SWITCH_MS);
-    expect(rssGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
     expect(heapGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
+    expect(offHeapGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
     expect(app.cache.get('db')).toEqual(JSON.parse(secret.values.at(-1) ?? '{}'));
     expect(status.secrets['db']?.failures).toBe(0);
     // 10,000 messages, a handful of waits for the budget: merged, not queued one by one.
@@ -227,7 +238,7 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
     const late = await startApp(secret, keys);
     await warmUp();
     const before = [saw, late].map((app) => ({ reads: app.counting.reads.length, received: received(app), rotations: app.rotations.length }));
-    const heapBefore = retainedHeap(gc);
+    const retainedBefore = retained(gc);
     const rssBefore = process.memoryUsage().rss;
     let genuine: Awaited<ReturnType<typeof genuineRotation>> | undefined;
 
@@ -250,9 +261,11 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
       });
     }
     const rssGrowth = process.memoryUsage().rss - rssBefore;
-    const heapGrowth = retainedHeap(gc) - heapBefore;
+    const retainedAfter = retained(gc);
+    const heapGrowth = retainedAfter.heap - retainedBefore.heap;
+    const offHeapGrowth = retainedAfter.offHeap - retainedBefore.offHeap;
     console.log(
-      JSON.stringify({ flood: 'replayed', messages: FLOOD, reads: results.map((r) => r.reads.length), switchMs: results.map((r) => r.switchMs), heapGrowthMB: mb(heapGrowth), rssGrowthMB: mb(rssGrowth) }),
+      JSON.stringify({ flood: 'replayed', messages: FLOOD, reads: results.map((r) => r.reads.length), switchMs: results.map((r) => r.switchMs), heapGrowthMB: mb(heapGrowth), offHeapGrowthMB: mb(offHeapGrowth), rssGrowthMB: mb(rssGrowth) }),
     );
 
     const [sawResult, lateResult] = results;
@@ -269,7 +282,7 @@ describe('a flood of forged or replayed invalidations: bounded reads and memory,
       expect(result.switchMs).toBeLessThanOrEqual(MAX_SWITCH_MS);
     }
     for (const app of [saw, late]) expect(app.cache.get('db')).toEqual(JSON.parse(secret.values.at(-1) ?? '{}'));
-    expect(rssGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
     expect(heapGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
+    expect(offHeapGrowth).toBeLessThanOrEqual(MAX_GROWTH_BYTES);
   });
 });
