@@ -204,6 +204,13 @@ try {
     );
   }
 
+  /** The fleet processes' CPU since "ready" or the previous call (ms, summed over the processes). */
+  async function fleetCpu(phase: string, n: number): Promise<number> {
+    const used = children.slice(0, Math.min(PROCESSES, n));
+    const replies = await Promise.all(used.map((child) => child.request({ cmd: 'cpu', phase }, 'cpu', 60_000)));
+    return replies.reduce((total, r) => total + Number(r.cpuMs), 0);
+  }
+
   async function stopFleet(phase: string, n: number): Promise<{ getSecretValue: number; cpuMs: number; counts: Record<string, number> }> {
     const used = children.slice(0, Math.min(PROCESSES, n));
     const replies = await Promise.all(used.map((child) => child.request({ cmd: 'stop', phase }, 'stopped', 60_000)));
@@ -241,6 +248,7 @@ try {
     let messageBytes = 0;
     let versionId = '';
     const anomalies = { missing: 0, notSwitched: 0, otherTrigger: 0 };
+    const loopStarted = now();
     for (let r = 0; r < WARMUP + rotations; r += 1) {
       versionId = await rotate(sm, secret);
       const all = collector.waitFor(versionId, n, CONVERGE_TIMEOUT_MS);
@@ -271,6 +279,11 @@ try {
       }
       await sleep(100);
     }
+    // The rotations' window, then the idle floor: the same fleet, as long, with no rotation (its
+    // heartbeats, timers and presence writes), so that what a change costs can be told apart.
+    const busyCpuMs = await fleetCpu(phase, n);
+    await sleep(now() - loopStarted);
+    const idleCpuMs = await fleetCpu(phase, n);
     const stopped = await stopFleet(phase, n);
     // Every subscriber read the secret once at start; the rest are reads caused by rotations.
     const perChange = (stopped.getSecretValue - n) / (n * (WARMUP + rotations));
@@ -306,9 +319,13 @@ try {
       fanOutRotations: fo.count,
       ...floors,
       getSecretValuePerChange: round(perChange, 3),
-      // The fleet processes' CPU from "ready" to "stop" (idle heartbeats included), per subscriber
-      // and rotation: on 2 cores this is what bounds end to end at large N.
-      fleetCpuMsPerChange: round(stopped.cpuMs / (n * (WARMUP + rotations)), 2),
+      // The fleet processes' CPU over the rotations (from "ready" to the last one, idle heartbeats
+      // included), per subscriber and rotation: on 2 cores this is what bounds end to end at large N.
+      fleetCpuMsPerChange: round(busyCpuMs / (n * (WARMUP + rotations)), 2),
+      // The same fleet idle for as long, per subscriber and rotation slot: the floor.
+      fleetIdleCpuMsPerChange: round(idleCpuMs / (n * (WARMUP + rotations)), 2),
+      // Computed: the two above, subtracted — what a change itself costs one instance.
+      fleetCpuNetMsPerChange: round((busyCpuMs - idleCpuMs) / (n * (WARMUP + rotations)), 2),
       ...anomalies,
     };
   }
@@ -336,8 +353,10 @@ try {
     const last: number[] = [];
     let missing = 0;
     let sentBytes = 0;
+    let cpuMs = 0;
     try {
       await publisher.ping();
+      await fleetCpu(phase, n); // the mark: CPU is counted from here
       for (let r = 0; r < WARMUP + publishes; r += 1) {
         const all = rawCollector.waitFor(`${phase}:${r}`, n, CONVERGE_TIMEOUT_MS);
         // The sequence number leads, the rest pads to our invalidation's length (ASCII, like it).
@@ -352,6 +371,7 @@ try {
         }
         await sleep(100);
       }
+      cpuMs = await fleetCpu(phase, n);
     } finally {
       publisher.disconnect();
       await Promise.all(children.slice(0, counts.length).map((child) => child.request({ cmd: 'raw-stop', phase }, 'raw-stopped', 60_000)));
@@ -361,6 +381,8 @@ try {
     return {
       rawFanOutLastP50Ms: l.p50, rawFanOutLastP99Ms: l.p99, rawFanOutLastMaxMs: l.max,
       rawPublishes: l.count, rawMessageBytes: sentBytes, invalidationBytes: messageBytes, rawMissing: missing,
+      // The raw subscribers' CPU per subscriber and publish, at the same pacing as our rotations.
+      rawFanOutCpuMsPerPublish: round(cpuMs / (n * (WARMUP + publishes)), 3),
     };
   }
 
@@ -374,18 +396,25 @@ try {
     const used = children.slice(0, counts.length);
     await Promise.all(counts.map((count, i) => children[i]?.request({ cmd: 'floor-start', phase, count, secretId: secret.arn, sm: sm.sm }, 'floor-ready', 120_000)));
     const durations: number[] = [];
+    let cpuMs = 0;
     try {
+      await fleetCpu(phase, calls); // the mark: CPU is counted from here
       for (let r = 0; r < WARMUP + rounds; r += 1) {
         const replies = await Promise.all(used.map((child) => child.request({ cmd: 'floor-round', phase, round: r, versionId }, 'floor-round', 60_000)));
         if (r >= WARMUP) for (const reply of replies) durations.push(...(reply.durations as number[]));
         await sleep(100);
       }
+      cpuMs = await fleetCpu(phase, calls);
     } finally {
       await Promise.all(used.map((child) => child.request({ cmd: 'floor-stop', phase }, 'floor-stopped', 60_000)));
     }
     const f = summarize(durations);
     progress(`refresh floor N=${n}: ${rounds} rounds of ${calls} GetSecretValue, p50 ${f.p50} / p99 ${f.p99} ms`);
-    return { refreshFloorP50Ms: f.p50, refreshFloorP99Ms: f.p99, refreshFloorMaxMs: f.max, refreshFloorCallsPerRound: calls, refreshFloorRounds: rounds, refreshFloorSamples: f.count };
+    return {
+      refreshFloorP50Ms: f.p50, refreshFloorP99Ms: f.p99, refreshFloorMaxMs: f.max, refreshFloorCallsPerRound: calls, refreshFloorRounds: rounds, refreshFloorSamples: f.count,
+      // The bare calls' CPU per call, at the same pacing as our rotations.
+      refreshFloorCpuMsPerCall: round(cpuMs / (calls * (WARMUP + rounds)), 3),
+    };
   }
 
   async function pollPhase(sm: Backend, n: number, rotations: number, intervalMs: number) {

@@ -8,6 +8,9 @@
  *   {"cmd":"start","phase":…,"count":…,"mode":"push"|"poll","secretId":…,"sm":{endpoint,region,credentials},
  *    "bus":{url,signingKeys},"pollIntervalMs":…}   → {"type":"ready","phase",…,"startMs"}
  *   {"cmd":"reads","phase"}                        → {"type":"reads","phase","getSecretValue":n}
+ *   {"cmd":"cpu","phase"}                          → {"type":"cpu","phase","cpuMs"}
+ *   (`cpuMs`: this process's CPU time since "ready" or the previous "cpu", whichever was last:
+ *   the rotations' window, then the same fleet idle for as long — the idle floor)
  *   {"cmd":"stop","phase"}                         → {"type":"stopped","phase","counts":{…},"getSecretValue","cpuMs"}
  *   (`cpuMs`: this process's CPU time from "ready" to "stop")
  * Messages (JSON lines on stdout), one per subscriber and rotation:
@@ -55,7 +58,7 @@ interface StartCommand {
   refreshStartQuietMs?: number;
 }
 
-type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'stop'; phase: string } | FloorCommand;
+type Command = StartCommand | { cmd: 'reads'; phase: string } | { cmd: 'cpu'; phase: string } | { cmd: 'stop'; phase: string } | FloorCommand;
 
 interface Subscriber {
   cache: CredentialCache;
@@ -85,6 +88,14 @@ let subscribers: Subscriber[] = [];
 let reads = 0;
 /** CPU time of this process from "ready" on: what the phase's rotations cost the fleet. */
 let cpuAtReady: NodeJS.CpuUsage | undefined;
+/** From "ready" or the last "cpu" command: the window the next "cpu" reply covers. */
+let cpuAtMark: NodeJS.CpuUsage | undefined;
+
+function cpuSinceMark(phase: string): void {
+  const cpu = process.cpuUsage(cpuAtMark);
+  cpuAtMark = process.cpuUsage();
+  print({ type: 'cpu', phase, cpuMs: (cpu.user + cpu.system) / 1000 });
+}
 
 /**
  * `--cpu-prof-dir DIR`: a V8 CPU profile of each phase's measured part only (from "ready" to
@@ -165,6 +176,7 @@ async function start(command: StartCommand): Promise<void> {
   }
   subscribers = created;
   cpuAtReady = process.cpuUsage();
+  cpuAtMark = cpuAtReady;
   await startProfile();
   print({ type: 'ready', phase: command.phase, count: created.length, startMs: Math.round(now() - started) });
 }
@@ -187,17 +199,24 @@ async function stop(phase: string): Promise<void> {
   print({ type: 'stopped', phase, counts, getSecretValue: reads, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
 
+async function runCommand(command: Exclude<Command, FloorCommand>): Promise<void> {
+  switch (command.cmd) {
+    case 'start':
+      return start(command);
+    case 'stop':
+      return stop(command.phase);
+    case 'cpu':
+      return cpuSinceMark(command.phase);
+    case 'reads':
+      return print({ type: 'reads', phase: command.phase, getSecretValue: reads });
+  }
+}
+
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   if (!line.trim()) return;
   const command = JSON.parse(line) as Command;
-  const run = isFloorCommand(command)
-    ? runFloorCommand(command, print, printSample)
-    : command.cmd === 'start'
-      ? start(command)
-      : command.cmd === 'stop'
-        ? stop(command.phase)
-        : Promise.resolve(print({ type: 'reads', phase: command.phase, getSecretValue: reads }));
+  const run = isFloorCommand(command) ? runFloorCommand(command, print, printSample) : runCommand(command);
   run.catch((error: unknown) => print({ type: 'error', message: error instanceof Error ? error.message : String(error) }));
 });
 lines.on('close', () => process.exit(0));
