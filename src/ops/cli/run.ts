@@ -1,4 +1,4 @@
-import { COMMANDS } from './commands/index.js';
+import { COMMANDS, type LoadedCommand } from './commands/index.js';
 import { EXIT } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
@@ -28,13 +28,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`rotation-relay: unknown command "${name}"\n\n${mainHelp}`);
     return EXIT.usage;
   }
-  if (rest.includes('-h') || rest.includes('--help')) {
-    io.out(command.help);
-    return EXIT.ok;
-  }
+  let loaded: LoadedCommand | undefined;
   try {
-    return await command.run(rest, io);
+    loaded = await command.load();
+    if (rest.includes('-h') || rest.includes('--help')) {
+      io.out(loaded.help);
+      return EXIT.ok;
+    }
+    return await loaded.run(rest, io);
   } catch (error) {
-    return reportError(name, command.help, error, io);
+    return reportError(name, loaded?.help ?? '', error, io);
   }
 }
