@@ -7,7 +7,7 @@
 
 /**
  * Codes an app can receive through the public API: `createCredentialCache`, `start()`, `get()`,
- * the rotating clients of `rotation-relay/pg`, `/redis` and `/mailer`, `waitConverged` of
+ * the rotating clients of `rotation-relay/pg`, `/mysql2`, `/redis` and `/mailer`, `waitConverged` of
  * `rotation-relay/fleet`, and `MetricsEmitter`. Each has an exported class.
  */
 export const LIBRARY_ERROR_CODES = [

@@ -1,10 +1,11 @@
 /**
  * rotation-relay's root entry point: what every app instance imports to hold credentials that
  * rotate (the cache), every error the public API can throw, and the types its options refer to.
- * It loads neither pg nor nodemailer: the clients have entry points of their own, as the AWS
+ * It loads neither pg, mysql2 nor nodemailer: the clients have entry points of their own, as the AWS
  * Powertools parameters package has one per provider, so an app installs only the peers it uses:
  *
  * - `rotation-relay/pg`: createRotatingPgPool (peer: pg)
+ * - `rotation-relay/mysql2`: createRotatingMysql2Pool (peer: mysql2)
  * - `rotation-relay/redis`: createRotatingRedis (ioredis, a dependency: the cache runs on it)
  * - `rotation-relay/mailer`: createRotatingMailer (peer: nodemailer)
  * - `rotation-relay/fleet`: waitConverged, for a rotation Lambda or a deploy pipeline

@@ -2,8 +2,8 @@ import { RotationRelayError } from '../../common/index.js';
 
 /**
  * The server rejected every credential a rotating client could find for a secret: the one it
- * held, a refreshed AWSCURRENT and AWSPENDING. The server's own error (pg `28P01`, Redis
- * `WRONGPASS`, SMTP `535`, …) is the `cause`, so `err.cause.code` still tells what happened;
+ * held, a refreshed AWSCURRENT and AWSPENDING. The server's own error (pg `28P01`, MySQL `1045`,
+ * Redis `WRONGPASS`, SMTP `535`, …) is the `cause`, so `err.cause.code` still tells what happened;
  * `authCode` copies that code for convenience. The message names the secret and the versions
  * tried, never a username or a password.
  */

@@ -1,4 +1,5 @@
-// sdk/rotating: the core every rotating client shares — the generation switch, the errors, the auth-failure tests.
-export { isPgAuthError, isRedisAuthError, isSmtpAuthError } from './auth-errors.js';
+// sdk/rotating: the core every rotating client shares — the generation switch, the errors, the auth-failure tests, the RDS secret format.
+export { isMysqlAuthError, isPgAuthError, isRedisAuthError, isSmtpAuthError } from './auth-errors.js';
+export { databaseConnectionFromSecret, type DatabaseConnection, type DatabaseConnectionOverrides, type RdsEngine } from './rds-secret.js';
 export { CredentialsRejectedError, InvalidSecretShapeError, ResourceClosedError, SesSmtpPasswordError } from './errors.js';
 export { RotatingResource, errorSummary, type CredentialMode, type RotatingResourceStats } from './rotating-resource.js';

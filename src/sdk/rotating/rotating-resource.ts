@@ -58,7 +58,7 @@ interface Generation<T, C> {
 }
 
 /**
- * The rotation logic shared by the pg, ioredis and nodemailer adapters.
+ * The rotation logic shared by the pg, mysql2, ioredis and nodemailer adapters.
  *
  * Why generations instead of mutating one client: a client's credentials are fixed when it
  * connects, so the only way to move new work to new credentials without failing old work is to

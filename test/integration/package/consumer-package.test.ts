@@ -27,25 +27,28 @@ const TSCONFIG = { compilerOptions: { strict: true, target: 'ES2022', module: 'N
 /** The peers of the entry points, at the versions this repository's tests ran against. */
 const PEERS = {
   pg: [repositoryVersion('pg'), repositoryVersion('@types/pg')],
+  // mysql2 ships its own types: nothing from @types.
+  mysql2: [repositoryVersion('mysql2')],
   mailer: [repositoryVersion('nodemailer'), repositoryVersion('@types/nodemailer')],
   // A required peer: npm installs it with rotation-relay; an app that builds its own client names it too.
   ioredis: [repositoryVersion('ioredis')],
 };
-const PEER_PACKAGES = ['pg', '@types/pg', 'nodemailer', '@types/nodemailer'];
+const PEER_PACKAGES = ['pg', '@types/pg', 'nodemailer', '@types/nodemailer', 'mysql2'];
 
 const CACHE = `createCredentialCache({ secrets: { db: { secretId: 'prod/app/db', json: true } }, redis: { url: 'redis://127.0.0.1:1', cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: ['${'k'.repeat(32)}'] })`;
 /** Which client libraries node can load from the consumer (its node_modules and every folder above). */
-const RESOLVABLE = `['pg', 'nodemailer'].filter((name) => { try { import.meta.resolve(name); return true; } catch { return false; } })`;
+const RESOLVABLE = `['pg', 'nodemailer', 'mysql2'].filter((name) => { try { import.meta.resolve(name); return true; } catch { return false; } })`;
 
 /** Builds a cache, reads its status and stops it: no server is needed before start(). */
 const SMOKE = `import { createCredentialCache } from 'rotation-relay';
 import { createRotatingPgPool } from 'rotation-relay/pg';
+import { createRotatingMysql2Pool } from 'rotation-relay/mysql2';
 import { createRotatingRedis } from 'rotation-relay/redis';
 import { createRotatingMailer } from 'rotation-relay/mailer';
 import { waitConverged } from 'rotation-relay/fleet';
 const cache = ${CACHE};
 const status = cache.status();
-console.log(JSON.stringify({ running: status.running, secrets: Object.keys(status.secrets), clients: [createRotatingPgPool, createRotatingRedis, createRotatingMailer, waitConverged].map((f) => typeof f) }));
+console.log(JSON.stringify({ running: status.running, secrets: Object.keys(status.secrets), clients: [createRotatingPgPool, createRotatingMysql2Pool, createRotatingRedis, createRotatingMailer, waitConverged].map((f) => typeof f) }));
 await cache.stop();
 `;
 
@@ -89,7 +92,7 @@ function consumerWith(peers: readonly string[]): () => ConsumerProject {
 }
 
 describe('the packed package with every peer (npm pack, npm install, tsc strict NodeNext, node)', () => {
-  const consumer = consumerWith([...PEERS.pg, ...PEERS.mailer]);
+  const consumer = consumerWith([...PEERS.pg, ...PEERS.mysql2, ...PEERS.mailer]);
 
   it("type-checks the README's example against the installed package and its own dependencies' types", async () => {
     // Prepare
@@ -117,7 +120,7 @@ describe('the packed package with every peer (npm pack, npm install, tsc strict 
     const output = await runCommand(process.execPath, ['out/smoke.js'], { cwd: consumer().dir });
 
     // Assess
-    expect(JSON.parse(output.trim())).toEqual({ running: false, secrets: ['db'], clients: ['function', 'function', 'function', 'function'] });
+    expect(JSON.parse(output.trim())).toEqual({ running: false, secrets: ['db'], clients: ['function', 'function', 'function', 'function', 'function'] });
   }, 180_000);
 });
 
@@ -173,6 +176,26 @@ console.log(JSON.stringify({ create: typeof createRotatingPgPool, authError: isP
     // Assess
     expect(installedPeers(consumer())).toEqual(['pg', '@types/pg']);
     expect(output).toEqual({ create: 'function', authError: true, max: 2, resolvable: ['pg'] });
+  }, 180_000);
+});
+
+describe('`rotation-relay/mysql2` with mysql2 only', () => {
+  const consumer = consumerWith(PEERS.mysql2);
+
+  it('type-checks and runs without pg or nodemailer', async () => {
+    // Act
+    const output = await compileAndRun(
+      consumer(),
+      'mysql2',
+      `import { createRotatingMysql2Pool, isMysqlAuthError, type RotatingMysql2PoolOptions } from 'rotation-relay/mysql2';
+const options: RotatingMysql2PoolOptions = { connectionLimit: 2 };
+console.log(JSON.stringify({ create: typeof createRotatingMysql2Pool, authError: isMysqlAuthError({ errno: 1045, code: 'ER_ACCESS_DENIED_ERROR' }), connectionLimit: options.connectionLimit, resolvable: ${RESOLVABLE} }));
+`,
+    );
+
+    // Assess
+    expect(installedPeers(consumer())).toEqual(['mysql2']);
+    expect(output).toEqual({ create: 'function', authError: true, connectionLimit: 2, resolvable: ['mysql2'] });
   }, 180_000);
 });
 
