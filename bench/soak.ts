@@ -27,6 +27,10 @@
  * waiting for the fleet), its reads counted by the same proxy; so `soak.pgOnly*` and `soak.peer*`
  * compare field by field, while the mixed phase (`soak.*`, `soak.ours`) rotates all three secrets.
  *
+ * MySQL: one instance of the mixed phase also runs a MySQL loop on the rotating mysql2 pool against
+ * a private MariaDB (test/support/mariadb.ts), whose secret rotates in every round with the other
+ * three; its operations and failures are reported beside pg's (`soak.byService`).
+ *
  * SMTP: a new connection to the test server (smtp-server) waits 100 ms for its greeting (the
  * server's early-talker delay), so the pool keeps its connections (SMTP_POOL.maxMessages); they
  * are replaced only when the credentials switch.
@@ -38,9 +42,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import type { Connection } from 'mysql2/promise';
+import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { startMoto, type MotoHandle } from '../test/support/moto-server.js';
 import { MotoSecrets, type TestSecret } from '../test/support/moto-secrets.js';
+import { startMariadb, type MariadbHandle } from '../test/support/mariadb.js';
 import { startPostgres, type PgHandle } from '../test/support/postgres.js';
 import { startRedis, type RedisHandle } from '../test/support/redis-server.js';
 import { labelUpdatedEvent, moveCurrentEvent, putPendingEvent, rotationSucceededEvent } from '../test/support/rotation-events.js';
@@ -50,7 +57,8 @@ import { now, sleep } from './support/clock.js';
 import { startRelay, type Relay } from './support/relay.js';
 import { startAwsProxyDouble, type AwsProxyDouble } from '../test/support/aws-proxy-double.js';
 import { machine, progressFor, round, scenarioArgs, writeResult } from './support/scenario.js';
-import type { SoakAppConfig, SoakKind } from './support/soak-app.js';
+import type { SoakAppConfig } from './support/soak-app.js';
+import { SOAK_KINDS, type SoakKind } from './support/soak-kinds.js';
 import { summarize } from './support/stats.js';
 
 const args = scenarioArgs('soak', ['instances']);
@@ -78,10 +86,12 @@ const FIXED_WAIT_AFTER_FINISH_MS = 250;
  * delay (smtp-server's early-talker wait), in one send out of five: the steady p99 was that wait.
  */
 const SMTP_POOL = { maxConnections: 2, maxMessages: 1_000_000 };
-const PACE = { pauseMs: { pg: 20, redis: 20, smtp: 50 }, timeoutMs: 2_000 };
-const KINDS = ['pg', 'redis', 'smtp'] as const;
-const SERVICE_OF_KIND = { pg: 'db', redis: 'cache', smtp: 'mail' } as const;
-type Service = 'db' | 'cache' | 'mail';
+const PACE = { pauseMs: { pg: 20, redis: 20, smtp: 50, mysql: 20 }, timeoutMs: 2_000 };
+const KINDS = SOAK_KINDS;
+const SERVICE_OF_KIND = { pg: 'db', redis: 'cache', smtp: 'mail', mysql: 'mysqldb' } as const;
+type Service = 'db' | 'cache' | 'mail' | 'mysqldb';
+/** The instances of the mixed phase that also run the MySQL loop (the first ones). */
+const MYSQL_INSTANCES = 1;
 
 const password = (): string => `pw-${randomBytes(12).toString('hex')}`;
 
@@ -96,8 +106,10 @@ interface PhaseSpec {
   /** Names the instances and the progress lines. */
   label: string;
   mode: SoakAppConfig['mode'];
-  /** The app's loops (`ours` only); all three when absent. */
+  /** The app's loops (`ours` only); pg, redis and smtp when absent. */
   kinds?: readonly SoakKind[];
+  /** The first MYSQL_INSTANCES instances also run the MySQL loop (`ours` only). */
+  mysql?: boolean;
   rounds: number;
   /** Rotated concurrently in each round. */
   services: readonly Service[];
@@ -118,24 +130,33 @@ let stageProxy: AwsProxyDouble | undefined;
 let postgres: PgHandle | undefined;
 let appRedis: RedisHandle | undefined;
 let smtp: SmtpServerHandle | undefined;
-let admin: { pg: pg.Client; redis: Redis } | undefined;
+let mariadb: MariadbHandle | undefined;
+let admin: { pg: pg.Client; redis: Redis; mysql: Connection } | undefined;
 const apps: JsonLineChild[] = [];
 
 try {
-  progress('starting redis-server ×2, fauxqs, moto_server, PostgreSQL and an SMTP server');
-  const passwords: Record<Service, string> = { db: password(), cache: password(), mail: password() };
-  [relay, moto, postgres, appRedis, smtp] = await Promise.all([
+  progress('starting redis-server ×2, fauxqs, moto_server, PostgreSQL, MariaDB and an SMTP server');
+  const passwords: Record<Service, string> = { db: password(), cache: password(), mail: password(), mysqldb: password() };
+  [relay, moto, postgres, appRedis, smtp, mariadb] = await Promise.all([
     startRelay(),
     startMoto(),
     startPostgres(),
     startRedis({ aclUsers: [{ name: 'app', passwords: [passwords.cache] }] }),
     startSmtpServer({ users: new Map([['mailer', passwords.mail]]) }),
+    startMariadb(),
   ]);
   stageProxy = await startAwsProxyDouble(moto.endpoint, { addStageToStagelessReads: true });
   const pgAdmin = new pg.Client({ host: postgres.host, port: postgres.port, user: 'postgres', password: postgres.superuser.password, database: 'postgres' });
-  admin = { pg: pgAdmin, redis: new Redis({ host: '127.0.0.1', port: appRedis.port }) };
+  admin = {
+    pg: pgAdmin,
+    redis: new Redis({ host: '127.0.0.1', port: appRedis.port }),
+    mysql: await createConnection({ host: '127.0.0.1', port: mariadb.port, user: mariadb.admin.user, password: mariadb.admin.password }),
+  };
   await admin.pg.connect();
   await admin.pg.query(`CREATE ROLE app LOGIN PASSWORD '${passwords.db}'`);
+  await admin.mysql.query(`CREATE USER 'app'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('${passwords.mysqldb}')`);
+  await admin.mysql.query('CREATE DATABASE soak');
+  await admin.mysql.query("GRANT ALL PRIVILEGES ON soak.* TO 'app'@'127.0.0.1'");
   const dataDir = String((await admin.pg.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory);
   const pgLog = join(dirname(dataDir), 'postgres.log');
 
@@ -145,6 +166,7 @@ try {
     db: await secretsAdmin.create(`soak/db-${suffix}`, JSON.stringify({ engine: 'postgres', host: postgres.host, port: postgres.port, dbname: 'postgres', username: 'app', password: passwords.db })),
     cache: await secretsAdmin.create(`soak/cache-${suffix}`, JSON.stringify({ username: 'app', password: passwords.cache })),
     mail: await secretsAdmin.create(`soak/mail-${suffix}`, JSON.stringify({ username: 'mailer', password: passwords.mail })),
+    mysqldb: await secretsAdmin.create(`soak/mysql-${suffix}`, JSON.stringify({ engine: 'mysql', host: '127.0.0.1', port: mariadb.port, dbname: 'soak', username: 'app', password: passwords.mysqldb })),
   };
   await relay.startWorker(secretsAdmin.client);
 
@@ -157,25 +179,30 @@ try {
       .filter((entry) => entry.reason === 'auth')
       .reduce((sum, entry) => sum + Number(entry.count ?? 0), 0);
     const pgFailed = (readFileSync(pgLog, 'utf8').match(/password authentication failed for user "app"/g) ?? []).length;
-    return { db: pgFailed, cache: redisDenied, mail: smtp?.counts.authFailures ?? 0 };
+    const [mysqlRows] = ((await admin?.mysql.query("SHOW GLOBAL STATUS LIKE 'Access_denied_errors'")) ?? [[]]) as unknown as [Array<{ Value: string }>];
+    return { db: pgFailed, cache: redisDenied, mail: smtp?.counts.authFailures ?? 0, mysqldb: Number(mysqlRows[0]?.Value ?? 0) };
   };
 
   /** Per app, per service: versions it announced (`rotated` lines), for convergence waits. */
   const held = new Map<JsonLineChild, Map<Service, string>>();
+  /** Per app, the services its loops use: a rotation waits for those apps only. */
+  const serves = new Map<JsonLineChild, ReadonlySet<Service>>();
   /** Every switch an app announced in the current phase: when (its clock stamp) it held which version. */
   const switches: Array<{ app: JsonLineChild; service: Service; versionId: string; at: number }> = [];
   const waiters = new Set<() => void>();
   const startApps = async (spec: PhaseSpec): Promise<void> => {
     for (let i = 0; i < INSTANCES; i += 1) {
+      const kinds: readonly SoakKind[] = spec.kinds ?? (spec.mysql && i < MYSQL_INSTANCES ? ['pg', 'redis', 'smtp', 'mysql'] : ['pg', 'redis', 'smtp']);
       const config: SoakAppConfig = {
         instanceId: `${spec.label}-${i}`,
         mode: spec.mode,
-        ...(spec.kinds ? { kinds: [...spec.kinds] } : {}),
+        kinds: [...kinds],
         pollIntervalMs: spec.mode === 'poll' ? BASELINE_POLL_MS : 30 * 60_000,
         aws: { endpoint: spec.viaProxy ? stageProxy!.endpoint : moto!.endpoint, region: moto!.region, credentials: { ...moto!.credentials } },
         bus: { url: relay!.redis.url, signingKeys: relay!.signingKeys },
-        secrets: { db: secrets.db.arn, cache: secrets.cache.arn, mail: secrets.mail.arn },
+        secrets: { db: secrets.db.arn, cache: secrets.cache.arn, mail: secrets.mail.arn, mysqldb: secrets.mysqldb.arn },
         pg: { host: postgres!.host, port: postgres!.port, database: 'postgres' },
+        mysql: { host: '127.0.0.1', port: mariadb!.port, database: 'soak' },
         redis: { host: '127.0.0.1', port: appRedis!.port },
         smtp: { host: smtp!.host, port: smtp!.port, ...SMTP_POOL },
         ...PACE,
@@ -184,6 +211,7 @@ try {
       const credentials: Record<string, string> = spec.mode === 'peer' ? { AWS_ACCESS_KEY_ID: moto!.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: moto!.credentials.secretAccessKey } : {};
       const app = new JsonLineChild(APP, { SOAK_APP_CONFIG: JSON.stringify(config), ...credentials }, config.instanceId);
       held.set(app, new Map());
+      serves.set(app, new Set(kinds.map((kind) => SERVICE_OF_KIND[kind])));
       app.on('message', (m: ChildMessage) => {
         if (m.type !== 'rotated') return;
         held.get(app)?.set(m.name as Service, String(m.versionId));
@@ -197,7 +225,7 @@ try {
   const converged = (service: Service, versionId: string, timeoutMs: number): Promise<boolean> =>
     new Promise((resolve) => {
       const check = (): void => {
-        if (apps.every((app) => held.get(app)?.get(service) === versionId)) finish(true);
+        if (apps.every((app) => !serves.get(app)?.has(service) || held.get(app)?.get(service) === versionId)) finish(true);
       };
       const timer = setTimeout(() => finish(false), timeoutMs);
       const finish = (ok: boolean): void => {
@@ -213,6 +241,7 @@ try {
     await Promise.allSettled(apps.map((app) => app.process.exited));
     apps.length = 0;
     held.clear();
+    serves.clear();
     return summaries as unknown as Summary[];
   };
 
@@ -235,6 +264,8 @@ try {
       await admin!.redis.call('CLIENT', 'KILL', 'USER', 'app');
     }
     if (service === 'mail') smtp!.setUsers(new Map([['mailer', next]]));
+    // MariaDB keeps sessions that logged in before ALTER USER: only new logins need the new password.
+    if (service === 'mysqldb') await admin!.mysql.query(`ALTER USER 'app'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('${next}')`);
     await sleep(WINDOW_MS);
     await secretsAdmin.moveCurrent(secret, pending); // finishSecret
     const finishedAt = now();
@@ -252,7 +283,7 @@ try {
   /** Reads of each service's secret through the stage proxy so far (the phases with `viaProxy`). */
   const proxyReads = (): Record<Service, number> => {
     const reads = stageProxy!.reads();
-    return { db: reads[secrets.db.arn] ?? 0, cache: reads[secrets.cache.arn] ?? 0, mail: reads[secrets.mail.arn] ?? 0 };
+    return { db: reads[secrets.db.arn] ?? 0, cache: reads[secrets.cache.arn] ?? 0, mail: reads[secrets.mail.arn] ?? 0, mysqldb: reads[secrets.mysqldb.arn] ?? 0 };
   };
 
   async function phase(spec: PhaseSpec) {
@@ -264,6 +295,8 @@ try {
     const loginsBefore = await failedLogins();
     const readsBefore = proxyReads();
     const phaseApps = [...apps];
+    // By instance (the order of `summaries`): the services its loops use.
+    const serving = phaseApps.map((app) => serves.get(app) ?? new Set<Service>());
     const windows: Array<Awaited<ReturnType<typeof rotate>>> = [];
     const startedAt = now();
     for (let r = 0; r < spec.rounds; r += 1) {
@@ -294,6 +327,7 @@ try {
       startedAt,
       endedAt,
       switched,
+      serving,
       logins: delta(loginsAfter, loginsBefore),
       proxyReads: delta(readsAfter, readsBefore),
       proxyReadsInPhase: delta(readsAtEnd, readsBefore),
@@ -347,11 +381,12 @@ try {
       run.spec.services.map((service) => {
         // The peer's and the pg-only phase's reads are counted by the stage proxy during the rotations (the peer's app has no SDK client of ours).
         if (run.spec.readsFromProxy) return [service, round((run.proxyReads[service] ?? 0) / (INSTANCES * rounds), 2)];
-        const perInstance = run.summaries.map((s) => ((s.reads[secrets[service].arn] ?? 0) - 1) / rounds);
+        const perInstance = run.summaries.filter((_, i) => run.serving[i]?.has(service)).map((s) => ((s.reads[secrets[service].arn] ?? 0) - 1) / rounds);
         return [service, round(perInstance.reduce((a, b) => a + b, 0) / perInstance.length, 2)];
       }),
     );
-    const loginsPerRotation = Object.fromEntries(run.spec.services.map((service) => [service, round((run.logins[service] ?? 0) / (INSTANCES * rounds), 2)]));
+    const servingCount = (service: Service): number => Math.max(1, run.serving.filter((set) => set.has(service)).length);
+    const loginsPerRotation = Object.fromEntries(run.spec.services.map((service) => [service, round((run.logins[service] ?? 0) / (servingCount(service) * rounds), 2)]));
     const s = summarize(steady);
     const w = summarize(rotating);
     const sw = summarize(run.switched.map((x) => x.afterFinishMs));
@@ -400,8 +435,11 @@ try {
   }
 
   const ALL: readonly Service[] = ['db', 'cache', 'mail'];
-  progress(`ours: ${INSTANCES} app instances, ${PLAN.rounds} rounds of db + cache + mail single-user rotations`);
-  const oursRun = analyse(await phase({ label: 'ours', mode: 'ours', rounds: PLAN.rounds, services: ALL, wait: 'fleet', fleetTimeoutMs: 15_000, randomDelayMaxMs: 0, viaProxy: false, readsFromProxy: false }));
+  const MIXED: readonly Service[] = [...ALL, 'mysqldb'];
+  progress(`ours: ${INSTANCES} app instances (${MYSQL_INSTANCES} with MySQL too), ${PLAN.rounds} rounds of db + cache + mail + mysql single-user rotations`);
+  const oursRun = analyse(
+    await phase({ label: 'ours', mode: 'ours', mysql: true, rounds: PLAN.rounds, services: MIXED, wait: 'fleet', fleetTimeoutMs: 15_000, randomDelayMaxMs: 0, viaProxy: false, readsFromProxy: false }),
+  );
   progress(`ours: ${oursRun.operations} operations, ${oursRun.failed} failed; steady p99 ${oursRun.steadyP99Ms} ms, rotation p99 ${oursRun.rotationP99Ms} ms`);
   progress(`poll-only (${BASELINE_POLL_MS} ms poll, rotations at random points of it): ${INSTANCES} app instances, ${PLAN.baselineRounds} rounds`);
   const baselineRun = analyse(
@@ -442,7 +480,7 @@ try {
     windowMs: WINDOW_MS,
     pace: PACE,
     soak: {
-      rotations: PLAN.rounds * 3,
+      rotations: PLAN.rounds * MIXED.length,
       rotationsPerService: PLAN.rounds,
       operations: oursRun.operations,
       failed: oursRun.failed,
@@ -455,6 +493,12 @@ try {
       rotationP99Ms: oursRun.rotationP99Ms,
       rotationOverSteadyP99: oursRun.rotationOverSteadyP99,
       rotationOverSteadyP99ByKind: kindRatios(oursRun),
+      // pg and MySQL side by side in the mixed phase (MYSQL_INSTANCES instance(s) run the MySQL loop).
+      pgOperations: oursRun.byKind.pg?.operations ?? 0,
+      pgFailed: oursRun.byKind.pg?.failed ?? 0,
+      mysqlInstances: MYSQL_INSTANCES,
+      mysqlOperations: oursRun.byKind.mysql?.operations ?? 0,
+      mysqlFailed: oursRun.byKind.mysql?.failed ?? 0,
       smtpPool: SMTP_POOL,
       baselineIntervalMs: BASELINE_POLL_MS,
       baselineRotations: PLAN.baselineRounds * 3,
@@ -486,7 +530,8 @@ try {
 } finally {
   await Promise.allSettled(apps.map((app) => app.stop()));
   await admin?.pg.end().catch(() => undefined);
+  await admin?.mysql.end().catch(() => undefined);
   admin?.redis.disconnect();
-  await Promise.allSettled([relay?.stop(), stageProxy?.stop(), moto?.stop(), postgres?.stop(), appRedis?.stop(), smtp?.stop()]);
+  await Promise.allSettled([relay?.stop(), stageProxy?.stop(), moto?.stop(), postgres?.stop(), appRedis?.stop(), smtp?.stop(), mariadb?.stop()]);
 }
 process.exit(0);

@@ -131,6 +131,12 @@ export interface Soak {
   pgOnlyRotations?: number;
   pgOnlyFailedLoginsPerRotation?: number;
   pgOnlyReadsPerRotationPerInstance?: number;
+  /** The mixed phase's pg and MySQL traffic side by side (MySQL: `mysqlInstances` instances run its loop). */
+  pgOperations?: number;
+  pgFailed?: number;
+  mysqlInstances?: number;
+  mysqlOperations?: number;
+  mysqlFailed?: number;
   /** The mixed phase's rotation p99 ÷ steady p99, pooled and per kind. */
   rotationOverSteadyP99?: number | null;
   rotationOverSteadyP99ByKind?: Record<string, number | null>;
@@ -295,7 +301,7 @@ export function checkTargets(latest: Latest): Target[] {
     t('worker burst: events/s ÷ bare sqs-consumer floor', ratio(worker?.eventsPerSec, worker?.floor?.eventsPerSecond), '≥ 0.8', (v) => v >= 0.8, { ours: worker?.eventsPerSec, floor: worker?.floor?.eventsPerSecond }),
     t('worker burst: peak RSS ÷ bare sqs-consumer floor', ratio(worker?.rssPeakMb, worker?.floor?.peakRssMb), '≤ 1.1', (v) => v <= 1.1, { ours: worker?.rssPeakMb, floor: worker?.floor?.peakRssMb }),
     t('fast publish: enqueue → PUBLISH p99 − SQS enqueue → receive floor p99 (ms)', minus(fast?.enqueueToPublishMs.p99, fast?.sqsFloorP99Ms), '≤ 3', (v) => v <= 3, { ours: fast?.enqueueToPublishMs.p99, floor: fast?.sqsFloorP99Ms }),
-    t('soak: failed operations (pg + Redis + SMTP)', soak?.failed, '= 0', (v) => v === 0),
+    t(`soak: failed operations (pg + Redis + SMTP${soak?.mysqlOperations ? ' + MySQL' : ''})`, soak?.failed, '= 0', (v) => v === 0),
     t('soak, pg only on the peer’s work: our failed queries', soak?.pgOnlyFailed, '= 0', (v) => v === 0),
     t('soak, pg only on the same work: the peer’s failed queries (it must fail where we do not)', soak?.peerFailed, '> 0', (v) => v > 0),
     t('soak: poll-only failed operations (it must fail where we do not)', soak?.baselineFailed, '> 0', (v) => v > 0),
@@ -348,8 +354,13 @@ export function summaryTable(latest: Latest): string {
   }
   if (soak) {
     lines.push(
-      `| failed operations, ${latest.soakSetup?.instances ?? 4} app instances (pg + Redis + SMTP), single-user rotations of all three | **${int(soak.failed)}** of ${int(soak.operations)} across ${soak.rotations} rotations | poll-only (poll every ${human(soak.baselineIntervalMs)}, ${int(soak.baselineReads)} reads): ${int(soak.baselineFailed)} of ${int(soak.baselineOperations)} across ${soak.baselineRotations} rotations |`,
+      `| failed operations, ${latest.soakSetup?.instances ?? 4} app instances (pg + Redis + SMTP${soak.mysqlOperations ? `, and MySQL on ${soak.mysqlInstances ?? 1}` : ''}), single-user rotations of every secret | **${int(soak.failed)}** of ${int(soak.operations)} across ${soak.rotations} rotations | poll-only (poll every ${human(soak.baselineIntervalMs)}, ${int(soak.baselineReads)} reads, pg + Redis + SMTP): ${int(soak.baselineFailed)} of ${int(soak.baselineOperations)} across ${soak.baselineRotations} rotations |`,
     );
+    if (soak.mysqlOperations) {
+      lines.push(
+        `| the same mixed run, pg and MySQL side by side: failed queries | pg (rotating pg pool): **${int(soak.pgFailed)}** of ${int(soak.pgOperations)}; MySQL (rotating mysql2 pool, MariaDB, ${soak.mysqlInstances ?? 1} instance): **${int(soak.mysqlFailed)}** of ${int(soak.mysqlOperations)} | — |`,
+      );
+    }
     if (soak.pgOnlyFailed !== undefined && soak.peerFailed !== null) {
       lines.push(
         `| PostgreSQL only, the same pg traffic, rotations and pacing in the same run: failed queries | **${int(soak.pgOnlyFailed)}** of ${int(soak.pgOnlyOperations)} across ${soak.pgOnlyRotations ?? '?'} rotations | AWS Advanced NodeJS Wrapper (Secrets Manager plugin): ${int(soak.peerFailed)} of ${int(soak.peerOperations)} across ${soak.peerRotations ?? '?'} rotations |`,
@@ -519,7 +530,7 @@ export function markdown(latest: Latest): string {
     out.push('## Rotation soak', '');
     out.push(
       `${latest.soakSetup?.instances ?? '?'} app instances (separate processes), each with a pg pool (a connection serves 3 queries), an ioredis client and a ` +
-        `nodemailer transport (${s.smtpPool ? `${s.smtpPool.maxConnections} connections, each replaced after ${int(s.smtpPool.maxMessages)} messages` : 'pooled'}), under continuous load. Each round rotates all three secrets at once, single-user: ` +
+        `nodemailer transport (${s.smtpPool ? `${s.smtpPool.maxConnections} connections, each replaced after ${int(s.smtpPool.maxMessages)} messages` : 'pooled'}), under continuous load.${s.mysqlOperations ? ` The first ${s.mysqlInstances ?? 1} also run${(s.mysqlInstances ?? 1) === 1 ? 's' : ''} a MySQL loop (the rotating mysql2 pool on a private MariaDB; a connection is destroyed after 3 queries).` : ''} Each round rotates every secret at once, single-user: ` +
         `PutSecretValue AWSPENDING, the password changed in the server (the old one refused from then on; Redis connections killed), AWSCURRENT moved ${latest.soakSetup?.windowMs ?? '?'} ms later, ` +
         'the rotation\'s events through SQS and the real worker (moto_server as Secrets Manager). The rotation window runs from the password change to the last instance switched. ' +
         `Poll-only: the same traffic with plain clients reading a CredentialCache that polls every ${human(s.baselineIntervalMs)} (pg reads the password per new connection; the Redis password and SMTP transport are replaced when the poll finds a change). ` +
@@ -536,7 +547,7 @@ export function markdown(latest: Latest): string {
     const row = (what: string, ours: string, baseline: string, peer = '—', pgOnly = '—'): void => {
       out.push(`| ${what} | ${ours} | ${baseline} | ${g ? pgOnly : 'not measured'} | ${p ? peer : 'not measured'} |`);
     };
-    out.push(`| | rotation-relay (pg + Redis + SMTP) | poll-only | rotation-relay, pg only (the peer's work) | ${peerName} |`, '| --- | --- | --- | --- | --- |');
+    out.push(`| | rotation-relay (pg + Redis + SMTP${s.mysqlOperations ? ` + MySQL on ${s.mysqlInstances ?? 1} instance` : ''}) | poll-only | rotation-relay, pg only (the peer's work) | ${peerName} |`, '| --- | --- | --- | --- | --- |');
     row('rotations (per service)', `${s.rotations} (${s.rotationsPerService})`, `${s.baselineRotations} (${s.baseline.rotationsPerService})`, `${s.peerRotations ?? '?'} (pg)`, `${s.pgOnlyRotations ?? '?'} (pg)`);
     row('operations (per second)', `${int(s.operations)} (${int(s.operationsPerSec)})`, `${int(s.baselineOperations)} (${int(s.baseline.operationsPerSec)})`, `${int(s.peerOperations)} (${int(p?.operationsPerSec)})`, `${int(s.pgOnlyOperations)} (${int(g?.operationsPerSec)})`);
     row('failed operations', `**${int(s.failed)}**`, `${int(s.baselineFailed)} (${share(s.baselineFailed, s.baselineOperations)})`, `${int(s.peerFailed)} (${share(s.peerFailed ?? 0, s.peerOperations ?? 0)})`, `**${int(s.pgOnlyFailed)}**`);

@@ -1,8 +1,10 @@
 /**
  * One app instance of the rotation soak, as its own process: pg, Redis and SMTP traffic at a fixed
- * pace (one loop per kind, or only the kinds `kinds` names), configured by SOAK_APP_CONFIG (JSON).
+ * pace (one loop per kind, or only the kinds `kinds` names; MySQL only where `kinds` names it),
+ * configured by SOAK_APP_CONFIG (JSON).
  * The pg pool opens new connections often (a connection serves 3 queries), so every rotation meets
- * new logins. The SMTP pool keeps its connections (`smtp.maxMessages`, set by soak.ts): a new SMTP
+ * new logins; so does the MySQL loop (`mysql`, the rotating mysql2 pool, `ours` only): its
+ * connection is destroyed after QUERIES_PER_CONNECTION queries (mysql2 has no `maxUses`). The SMTP pool keeps its connections (`smtp.maxMessages`, set by soak.ts): a new SMTP
  * connection waits about 100 ms for the test server's greeting, and recycling one every few
  * messages made the soak's latency tail that wait and nothing else.
  *
@@ -29,29 +31,32 @@
 import { createInterface } from 'node:readline';
 import type { CredentialCache, RotatedEvent } from '../../src/entry/index.js';
 import { now, sleep } from './clock.js';
+import { SOAK_KINDS, type SoakKind } from './soak-kinds.js';
 
 export interface SoakAppConfig {
   instanceId: string;
   mode: 'ours' | 'poll' | 'peer';
-  /** `ours` only: the loops to run and the secrets the cache holds. @defaultValue all three */
+  /** `ours` only: the loops to run and the secrets the cache holds. @defaultValue pg, redis and smtp */
   kinds?: SoakKind[];
   pollIntervalMs: number;
   aws: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
   bus: { url: string; signingKeys: string[] };
-  secrets: { db: string; cache: string; mail: string };
+  secrets: { db: string; cache: string; mail: string; mysqldb?: string };
   pg: { host: string; port: number; database: string };
+  /** The MariaDB server of the `mysql` loop. */
+  mysql?: { host: string; port: number; database: string };
   redis: { host: string; port: number };
   /** nodemailer pool settings besides the address: soak.ts reports them with the result. */
   smtp: { host: string; port: number; maxConnections: number; maxMessages: number };
   /** Pause after each operation, per kind (one loop per kind). */
-  pauseMs: { pg: number; redis: number; smtp: number };
+  pauseMs: { pg: number; redis: number; smtp: number; mysql: number };
   /** An operation slower than this counts as failed (a request a user gave up on). */
   timeoutMs: number;
 }
 
-export type SoakKind = 'pg' | 'redis' | 'smtp';
+export type { SoakKind };
 type Kind = SoakKind;
-const KINDS: Kind[] = ['pg', 'redis', 'smtp'];
+const KINDS: readonly Kind[] = SOAK_KINDS;
 /** A pg connection serves this many queries, then a new one is opened (pools that recycle often). */
 const QUERIES_PER_CONNECTION = 3;
 
@@ -61,7 +66,7 @@ const print = (line: Record<string, unknown>): void => {
 };
 
 const reads: Record<string, number> = {};
-const kinds = new Set<Kind>(config.kinds ?? KINDS);
+const kinds = new Set<Kind>(config.kinds ?? ['pg', 'redis', 'smtp']);
 
 // Each mode imports only the libraries it uses: four processes importing the SDK, ioredis and
 // nodemailer for nothing cost the peer's phase seconds of start-up on a loaded 2-core machine.
@@ -85,6 +90,7 @@ async function startCache(): Promise<CredentialCache> {
     ...(kinds.has('pg') ? { db: { secretId: config.secrets.db, json: true } } : {}),
     ...(kinds.has('redis') ? { cache: { secretId: config.secrets.cache, json: true } } : {}),
     ...(kinds.has('smtp') ? { mail: { secretId: config.secrets.mail, json: true } } : {}),
+    ...(kinds.has('mysql') && config.secrets.mysqldb ? { mysqldb: { secretId: config.secrets.mysqldb, json: true } } : {}),
   };
   const cache = createCredentialCache({
     secrets,
@@ -134,6 +140,24 @@ function operationsOn(
   };
 }
 
+/** The MySQL operation: a checkout, one query, and every QUERIES_PER_CONNECTION-th connection destroyed so the pool logs in again. */
+async function mysqlOperation(cache: CredentialCache): Promise<{ operation: (i: number) => Promise<unknown>; end: () => Promise<void> }> {
+  const { createRotatingMysql2Pool } = await import('../../src/entry/mysql2.js');
+  const pool = createRotatingMysql2Pool(cache, 'mysqldb', { ...config.mysql, connectionLimit: 4 });
+  return {
+    operation: async (i) => {
+      const connection = await pool.getConnection();
+      try {
+        await connection.query('SELECT 1');
+      } finally {
+        if (i % QUERIES_PER_CONNECTION === QUERIES_PER_CONNECTION - 1) connection.destroy();
+        else connection.release();
+      }
+    },
+    end: () => pool.end(),
+  };
+}
+
 async function ours(cache: CredentialCache): Promise<Clients> {
   const [{ createRotatingMailer }, { createRotatingPgPool }, { createRotatingRedis }] = await Promise.all([
     import('../../src/entry/mailer.js'),
@@ -143,10 +167,11 @@ async function ours(cache: CredentialCache): Promise<Clients> {
   const pool = kinds.has('pg') ? createRotatingPgPool(cache, 'db', pgOptions) : undefined;
   const redis = kinds.has('redis') ? createRotatingRedis(cache, 'cache', { host: config.redis.host, port: config.redis.port }) : undefined;
   const mailer = kinds.has('smtp') ? createRotatingMailer(cache, 'mail', smtpOptions) : undefined;
+  const mysql = kinds.has('mysql') && config.mysql ? await mysqlOperation(cache) : undefined;
   return {
-    operation: operationsOn(pool, redis, mailer && (() => mailer)),
+    operation: { ...operationsOn(pool, redis, mailer && (() => mailer)), ...(mysql ? { mysql: mysql.operation } : {}) },
     close: async () => {
-      await Promise.allSettled([pool?.end(), redis?.quit(), mailer?.close()]);
+      await Promise.allSettled([pool?.end(), redis?.quit(), mailer?.close(), mysql?.end()]);
     },
   };
 }
@@ -191,7 +216,7 @@ const clients = await (cache === undefined ? peer() : config.mode === 'ours' ? o
 let running = true;
 /** [kind index, startedAt, latencyMs, ok (1/0)] */
 const ops: Array<[number, number, number, number]> = [];
-const failures: Record<Kind, string[]> = { pg: [], redis: [], smtp: [] };
+const failures: Record<Kind, string[]> = { pg: [], redis: [], smtp: [], mysql: [] };
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
