@@ -80,6 +80,8 @@ const SCENARIOS: Scenario[] = [
   },
   // Floods on the channel against one instance (issue 13): reads, memory, a genuine rotation's switch.
   { name: 'hostile', file: 'hostile.ts', args: delayArgs, budgetSeconds: quick ? 120 : 240 },
+  // One Redis, a simulated fleet (issue 16, item 4): 10,000 listen-only subscribers + presence for 10,000 instances.
+  { name: 'scale', file: 'scale.ts', args: [], budgetSeconds: quick ? 60 : 240 },
 ];
 /** What the whole run should take on an otherwise idle 2-core machine (10 minutes; 90 s for --quick). */
 const TARGET_S = quick ? 90 : 600;
@@ -168,6 +170,7 @@ const worker = read<any>('worker', outcomes.worker?.ok === true);
 const publishLatency = read<any>('worker-publish-latency', outcomes['worker-publish-latency']?.ok === true);
 const fastPublish = read<any>('fast-publish', outcomes['fast-publish']?.ok === true);
 const hostile = read<any>('hostile', outcomes.hostile?.ok === true);
+const scale = read<any>('scale', outcomes.scale?.ok === true);
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 const m = machine();
@@ -209,6 +212,7 @@ if (fastPublish) {
   };
 }
 if (hostile) latest.hostile = hostile.hostile;
+if (scale) latest.scale = scale.scale;
 if (latest.getSecretValuePerChange !== undefined) {
   const ours = (latest.propagation ?? []).filter((r) => r.secretsManager === 'double');
   const largest = ours.reduce<(typeof ours)[number] | undefined>((a, r) => (!a || r.subscribers > a.subscribers ? r : a), undefined);

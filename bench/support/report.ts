@@ -6,6 +6,7 @@
  */
 import { CACHE_DEFAULTS } from '../../src/entry/index.js';
 import { hostileRows, hostileSection, hostileTargets, type Hostile } from './report-hostile.js';
+import { scaleRows, scaleSection, type Scale } from './report-scale.js';
 
 export interface PropagationRow {
   subscribers: number;
@@ -212,6 +213,8 @@ export interface Latest {
   };
   /** Floods on the channel against one instance (bench/hostile.ts). */
   hostile?: Hostile;
+  /** One Redis, a simulated fleet: listen-only subscribers + presence (bench/scale.ts). */
+  scale?: Scale;
   getSecretValuePerChange?: number;
   apiCost?: ReturnType<typeof apiCost>;
   targets?: Target[];
@@ -380,6 +383,7 @@ export function summaryTable(latest: Latest): string {
     );
   }
   if (latest.hostile) lines.push(...hostileRows(latest.hostile));
+  if (latest.scale) lines.push(...scaleRows(latest.scale));
   // Computed, not measured: arithmetic from defaults and the measured figures above.
   if (poll && largest) {
     lines.push(
@@ -621,6 +625,7 @@ export function markdown(latest: Latest): string {
   }
 
   if (latest.hostile) out.push(...hostileSection(latest.hostile));
+  if (latest.scale) out.push(...scaleSection(latest.scale));
 
   if (latest.apiCost) {
     const c = latest.apiCost;

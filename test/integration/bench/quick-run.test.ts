@@ -57,6 +57,11 @@ const Latest = z.object({
         // The floors, measured on the double rows only.
         rawFanOutLastP99Ms: nonNegative.optional(),
         refreshFloorP99Ms: nonNegative.optional(),
+        fleetCpuMsPerChange: nonNegative,
+        fleetIdleCpuMsPerChange: nonNegative,
+        fleetCpuNetMsPerChange: finite,
+        rawFanOutCpuMsPerPublish: nonNegative.optional(),
+        refreshFloorCpuMsPerCall: nonNegative.optional(),
       }),
     )
     .min(1),
@@ -80,6 +85,11 @@ const Latest = z.object({
     baselineReads: z.number().int(),
     baselinePollsPerInstance: nonNegative,
     rotationOverSteadyP99ByKind: z.record(z.string(), nonNegative.nullable()),
+    pgOperations: z.number().int().positive(),
+    pgFailed: z.number().int(),
+    mysqlInstances: z.number().int().positive(),
+    mysqlOperations: z.number().int().positive(),
+    mysqlFailed: z.number().int(),
   }),
   worker: z.object({
     events: z.number().int().positive(),
@@ -116,6 +126,14 @@ const Latest = z.object({
       )
       .length(2),
   }),
+  scale: z.object({
+    subscribers: z.number().int().positive(),
+    presenceInstances: z.number().int().positive(),
+    floor: z.object({ publishes: z.number().int().positive(), lastP99Ms: nonNegative, missing: z.number().int(), redisCpuMsPerPublishP50: finite }),
+    loaded: z.object({ publishes: z.number().int().positive(), lastP99Ms: nonNegative, missing: z.number().int(), redisCpuMsPerPublishP50: finite }),
+    presence: z.object({ commandsPerSecond: z.number().positive(), redisCpuPercent: nonNegative, writes: z.number().int().positive(), failedWrites: z.number().int() }),
+    redis: z.object({ usedMemorySubscribedMb: z.number().positive(), usedMemoryPresenceMb: z.number().positive(), rssMb: z.number().positive() }),
+  }),
   getSecretValuePerChange: nonNegative,
   targets: z.array(z.object({ what: z.string(), met: z.boolean().nullable(), ours: finite.nullable().optional(), floor: finite.nullable().optional() })).min(1),
 });
@@ -139,7 +157,7 @@ describe('npm run bench -- --quick', () => {
     // On failure, show the runner's own lines and the failed scenario's output, not its progress.
     const progressLine = /^\[bench\s+\d+s\] \[/;
     expect(exit, stderr.filter((line) => !progressLine.test(line)).slice(-60).join('\n')).toBe(0);
-    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency', 'fast-publish', 'hostile']) {
+    for (const name of ['propagation', 'soak', 'worker', 'worker-publish-latency', 'fast-publish', 'hostile', 'scale']) {
       expect(stderr.some((line) => line.includes(`✓ ${name} in`))).toBe(true);
     }
     // Progress from inside the scenarios comes through while they run, not only at the end.
@@ -183,9 +201,10 @@ describe('npm run bench -- --quick', () => {
     expect(withFloor.filter((t) => t.floor === null).map((t) => t.what)).toEqual([]);
   });
 
-  it('the soak: no failed operation for us, failures for poll-only and for the peer', () => {
+  it('the soak: no failed operation for us (MySQL included), failures for poll-only and for the peer', () => {
     const { soak } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
     expect(soak.failed).toBe(0);
+    expect({ mysqlFailed: soak.mysqlFailed, pgFailed: soak.pgFailed }).toEqual({ mysqlFailed: 0, pgFailed: 0 });
     expect(soak.baselineFailed).toBeGreaterThan(0);
     expect(soak.peerFailed).toBeGreaterThan(0);
   });
@@ -223,5 +242,10 @@ describe('npm run bench -- --quick', () => {
     const svg = readFileSync(join(dir, 'propagation.svg'), 'utf8');
     expect(svg.trimStart().startsWith('<svg')).toBe(true);
     expect(svg).toMatch(/<(polyline|path)\b/);
+  });
+
+  it('the scale scenario: every subscriber got every publish, with and without presence, and presence wrote without a failure', () => {
+    const { scale } = Latest.parse(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')));
+    expect({ floor: scale.floor.missing, loaded: scale.loaded.missing, failedWrites: scale.presence.failedWrites }).toEqual({ floor: 0, loaded: 0, failedWrites: 0 });
   });
 });
