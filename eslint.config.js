@@ -8,13 +8,13 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The modules of src and, for each, the modules it may import — the layering
- *   ops (cli, infra) → relay (events, worker) → sdk (cache, fleet; rotating; pg, mysql2, ioredis, mailer)
+ *   ops (cli, infra) → relay (events, worker) → sdk (cache, fleet; rotating; pg, mysql2, ioredis, node-redis, mailer)
  *     → protocol | secrets | redis | metrics → config → common
  * written as data. The entry points (src/entry: index.ts is the root, the others the subpaths) are the package's surface: they
  * may import the SDK and what it stands on, never the relay or ops.
  */
 const BASE = ['protocol', 'secrets', 'redis', 'metrics', 'config', 'common'];
-const SDK = ['sdk/cache', 'sdk/fleet', 'sdk/rotating', 'sdk/pg', 'sdk/mysql2', 'sdk/ioredis', 'sdk/mailer'];
+const SDK = ['sdk/cache', 'sdk/fleet', 'sdk/rotating', 'sdk/pg', 'sdk/mysql2', 'sdk/ioredis', 'sdk/node-redis', 'sdk/mailer'];
 export const MAY_IMPORT = {
   common: [],
   config: ['common'],
@@ -31,6 +31,7 @@ export const MAY_IMPORT = {
   'sdk/pg': ['sdk/rotating', 'sdk/cache', ...BASE],
   'sdk/mysql2': ['sdk/rotating', 'sdk/cache', ...BASE],
   'sdk/ioredis': ['sdk/rotating', 'sdk/cache', ...BASE],
+  'sdk/node-redis': ['sdk/rotating', 'sdk/cache', ...BASE],
   'sdk/mailer': ['sdk/rotating', 'sdk/cache', ...BASE],
   'relay/events': [...SDK, ...BASE],
   'relay/worker': ['relay/events', ...SDK, ...BASE],

@@ -30,25 +30,28 @@ const PEERS = {
   // mysql2 ships its own types: nothing from @types.
   mysql2: [repositoryVersion('mysql2')],
   mailer: [repositoryVersion('nodemailer'), repositoryVersion('@types/nodemailer')],
+  // node-redis ships its own types: nothing from @types.
+  nodeRedis: [repositoryVersion('redis')],
   // A required peer: npm installs it with rotation-relay; an app that builds its own client names it too.
   ioredis: [repositoryVersion('ioredis')],
 };
-const PEER_PACKAGES = ['pg', '@types/pg', 'nodemailer', '@types/nodemailer', 'mysql2'];
+const PEER_PACKAGES = ['pg', '@types/pg', 'nodemailer', '@types/nodemailer', 'mysql2', 'redis'];
 
 const CACHE = `createCredentialCache({ secrets: { db: { secretId: 'prod/app/db', json: true } }, redis: { url: 'redis://127.0.0.1:1', cluster: false, keyPrefix: 'rotation-relay' }, signingKeys: ['${'k'.repeat(32)}'] })`;
 /** Which client libraries node can load from the consumer (its node_modules and every folder above). */
-const RESOLVABLE = `['pg', 'nodemailer', 'mysql2'].filter((name) => { try { import.meta.resolve(name); return true; } catch { return false; } })`;
+const RESOLVABLE = `['pg', 'nodemailer', 'mysql2', 'redis'].filter((name) => { try { import.meta.resolve(name); return true; } catch { return false; } })`;
 
 /** Builds a cache, reads its status and stops it: no server is needed before start(). */
 const SMOKE = `import { createCredentialCache } from 'rotation-relay';
 import { createRotatingPgPool } from 'rotation-relay/pg';
 import { createRotatingMysql2Pool } from 'rotation-relay/mysql2';
 import { createRotatingRedis } from 'rotation-relay/redis';
+import { createRotatingNodeRedis } from 'rotation-relay/node-redis';
 import { createRotatingMailer } from 'rotation-relay/mailer';
 import { waitConverged } from 'rotation-relay/fleet';
 const cache = ${CACHE};
 const status = cache.status();
-console.log(JSON.stringify({ running: status.running, secrets: Object.keys(status.secrets), clients: [createRotatingPgPool, createRotatingMysql2Pool, createRotatingRedis, createRotatingMailer, waitConverged].map((f) => typeof f) }));
+console.log(JSON.stringify({ running: status.running, secrets: Object.keys(status.secrets), clients: [createRotatingPgPool, createRotatingMysql2Pool, createRotatingRedis, createRotatingNodeRedis, createRotatingMailer, waitConverged].map((f) => typeof f) }));
 await cache.stop();
 `;
 
@@ -92,7 +95,7 @@ function consumerWith(peers: readonly string[]): () => ConsumerProject {
 }
 
 describe('the packed package with every peer (npm pack, npm install, tsc strict NodeNext, node)', () => {
-  const consumer = consumerWith([...PEERS.pg, ...PEERS.mysql2, ...PEERS.mailer]);
+  const consumer = consumerWith([...PEERS.pg, ...PEERS.mysql2, ...PEERS.mailer, ...PEERS.nodeRedis]);
 
   it("type-checks the README's example against the installed package and its own dependencies' types", async () => {
     // Prepare
@@ -120,7 +123,7 @@ describe('the packed package with every peer (npm pack, npm install, tsc strict 
     const output = await runCommand(process.execPath, ['out/smoke.js'], { cwd: consumer().dir });
 
     // Assess
-    expect(JSON.parse(output.trim())).toEqual({ running: false, secrets: ['db'], clients: ['function', 'function', 'function', 'function', 'function'] });
+    expect(JSON.parse(output.trim())).toEqual({ running: false, secrets: ['db'], clients: ['function', 'function', 'function', 'function', 'function', 'function'] });
   }, 180_000);
 });
 
@@ -216,6 +219,27 @@ console.log(JSON.stringify({ create: typeof createRotatingRedis, authError: isRe
     // Assess
     expect(installedPeers(consumer())).toEqual([]);
     expect(output).toEqual({ create: 'function', authError: true, host: 'cache.example', resolvable: [] });
+  }, 180_000);
+});
+
+describe('`rotation-relay/node-redis` with redis only', () => {
+  const consumer = consumerWith(PEERS.nodeRedis);
+
+  it('type-checks and runs without pg, mysql2 or nodemailer', async () => {
+    // Act
+    const output = await compileAndRun(
+      consumer(),
+      'node-redis',
+      `import { createRotatingNodeRedis, createRotatingNodeRedisCluster, isRedisAuthError, nodeRedisRotationStatus, type RotatingNodeRedisClusterOptions, type RotatingNodeRedisOptions } from 'rotation-relay/node-redis';
+const options: RotatingNodeRedisOptions = { url: 'rediss://cache.example:6380', authRecoveryTimeoutMs: 5_000 };
+const cluster: RotatingNodeRedisClusterOptions = { rootNodes: [{ url: 'rediss://clustercfg.example:6379' }], defaults: { socket: { tls: true } } };
+console.log(JSON.stringify({ create: [typeof createRotatingNodeRedis, typeof createRotatingNodeRedisCluster], authError: isRedisAuthError(new Error('WRONGPASS invalid username-password pair')), url: options.url, rootNodes: cluster.rootNodes.length, status: nodeRedisRotationStatus({}) ?? null, resolvable: ${RESOLVABLE} }));
+`,
+    );
+
+    // Assess
+    expect(installedPeers(consumer())).toEqual(['redis']);
+    expect(output).toEqual({ create: ['function', 'function'], authError: true, url: 'rediss://cache.example:6380', rootNodes: 1, status: null, resolvable: ['redis'] });
   }, 180_000);
 });
 
