@@ -5,3 +5,20 @@
  */
 export { createRotatingPgPool, type RotatingPgPool, type RotatingPgPoolOptions, type RotatingPgQuery } from '../sdk/pg/index.js';
 export { isPgAuthError } from '../sdk/rotating/index.js';
+// The ORMs and query builders over PostgreSQL (docs/use-with-orms.md).
+export {
+  asPgPool,
+  RotatingPgPoolAdapter,
+  PgLoginCredentials,
+  type PgLogin,
+  type PgLoginCredentialsOptions,
+  type PgLoginStats,
+  sequelizeCredentials,
+  type SequelizeConnectConfig,
+  type SequelizeCredentials,
+  type SequelizeCredentialsOptions,
+  type SequelizeLoginRetry,
+  typeormPgDriver,
+  type TypeormPgDriver,
+  type TypeormPgDriverOptions,
+} from '../sdk/pg/index.js';
