@@ -40,6 +40,7 @@ export const LIBRARY_ERROR_CODES = [
   // The rotating clients (src/sdk/rotating, pg, ioredis, mailer)
   'CREDENTIALS_REJECTED',
   'RESOURCE_CLOSED',
+  'CONNECTION_TERMINATED',
   'SECRET_SHAPE_INVALID',
   'SES_SMTP_PASSWORD_INVALID_INPUT',
   // Fleet convergence (src/sdk/fleet)

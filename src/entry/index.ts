@@ -23,6 +23,8 @@ export type {
   RefreshBudgetOptions,
   RefreshTrigger,
   RotatedEvent,
+  RevokedEvent,
+  ForceRefreshOptions,
   SecretStatus,
   CacheStatus,
   CredentialVersion,
@@ -60,7 +62,8 @@ export {
   NoCurrentVersionError,
 } from '../secrets/index.js';
 export { BinarySecretNotSupportedError, IncompleteSecretValueError } from '../secrets/index.js';
-export { CredentialsRejectedError, ResourceClosedError, InvalidSecretShapeError, SesSmtpPasswordError } from '../sdk/rotating/index.js';
+export { CredentialsRejectedError, ConnectionTerminatedError, ResourceClosedError, InvalidSecretShapeError, SesSmtpPasswordError } from '../sdk/rotating/index.js';
+export type { ValidateBeforeSwitch, ValidateBeforeSwitchOptions } from '../sdk/rotating/index.js';
 export { FleetOptionsError, FleetReadError, NotConvergedError, type NotConvergedReason } from '../sdk/fleet/index.js';
 export { MetricsError, type MetricsErrorCode } from '../metrics/index.js';
 

@@ -29,6 +29,7 @@ export const MetricNames = {
   AuthFailureRecoveries: 'AuthFailureRecoveries',
   MissedByEvents: 'MissedByEvents',
   PresenceWriteFailures: 'PresenceWriteFailures',
+  CredentialValidationFailures: 'CredentialValidationFailures',
   VersionsStateLost: 'VersionsStateLost',
   InvalidationsRejected: 'InvalidationsRejected',
   RefreshesThrottled: 'RefreshesThrottled',
@@ -137,6 +138,11 @@ export const METRIC_DEFINITIONS: { readonly [N in MetricName]: MetricDefinition 
     unit: 'Count',
     emittedBy: 'subscriber',
     description: 'Presence or ack writes that failed (NOPERM, timeout, connection): the instance is invisible to status and wait-converged',
+  },
+  CredentialValidationFailures: {
+    unit: 'Count',
+    emittedBy: 'subscriber',
+    description: 'New credentials a rotating client checked before switching (validateBeforeSwitch) and the server refused; the current ones stay in use, retried with backoff',
   },
   VersionsStateLost: {
     unit: 'Count',

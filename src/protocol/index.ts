@@ -18,6 +18,7 @@ export {
   DEFAULT_MAX_AGE_MS,
   MAX_CLOCK_SKEW_MS,
   canonicalString,
+  extendedCanonicalString,
   signInvalidation,
   signIfKeyed,
   verifyInvalidation,
@@ -65,4 +66,5 @@ export {
   type DecodedPresence,
 } from './presence.js';
 export { INVALIDATION_FIELD_LIMITS, isInvalidationTime } from './invalidation.js';
+export { EXTENSION_FIELDS, hasExtensions, type ExtensionField } from './extensions.js';
 export { DEFAULT_CLOCK_SKEW_TOLERANCE_MS, type VerifyFailure } from './signing.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInvalidationError } from './errors.js';
+import { hasExtensions } from './extensions.js';
 
 /** The protocol version this code speaks. Bumped only for changes old subscribers cannot ignore. */
 export const PROTOCOL_VERSION = 1;
@@ -67,15 +68,26 @@ export const invalidationSchema = z.object({
   eventTime: eventTimeSchema,
   /** When the worker built this message (ISO-8601); the replay guard measures age from it. */
   publishedAt: z.iso.datetime({ offset: true }),
+  /**
+   * Signed extension (docs/protocol.md, "Signed extensions"): close the connections that use any
+   * other version of the secret at once instead of after their work — an emergency revoke of a
+   * leaked credential (`rotation-relay publish --terminate-old`). Only `true`; absent otherwise.
+   */
+  terminateOld: z.literal(true).optional(),
   /** `v1=<base64url(HMAC-SHA256)>` over the canonical string; absent when signing is off. */
   sig: z.string().optional(),
+  /**
+   * `v1=<base64url(HMAC-SHA256)>` over the canonical string followed by the extension lines
+   * (`extensions.ts`); present, with signing on, exactly when an extension field is.
+   */
+  xsig: z.string().optional(),
 });
 
 /** One broadcast: "secret X changed, fetch it again". Never carries a secret value. */
 export type Invalidation = z.infer<typeof invalidationSchema>;
 
 /** What the worker knows about a change; `createInvalidation` adds the rest. */
-export type InvalidationFields = Pick<Invalidation, 'secretArn' | 'secretName' | 'versionId' | 'reason' | 'eventId' | 'eventTime'>;
+export type InvalidationFields = Pick<Invalidation, 'secretArn' | 'secretName' | 'versionId' | 'reason' | 'eventId' | 'eventTime' | 'terminateOld'>;
 
 export type ParseInvalidationResult = { ok: true; invalidation: Invalidation } | { ok: false; reason: string };
 
@@ -106,7 +118,8 @@ function assertPublishable(invalidation: Invalidation): Invalidation {
       throw new InvalidInvalidationError(`invalidation is invalid: ${field} is ${value.length} characters, more than the ${max} allowed`);
     }
   }
-  const length = serializeInvalidation({ ...invalidation, sig: 'v'.repeat(SIG_LENGTH) }).length;
+  const longestSignatures = { sig: 'v'.repeat(SIG_LENGTH), ...(hasExtensions(invalidation) ? { xsig: 'v'.repeat(SIG_LENGTH) } : {}) };
+  const length = serializeInvalidation({ ...invalidation, ...longestSignatures }).length;
   if (length > MAX_MESSAGE_LENGTH) {
     throw new InvalidInvalidationError(`invalidation is invalid: it would be ${length} characters, more than the ${MAX_MESSAGE_LENGTH} a subscriber parses`);
   }
@@ -163,16 +176,24 @@ export function parseInvalidation(raw: string): ParseInvalidationResult {
  * in `{P}:versions` and published, so every reader sees the same bytes the worker signed.
  */
 export function serializeInvalidation(invalidation: Invalidation): string {
-  const { v, id, secretArn, secretName, versionId, reason, eventId, eventTime, publishedAt, sig } = invalidation;
-  return JSON.stringify({ v, id, secretArn, secretName, versionId, reason, eventId, eventTime, publishedAt, sig });
+  const { v, id, secretArn, secretName, versionId, reason, eventId, eventTime, publishedAt, terminateOld, sig, xsig } = invalidation;
+  // Absent fields stay absent (JSON.stringify drops undefined): a message without extensions is
+  // byte for byte what it was before they existed.
+  return JSON.stringify({ v, id, secretArn, secretName, versionId, reason, eventId, eventTime, publishedAt, terminateOld, sig, xsig });
 }
 
 // Copies only the known fields, so a caller's extra properties (or a stray `sig`) never leak in.
 function pickFields(fields: InvalidationFields): InvalidationFields {
-  const { secretArn, secretName, versionId, reason, eventId, eventTime } = fields;
-  return versionId === undefined
-    ? { secretArn, secretName, reason, eventId, eventTime }
-    : { secretArn, secretName, versionId, reason, eventId, eventTime };
+  const { secretArn, secretName, versionId, reason, eventId, eventTime, terminateOld } = fields;
+  return {
+    secretArn,
+    secretName,
+    ...(versionId === undefined ? {} : { versionId }),
+    reason,
+    eventId,
+    eventTime,
+    ...(terminateOld === undefined ? {} : { terminateOld }),
+  };
 }
 
 // Field values are not echoed: an invalidation holds no secret, but a hostile message could hold

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidSigningKeysError, InvalidVerifyOptionsError } from './errors.js';
+import { extensionLines, hasExtensions } from './extensions.js';
 import { assertInvalidation, invalidationSchema, parseInvalidation, type Invalidation } from './invalidation.js';
 
 /** The environment variable that usually holds the keys (parsed by src/config); named in errors. */
@@ -100,7 +101,16 @@ export function canonicalString(invalidation: Invalidation): string {
 }
 
 /**
- * Returns a copy of `invalidation` with `sig` computed with the first (current) key.
+ * What `xsig` signs (docs/protocol.md, "Signed extensions"): the canonical string, then one
+ * `name=value` line per extension field present. Equal to the canonical string without extensions.
+ */
+export function extendedCanonicalString(invalidation: Invalidation): string {
+  return [canonicalString(invalidation), ...extensionLines(invalidation)].join('\n');
+}
+
+/**
+ * Returns a copy of `invalidation` with `sig` computed with the first (current) key, and `xsig`
+ * too when it carries an extension field (`terminateOld`); a stale `xsig` is dropped.
  * Throws {@link InvalidSigningKeysError} without keys and {@link InvalidInvalidationError}
  * for an invalidation subscribers would reject anyway.
  */
@@ -108,8 +118,10 @@ export function signInvalidation(invalidation: Invalidation, keys: readonly stri
   assertSigningKeys(keys);
   const [current] = keys;
   if (current === undefined) throw keysError('no key given to sign with');
-  const valid = assertInvalidation(invalidation);
-  return { ...valid, sig: SIG_PREFIX + hmac(current, canonicalString(valid)).toString('base64url') };
+  const { xsig: _stale, ...valid } = assertInvalidation(invalidation);
+  const signed: Invalidation = { ...valid, sig: SIG_PREFIX + hmac(current, canonicalString(valid)).toString('base64url') };
+  if (hasExtensions(valid)) signed.xsig = SIG_PREFIX + hmac(current, extendedCanonicalString(valid)).toString('base64url');
+  return signed;
 }
 
 /**
@@ -183,27 +195,37 @@ export function createInvalidationVerifier(options: VerifyOptions): Invalidation
 function checkSignature(invalidation: Invalidation, keys: readonly string[], requireSignature: boolean): VerifyResult | boolean {
   // Without keys there is nothing to check against: this mode trusts whoever can publish to Redis.
   if (keys.length === 0) return false;
-  const { sig } = invalidation;
+  const { sig, xsig } = invalidation;
   if (sig === undefined) {
     return requireSignature ? { ok: false, code: 'unsigned', reason: 'message has no sig and signing keys are configured' } : false;
   }
-  if (!SIG_RE.test(sig)) {
-    return { ok: false, code: 'bad-signature', reason: 'sig is not in the form v1=<43 base64url characters>' };
+  const plain = checkMac('sig', sig, canonicalString(invalidation), keys);
+  if (plain) return plain;
+  // The extensions' own signature: an extension field (or an xsig) that does not verify rejects
+  // the whole message, so a flag added to, or flipped in, a genuine message is never acted on.
+  if (xsig === undefined) {
+    return hasExtensions(invalidation) ? { ok: false, code: 'bad-signature', reason: 'message has an extension field (terminateOld) but no xsig' } : true;
   }
-  const given = Buffer.from(sig.slice(SIG_PREFIX.length), 'base64url');
+  return checkMac('xsig', xsig, extendedCanonicalString(invalidation), keys) ?? true;
+}
+
+/** Undefined when `mac` is `v1=` + the HMAC of `text` under one of `keys`; otherwise the failure naming `field`. */
+function checkMac(field: 'sig' | 'xsig', mac: string, text: string, keys: readonly string[]): VerifyFailure | undefined {
+  if (!SIG_RE.test(mac)) {
+    return { ok: false, code: 'bad-signature', reason: `${field} is not in the form v1=<43 base64url characters>` };
+  }
+  const given = Buffer.from(mac.slice(SIG_PREFIX.length), 'base64url');
   // Buffer decoding ignores stray low bits of the last character; insist on the one canonical
   // spelling so a signature has exactly one accepted text.
-  if (given.toString('base64url') !== sig.slice(SIG_PREFIX.length)) {
-    return { ok: false, code: 'bad-signature', reason: 'sig is not canonical base64url' };
+  if (given.toString('base64url') !== mac.slice(SIG_PREFIX.length)) {
+    return { ok: false, code: 'bad-signature', reason: `${field} is not canonical base64url` };
   }
-  const text = canonicalString(invalidation);
   // Every key is tried (no early exit), each with a constant-time compare of equal-length buffers.
   let matched = false;
   for (const key of keys) {
     if (timingSafeEqual(hmac(key, text), given)) matched = true;
   }
-  if (!matched) return { ok: false, code: 'bad-signature', reason: 'sig does not match any configured key' };
-  return true;
+  return matched ? undefined : { ok: false, code: 'bad-signature', reason: `${field} does not match any configured key` };
 }
 
 interface FreshnessBounds {

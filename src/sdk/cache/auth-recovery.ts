@@ -84,7 +84,7 @@ export async function recoverCredentials<C>(failure: AuthFailure<C>): Promise<Re
     const pending = await source.pending<C>(name);
     if (failure.movedOn()) return { kind: 'overtaken', sourceChanged };
     if (!pending || pending.versionId === failedVersionId) return { kind: 'exhausted', sourceChanged };
-    failure.logger.warn({ secret: name, versionId: pending.versionId }, `${failure.label}: AWSCURRENT rejected, using AWSPENDING until the rotation finishes`);
+    failure.logger.warn({ secretName: name, versionId: pending.versionId }, `${failure.label}: AWSCURRENT rejected, using AWSPENDING until the rotation finishes`);
     failure.switchTo(pending, 'pending');
     return { kind: 'switched', sourceChanged };
   } catch (error) {

@@ -12,3 +12,14 @@ export async function refreshInBackground(refresher: Pick<Refresher, 'refresh'>,
     // see above
   }
 }
+
+/**
+ * Refreshes every state and waits for all of them (settled, not raced: an emergency revoke must
+ * name the version each secret holds once its own read is over); rejects afterwards with the
+ * first failure, if any.
+ */
+export async function refreshAllSettled(refresher: Pick<Refresher, 'refresh'>, states: readonly SecretState[], request: RefreshRequest): Promise<void> {
+  const results = await Promise.allSettled(states.map((state) => refresher.refresh(state, request)));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}

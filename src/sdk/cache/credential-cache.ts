@@ -2,10 +2,12 @@ import { EventEmitter } from 'node:events';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricNames } from '../../metrics/index.js';
 import { SDK_CLIENT_SETTINGS } from '../../secrets/index.js';
-import { refreshInBackground } from './background-refresh.js';
+import { refreshAfterAuthFailure } from './auth-failure-refresh.js';
+import { refreshAllSettled, refreshInBackground } from './background-refresh.js';
 import { cachePresence } from './cache-presence.js';
 import { assembleStatus, newCounts } from './cache-status.js';
 import { CacheNotStartedError, CacheStoppedError, UnknownSecretError } from './errors.js';
+import { emitSafely } from './emit-safely.js';
 import { loadInitial } from './initial-load.js';
 import { Lifecycle } from './lifecycle.js';
 import { ListenerLink } from './listener-link.js';
@@ -17,7 +19,8 @@ import { Reconciler } from './reconcile.js';
 import { Refresher } from './refresher.js';
 import { RefreshQueue } from './refresh-queue.js';
 import { SecretState, type RefreshRequest } from './secret-state.js';
-import type { CacheCounts, CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, RotatedEvent } from './types.js';
+import { Revoker } from './revocation.js';
+import type { CacheCounts, CacheStatus, CredentialCacheOptions, CredentialSource, CredentialVersion, ForceRefreshOptions, RevokedEvent, RotatedEvent } from './types.js';
 
 export { listenerConnectionName } from './listener-link.js';
 
@@ -28,6 +31,8 @@ export const SECRETS_CLIENT_SETTINGS = SDK_CLIENT_SETTINGS;
 export interface CredentialCacheEvents {
   /** A secret now has a new version in place (not emitted for the first load at start). */
   rotated: [RotatedEvent];
+  /** Emergency revoke: clients close every connection not on `versionId` now (see {@link RevokedEvent}). */
+  revoked: [RevokedEvent];
   /** The invalidation subscription is (again) active; a reconcile runs right after. */
   subscribed: [];
   /** The invalidation subscription was lost; ioredis reconnects, the poll covers meanwhile. */
@@ -53,6 +58,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private readonly poll: PollScheduler;
   private readonly reconciler: Reconciler;
   private readonly queue: RefreshQueue;
+  private readonly revoker: Revoker;
   private readonly lifecycle = new Lifecycle({ start: () => this.doStart(), stop: () => this.doStop() });
   private readonly counts: CacheCounts;
   /** Pub/sub; undefined without `redis`. */
@@ -75,8 +81,10 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.refresher = new Refresher({ client: this.client, options, counts: this.counts, isRunning, onRotated, onSettled: () => this.presence?.ack() });
     const refresh = (state: SecretState, request: RefreshRequest): void => void refreshInBackground(this.refresher, state, request);
     const common = { ...options, states: this.states, counts: this.counts, isRunning };
+    this.revoker = new Revoker({ ...common, emit: (event) => this.safeEmit('revoked', event) });
     this.reconciler = new Reconciler({ ...common, listener: () => this.link?.listener, initialLoad: () => this.initialLoad, refresh });
-    this.queue = new RefreshQueue({ ...common, refresher: this.refresher, sawBroadcast: (state) => this.reconciler.sawBroadcast(state) });
+    const revoke = (state: SecretState): void => this.revoker.revoke(state, 'invalidation');
+    this.queue = new RefreshQueue({ ...common, refresher: this.refresher, sawBroadcast: (state) => this.reconciler.sawBroadcast(state), revoke });
     if (config.redis) {
       this.link = new ListenerLink({
         redis: config.redis,
@@ -126,17 +134,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   async reportAuthFailure<T = unknown>(name: string): Promise<{ changed: boolean; current: CredentialVersion<T> }> {
     const state = this.stateFor(name);
     this.current(name); // throws before start
-    const now = this.options.now();
-    const last = state.lastCompleted;
-    if (!state.flight.inFlight && last && now - last.at < this.options.authFailureMinIntervalMs) {
-      return { changed: last.changed, current: this.current<T>(name) };
-    }
-    let changed = false;
-    try {
-      ({ changed } = await this.refresher.refresh(state, { kind: 'current', trigger: 'auth-failure', at: now }));
-    } catch {
-      // Recorded, logged and retried by the refresher; the caller keeps the last good value.
-    }
+    const changed = await refreshAfterAuthFailure(state, this.refresher, this.options.now(), this.options.authFailureMinIntervalMs);
     return { changed, current: this.current<T>(name) };
   }
 
@@ -153,14 +151,25 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
     this.options.metrics.count(MetricNames.AuthFailureRecoveries);
   }
 
-  /** Re-reads AWSCURRENT of one secret, or of all; rejects with the typed error if a read fails. */
-  async forceRefresh(name?: string): Promise<void> {
+  /** A client's `validateBeforeSwitch` found new credentials the server refused (status count and metric). */
+  recordValidationFailure(name: string): void {
+    this.stateFor(name);
+    this.counts.credentialValidationFailures = (this.counts.credentialValidationFailures ?? 0) + 1;
+    this.options.metrics.count(MetricNames.CredentialValidationFailures);
+  }
+
+  /**
+   * Re-reads AWSCURRENT of one secret, or of all; rejects with the typed error if a read fails
+   * (once every read has settled). With `terminateOld`, then emits `revoked` for each: the
+   * emergency revoke of {@link ForceRefreshOptions}.
+   */
+  async forceRefresh(name?: string, options: ForceRefreshOptions = {}): Promise<void> {
     const states = name === undefined ? [...this.states.values()] : [this.stateFor(name)];
-    const at = this.options.now();
     try {
-      await Promise.all(states.map((state) => this.refresher.refresh(state, { kind: 'current', trigger: 'force', at })));
+      await refreshAllSettled(this.refresher, states, { kind: 'current', trigger: 'force', at: this.options.now() });
     } finally {
       this.presence?.ack();
+      if (options.terminateOld) for (const state of states) this.revoker.revoke(state, 'force');
     }
   }
 
@@ -213,12 +222,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   }
 
   private safeEmit<K extends keyof CredentialCacheEvents>(event: K, ...args: CredentialCacheEvents[K]): void {
-    try {
-      // A throwing 'rotated' handler must not turn a successful refresh into a failure.
-      (this.emit as (event: K, ...args: CredentialCacheEvents[K]) => boolean)(event, ...args);
-    } catch (error) {
-      this.options.logger.error({ event, error: error instanceof Error ? error.name : 'unknown' }, `a "${event}" listener threw; ignored`);
-    }
+    emitSafely(this.options.logger, () => (this.emit as (event: K, ...args: CredentialCacheEvents[K]) => boolean)(event, ...args), event);
   }
 
   private stateFor(name: string): SecretState {
@@ -230,11 +234,7 @@ export class CredentialCache extends EventEmitter<CredentialCacheEvents> impleme
   private async doStop(): Promise<void> {
     this.poll.stop();
     this.refresher.close();
-    for (const state of this.states.values()) {
-      state.clearRetry();
-      // A request still waiting (for the read in flight, or for the budget) is dropped; the read in flight finishes.
-      state.slot.clear(new CacheStoppedError());
-    }
+    for (const state of this.states.values()) state.stop(new CacheStoppedError());
     this.reconciler.stop();
     await this.presence?.stop();
     await this.link?.stop();

@@ -24,6 +24,8 @@ export type {
   RefreshBudgetOptions,
   RefreshTrigger,
   RotatedEvent,
+  RevokedEvent,
+  ForceRefreshOptions,
   SecretStatus,
   CacheStatus,
   CredentialVersion,
@@ -32,3 +34,5 @@ export type {
   PresenceStatus,
 } from './types.js';
 export { recoverCredentials, type CredentialMode } from './auth-recovery.js';
+// The SDK's one retry schedule: the rotating clients' validation retries use it too.
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffBounds } from './backoff.js';

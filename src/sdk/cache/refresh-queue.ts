@@ -2,7 +2,7 @@ import type { Logger } from '../../common/index.js';
 import type { Invalidation } from '../../protocol/index.js';
 import { confirmedAt } from './confirmed-at.js';
 import type { Refresher } from './refresher.js';
-import type { SecretState } from './secret-state.js';
+import type { RefreshRequest, SecretState } from './secret-state.js';
 import type { CacheCounts } from './types.js';
 
 // Its own file because this is the one path on which a publisher, not the cache, decides how
@@ -18,19 +18,22 @@ export interface LastInvalidation {
 
 export interface RefreshQueueDeps {
   states: ReadonlyMap<string, SecretState>;
-  refresher: Pick<Refresher, 'submit'>;
+  refresher: Pick<Refresher, 'submit' | 'refresh'>;
   counts: CacheCounts;
   signingKeys: readonly string[];
   now: () => number;
   logger: Logger;
   /** A verified broadcast for `state` arrived (LostStateRecovery re-arms on it). */
   sawBroadcast: (state: SecretState) => void;
+  /** A signed broadcast's `terminateOld`, once its refresh settled: emit the cache's `revoked`. */
+  revoke: (state: SecretState) => void;
 }
 
 /** Turns verified invalidations into (merged, paced) refresh requests. */
 export class RefreshQueue {
   /** The last verified invalidation received, whether or not it named a configured secret. */
   last: LastInvalidation | undefined;
+  private warnedUnsignedTerminate = false;
 
   constructor(private readonly deps: RefreshQueueDeps) {}
 
@@ -46,9 +49,15 @@ export class RefreshQueue {
    * message id already handled (a replay) is dropped; a version a read already found not current
    * (see `SecretState.knownNotCurrent`) costs nothing; anything else merges into the secret's one
    * waiting request (`Refresher.submit`), which the read budget paces.
+   *
+   * `terminateOld` (an emergency revoke) is acted on only when signing is on: every accepted
+   * message's signatures, `xsig` included, then verified, so the flag is the worker's or the
+   * CLI's. Unsigned, anyone who can publish could cut every connection of the fleet; the flag is
+   * then ignored (logged) and the message handled like any other.
    */
   onInvalidation(invalidation: Invalidation): void {
     const { states, refresher, counts, logger } = this.deps;
+    const terminateOld = this.terminateOld(invalidation);
     const at = this.deps.now();
     counts.invalidationsReceived += 1;
     this.last = { at, secretName: invalidation.secretName, ...(invalidation.versionId !== undefined ? { versionId: invalidation.versionId } : {}) };
@@ -58,22 +67,54 @@ export class RefreshQueue {
       state.lastInvalidationId = invalidation.id;
       this.deps.sawBroadcast(state);
       logger.debug({ name: state.name, versionId: invalidation.versionId, id: invalidation.id }, 'invalidation received');
+      let request: RefreshRequest | undefined;
       if (invalidation.versionId !== undefined) {
         state.announce(invalidation.versionId);
-        if (state.knownNotCurrent(invalidation.versionId, Date.parse(invalidation.publishedAt))) continue;
-        const confirmed = confirmedAt(invalidation, this.deps.signingKeys);
-        refresher.submit(state, {
-          kind: 'version',
-          versionId: invalidation.versionId,
-          ifNotCurrent: 'wait-for-change',
-          trigger: 'invalidation',
-          at,
-          ...(confirmed !== undefined ? { confirmedAt: confirmed } : {}),
-        });
+        if (!state.knownNotCurrent(invalidation.versionId, Date.parse(invalidation.publishedAt))) {
+          const confirmed = confirmedAt(invalidation, this.deps.signingKeys);
+          request = {
+            kind: 'version',
+            versionId: invalidation.versionId,
+            ifNotCurrent: 'wait-for-change',
+            trigger: 'invalidation',
+            at,
+            ...(confirmed !== undefined ? { confirmedAt: confirmed } : {}),
+          };
+        }
       } else {
         state.announcedUnversionedAt = at;
-        refresher.submit(state, { kind: 'changed', trigger: 'invalidation', at });
+        request = { kind: 'changed', trigger: 'invalidation', at };
       }
+      if (terminateOld) void this.refreshThenRevoke(state, request);
+      else if (request) refresher.submit(state, request);
     }
+  }
+
+  /**
+   * An emergency revoke: the same refresh, awaited, then the revoke on what is held — also when
+   * the read failed or found nothing new (the usual case: the cache already switched on the
+   * rotation's own broadcast, and the old connections are still draining). A signed message id is
+   * handled once, so a replay revokes nothing more.
+   */
+  private async refreshThenRevoke(state: SecretState, request: RefreshRequest | undefined): Promise<void> {
+    try {
+      if (request) await this.deps.refresher.refresh(state, request);
+    } catch {
+      // Recorded, logged and retried by the refresher; the revoke still applies to what is held.
+    }
+    this.deps.revoke(state);
+  }
+
+  private terminateOld(invalidation: Invalidation): boolean {
+    if (invalidation.terminateOld !== true) return false;
+    if (this.deps.signingKeys.length > 0) return true;
+    // Whoever can publish decides how many such messages arrive: warn once, then at debug.
+    const level = this.warnedUnsignedTerminate ? 'debug' : 'warn';
+    this.warnedUnsignedTerminate = true;
+    this.deps.logger[level](
+      { code: 'TERMINATE_OLD_UNSIGNED', secretName: invalidation.secretName, id: invalidation.id },
+      'an unsigned invalidation asks to terminate old connections (terminateOld): ignored, as nothing proves who sent it; refreshing as for any invalidation',
+    );
+    return false;
   }
 }

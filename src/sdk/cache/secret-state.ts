@@ -206,6 +206,12 @@ export class SecretState {
     this.retry = undefined;
   }
 
+  /** The cache stops: the retry timer goes, and a request still waiting (for the read in flight, or for the budget) is dropped with `reason`; the read in flight finishes. */
+  stop(reason: Error): void {
+    this.clearRetry();
+    this.slot.clear(reason);
+  }
+
   /** This secret's part of `status()`: metadata only, by construction (no field holds a value). */
   status(now: number): SecretStatus {
     const status: SecretStatus = {

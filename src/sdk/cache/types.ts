@@ -214,6 +214,36 @@ export interface RotatedEvent {
   latencyMs?: number;
 }
 
+/**
+ * An emergency revoke (`forceRefresh(name, { terminateOld: true })`, or a signed invalidation
+ * with `terminateOld`, e.g. from `rotation-relay publish SECRET --terminate-old`): every rotating
+ * client of the secret closes, at once, each connection built with a version other than
+ * `versionId`, failing the work in flight on it, instead of letting it finish. Emitted once the
+ * read it asked for has settled, after the `rotated` event of the change if there was one, and
+ * also when nothing changed (the cache already held the new version, its old connections are
+ * still draining: the usual case of an operator's revoke after a rotation).
+ */
+export interface RevokedEvent {
+  name: string;
+  secretArn: string;
+  /** The version held now: connections on it stay; connections on any other version are closed. */
+  versionId: string;
+  /** `force`: `forceRefresh`; `invalidation`: a signed broadcast. */
+  trigger: 'force' | 'invalidation';
+}
+
+/** Options of `forceRefresh`. */
+export interface ForceRefreshOptions {
+  /**
+   * Emergency revoke, for a leaked credential: once the read has settled, emit `revoked` (see
+   * {@link RevokedEvent}), and every rotating client built on this cache closes its connections
+   * that use another version of the secret now, failing the work in flight on them, instead of
+   * draining them after their work. Also when the read fails (what is held is then the newest
+   * version known) or finds no change. Logged at warn, naming the secret. @defaultValue false
+   */
+  terminateOld?: boolean;
+}
+
 /** Per-secret part of `status()`: metadata only, never a value. */
 export interface SecretStatus {
   secretId: string;
@@ -296,6 +326,17 @@ export interface CacheCounts {
    * reconciled.
    */
   versionsStateLost?: number;
+  /**
+   * New credentials a rotating client with `validateBeforeSwitch` tried and the server refused
+   * (or could not be reached with): each kept the client on its current credentials and is
+   * retried with backoff. Also the metric `CredentialValidationFailures`. Present once one was counted.
+   */
+  credentialValidationFailures?: number;
+  /**
+   * Emergency revokes this cache emitted (`revoked` events: `forceRefresh` with `terminateOld`,
+   * signed broadcasts with `terminateOld`). Present once one was emitted.
+   */
+  revocations?: number;
 }
 
 /** A credential version as the rotating clients use it. */
@@ -325,6 +366,13 @@ export interface CredentialSource {
   pending<T = unknown>(name: string): Promise<CredentialVersion<T> | undefined>;
   /** Count a failure a client recovered from without the caller seeing it. */
   recordAuthRecovery(name: string): void;
+  /**
+   * Count new credentials a client validated before switching to them and the server refused
+   * (`validateBeforeSwitch`). Optional: a source without it only loses the count.
+   */
+  recordValidationFailure?(name: string): void;
   on(event: 'rotated', listener: (event: RotatedEvent) => void): unknown;
+  on(event: 'revoked', listener: (event: RevokedEvent) => void): unknown;
   off(event: 'rotated', listener: (event: RotatedEvent) => void): unknown;
+  off(event: 'revoked', listener: (event: RevokedEvent) => void): unknown;
 }

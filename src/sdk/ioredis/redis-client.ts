@@ -1,10 +1,11 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../../common/index.js';
 import { applyRedisCredentials, writeRedisCredentials, type RedisCredentialsUpdate } from '../../redis/index.js';
-import { recoverCredentials, type CredentialMode, type CredentialSource, type CredentialVersion, type RotatedEvent } from '../cache/index.js';
-import { isRedisAuthError, errorSummary } from '../rotating/index.js';
+import { recoverCredentials, type BackoffBounds, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
+import { isRedisAuthError, errorSummary, validationBackoff, ValidatedSwitch, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { installAuthFailureHook, type AttemptedLogin } from './redis-auth-hook.js';
 import { redisCredentialsFromSecret, type RedisCredentials } from './redis-credentials.js';
+import { probeRedis, probeRedisCluster } from './redis-validate.js';
 
 /** What the rotating client adds to ioredis' own options. */
 interface RotatingRedisExtras {
@@ -15,6 +16,16 @@ interface RotatingRedisExtras {
    * reconnecting anyway. @defaultValue 10 000 ms
    */
   authRecoveryTimeoutMs?: number;
+  /**
+   * On a rotation, log in once with the new credentials on a short-lived connection of its own
+   * (AUTH, PING) before reconnects use them; if the server refuses them, reconnects keep the
+   * current ones, the failure is counted (`redisRotationStatus().validationFailures`, the cache's
+   * `CredentialValidationFailures`) and the check is retried with backoff. Worth it where the
+   * server applies a new password later than Secrets Manager has it (ElastiCache applies a user's
+   * `modify-user` asynchronously); see docs/operations.md, "Validate before switching".
+   * @defaultValue false
+   */
+  validateBeforeSwitch?: ValidateBeforeSwitch;
 }
 
 /**
@@ -43,6 +54,10 @@ export interface RedisRotationStatus {
   pendingReads: number;
   /** Credential changes applied (rotations and recoveries). */
   switches: number;
+  /** New credentials whose `validateBeforeSwitch` check the server refused (each kept the current ones; retried). */
+  validationFailures: number;
+  /** Emergency revokes that dropped the client's connections so they log in again with the current credentials. */
+  terminations: number;
   /** False when the ioredis internals the queue-keeping hook needs were not found. */
   queueKeepingHook: boolean;
 }
@@ -93,12 +108,15 @@ export function createRotatingRedis(
 }
 
 function createStandalone(source: CredentialSource, name: string, options: RotatingRedisOptions): Redis {
-  const { logger, authRecoveryTimeoutMs, cluster: _cluster, ...redisOptions } = options;
+  const { logger, authRecoveryTimeoutMs, validateBeforeSwitch, cluster: _cluster, ...redisOptions } = options;
   rejectPassword(redisOptions);
   const fallbackUsername = redisOptions.username;
   const follower = new CredentialFollower(source, name, fallbackUsername, logger ?? silentLogger());
   const client = new Redis(withCredentials(redisOptions, follower.credentials, fallbackUsername));
   follower.applyTo = (creds) => applyRedisCredentials(client, update(creds, fallbackUsername));
+  follower.reconnect = () => reconnectNow(client);
+  const backoff = validationBackoff(validateBeforeSwitch);
+  if (backoff) follower.validateWith(backoff, (creds) => probeRedis(withCredentials(redisOptions, creds, fallbackUsername)));
   const hooked = installAuthFailureHook(client, { onAuthFailure: (err, attempted) => follower.recover(err, attempted), maxWaitMs: authRecoveryTimeoutMs });
   if (!hooked) fallBackToErrorEvents(client, follower);
   client.on('ready', () => follower.confirm());
@@ -108,7 +126,7 @@ function createStandalone(source: CredentialSource, name: string, options: Rotat
 }
 
 function createCluster(source: CredentialSource, name: string, options: RotatingRedisClusterOptions): Cluster {
-  const { logger, authRecoveryTimeoutMs, cluster: nodes, redisOptions: nodeOptions = {}, ...clusterOptions } = options;
+  const { logger, authRecoveryTimeoutMs, validateBeforeSwitch, cluster: nodes, redisOptions: nodeOptions = {}, ...clusterOptions } = options;
   rejectPassword(nodeOptions);
   const fallbackUsername = nodeOptions.username;
   const follower = new CredentialFollower(source, name, fallbackUsername, logger ?? silentLogger());
@@ -121,6 +139,9 @@ function createCluster(source: CredentialSource, name: string, options: Rotating
     applyRedisCredentials(cluster, update(creds, fallbackUsername));
     if (cluster.options.redisOptions !== template) writeRedisCredentials(template, update(creds, fallbackUsername));
   };
+  follower.reconnect = () => reconnectNow(cluster);
+  const backoff = validationBackoff(validateBeforeSwitch);
+  if (backoff) follower.validateWith(backoff, (creds) => probeRedisCluster(nodes, clusterOptions, withCredentials(nodeOptions, creds, fallbackUsername)));
   let hooked = true;
   const adopt = (node: Redis): void => {
     // A node created before a rotation we applied in between (the pool creates lazily): sync it.
@@ -144,6 +165,18 @@ function fallBackToErrorEvents(emitter: Redis | Cluster, follower: CredentialFol
   emitter.on('error', (err: unknown) => {
     if (isRedisAuthError(err)) void follower.recover(err as Error);
   });
+}
+
+/**
+ * An emergency revoke: drop every connection now, so each logs in again with the credentials
+ * now in the options. ioredis then re-sends the commands that were waiting for a reply and
+ * resubscribes, as after any dropped connection. A client that never connected (`lazyConnect`)
+ * or was closed holds no connection to drop.
+ */
+function reconnectNow(client: Redis | Cluster): boolean {
+  if (client.status === 'wait' || client.status === 'end' || client.status === 'close') return false;
+  client.disconnect(true);
+  return true;
 }
 
 function rejectPassword(options: object): void {
@@ -171,6 +204,9 @@ function withCredentials(options: RedisOptions, creds: RedisCredentials, fallbac
  */
 class CredentialFollower {
   applyTo: (creds: RedisCredentials) => void = () => {};
+  /** Drops the client's connections (emergency revoke); false when it holds none. */
+  reconnect: () => boolean = () => false;
+  private validation: ValidatedSwitch<unknown, RedisCredentials> | undefined;
   private creds: RedisCredentials;
   private versionId: string;
   private mode: CredentialMode = 'current';
@@ -178,10 +214,13 @@ class CredentialFollower {
   private unconfirmedRecovery = false;
   private recoveryCountedFor: string | undefined;
   private listening = false;
-  private readonly counts = { authFailures: 0, recoveries: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0 };
+  private readonly counts = { authFailures: 0, recoveries: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, validationFailures: 0, terminations: 0 };
 
   private readonly onRotated = (event: RotatedEvent): void => {
     if (event.name === this.name) this.sync();
+  };
+  private readonly onRevoked = (event: RevokedEvent): void => {
+    if (event.name === this.name) this.revoke(event);
   };
 
   constructor(
@@ -200,9 +239,33 @@ class CredentialFollower {
     return this.creds;
   }
 
+  /** Rotations are checked with `probe` (one login with the new credentials) before reconnects use them. */
+  validateWith(backoff: BackoffBounds, probe: (creds: RedisCredentials) => Promise<void>): void {
+    this.validation = new ValidatedSwitch<unknown, RedisCredentials>({
+      name: this.name,
+      label: 'rotating redis',
+      logger: this.log,
+      backoff,
+      target: () => this.source.current(this.name),
+      inUse: (versionId) => versionId === this.versionId,
+      build: (version) => redisCredentialsFromSecret(this.name, version.value, this.fallbackUsername),
+      check: probe,
+      commit: (_creds, version) => void this.switchTo(version, 'current'),
+      discard: () => undefined,
+      failed: () => {
+        this.counts.validationFailures += 1;
+        this.source.recordValidationFailure?.(this.name);
+      },
+    });
+  }
+
   /** Follow rotations while the client may connect; stop once it has ended (no leak per client). */
   bindLifecycle(client: Redis | Cluster): void {
-    client.on('end', () => this.unlisten());
+    client.on('end', () => {
+      this.unlisten();
+      // A retry waiting for its timer must not keep probing for a client that is gone.
+      this.validation?.stop();
+    });
     client.on('connecting', () => {
       if (this.listening) return;
       this.listen();
@@ -218,7 +281,7 @@ class CredentialFollower {
     this.recoveryCountedFor = this.versionId;
     this.counts.recoveries += 1;
     this.source.recordAuthRecovery(this.name);
-    this.log.info({ secret: this.name, versionId: this.versionId, mode: this.mode }, 'rotating redis: login succeeded after an authentication failure');
+    this.log.info({ secretName: this.name, versionId: this.versionId, mode: this.mode }, 'rotating redis: login succeeded after an authentication failure');
   }
 
   /**
@@ -231,7 +294,7 @@ class CredentialFollower {
     if (attempted?.password !== undefined && attempted.password !== this.creds.password) return Promise.resolve(this.recovered(true));
     if (this.flight) return this.flight;
     const failedVersion = this.versionId;
-    this.log.warn({ secret: this.name, versionId: failedVersion, mode: this.mode, err: errorSummary(err) }, 'rotating redis: login rejected; refreshing the credentials');
+    this.log.warn({ secretName: this.name, versionId: failedVersion, mode: this.mode, err: errorSummary(err) }, 'rotating redis: login rejected; refreshing the credentials');
     const flight = this.fly(failedVersion).finally(() => {
       if (this.flight === flight) this.flight = undefined;
     });
@@ -264,10 +327,10 @@ class CredentialFollower {
       case 'overtaken':
         return this.recovered(true);
       case 'exhausted':
-        this.log.warn({ secret: this.name, versionId: failedVersion }, 'rotating redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); ioredis keeps retrying');
+        this.log.warn({ secretName: this.name, versionId: failedVersion }, 'rotating redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); ioredis keeps retrying');
         return false;
       case 'failed':
-        this.log.warn({ secret: this.name, err: errorSummary(outcome.error) }, 'rotating redis: credential recovery failed');
+        this.log.warn({ secretName: this.name, err: errorSummary(outcome.error) }, 'rotating redis: credential recovery failed');
         return this.versionId !== failedVersion;
     }
   }
@@ -286,7 +349,7 @@ class CredentialFollower {
     if (version.versionId === this.versionId) {
       if (this.mode === 'pending' && mode === 'current') {
         this.mode = 'current';
-        this.log.info({ secret: this.name, versionId: version.versionId }, 'rotating redis: AWSCURRENT caught up, pending mode ended');
+        this.log.info({ secretName: this.name, versionId: version.versionId }, 'rotating redis: AWSCURRENT caught up, pending mode ended');
       }
       return false;
     }
@@ -297,19 +360,42 @@ class CredentialFollower {
     this.mode = mode;
     this.counts.switches += 1;
     this.applyTo(creds);
-    this.log.info({ secret: this.name, versionId: version.versionId, previousVersionId, mode }, 'rotating redis: reconnects now use the new credentials');
+    this.log.info({ secretName: this.name, versionId: version.versionId, previousVersionId, mode }, 'rotating redis: reconnects now use the new credentials');
     return true;
   }
 
-  /** Adopt the source's current version, if it is not the one in use. */
+  /**
+   * An emergency revoke: the current credentials first, unchecked if a check is still pending
+   * (the operator wants the old ones gone; AWSPENDING in use is newer and stays), then every
+   * connection drops and logs in again with them.
+   */
+  private revoke(event: RevokedEvent): void {
+    if (this.versionId !== event.versionId && this.mode !== 'pending') {
+      try {
+        this.switchTo(this.source.current(this.name), 'current');
+      } catch (err) {
+        this.log.error({ secretName: this.name, versionId: event.versionId, err: errorSummary(err) }, `rotating redis: emergency revoke of secret "${this.name}": cannot use the current version; keeping the old credentials`);
+      }
+    }
+    if (!this.reconnect()) return;
+    this.counts.terminations += 1;
+    this.log.warn(
+      // `secretName`, not `secret`: the logger redacts a field named `secret`.
+      { secretName: this.name, versionId: this.versionId, revokedFor: event.versionId },
+      `rotating redis: emergency revoke of secret "${this.name}": dropped every connection; they log in again with the credentials of version ${this.versionId} now`,
+    );
+  }
+
+  /** Adopt the source's current version, if it is not the one in use (after its check, with `validateBeforeSwitch`). */
   private sync(): void {
     let current: CredentialVersion | undefined;
     try {
       current = this.source.current(this.name);
+      if (this.validation && current.versionId !== this.versionId) return this.validation.request();
       this.switchTo(current, 'current');
     } catch (err) {
       // A malformed new value must not take down the working connection: keep it, say why.
-      this.log.error({ secret: this.name, versionId: current?.versionId, err: errorSummary(err) }, 'rotating redis: cannot use the new version; keeping the old credentials');
+      this.log.error({ secretName: this.name, versionId: current?.versionId, err: errorSummary(err) }, 'rotating redis: cannot use the new version; keeping the old credentials');
     }
   }
 
@@ -317,11 +403,13 @@ class CredentialFollower {
     if (this.listening) return;
     this.listening = true;
     this.source.on('rotated', this.onRotated);
+    this.source.on('revoked', this.onRevoked);
   }
 
   private unlisten(): void {
     if (!this.listening) return;
     this.listening = false;
     this.source.off('rotated', this.onRotated);
+    this.source.off('revoked', this.onRevoked);
   }
 }

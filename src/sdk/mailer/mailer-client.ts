@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import nodemailer, { type MailDefaults, type SMTPPoolOptions, type SMTPSentMessageInfo, type SMTPTransportOptions, type SendMailOptions, type Transporter } from 'nodemailer';
 import { silentLogger, type Logger } from '../../common/index.js';
 import type { CredentialSource } from '../cache/index.js';
-import { isSmtpAuthError, RotatingResource, errorSummary, type CredentialMode, type RotatingResourceStats } from '../rotating/index.js';
+import { isSmtpAuthError, RotatingResource, errorSummary, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { smtpCredentialsFromSecret, type SmtpCredentials } from './mailer-credentials.js';
 
 /**
@@ -19,6 +19,15 @@ export interface RotatingMailerOptions {
   logger?: Logger;
   /** nodemailer message defaults (`from`, headers…), as `createTransport`'s second argument. */
   defaults?: MailDefaults;
+  /**
+   * On a rotation, check the new credentials with the new transport's `verify()` (connect and
+   * AUTH, no message) before sends move to it; if the server refuses them, keep the current
+   * transport, count it (`status().validationFailures`, the cache's `CredentialValidationFailures`)
+   * and retry with backoff. Worth it for SES SMTP credentials derived from a new IAM access key,
+   * which SES may refuse for a while after the key is created; see docs/operations.md, "Validate
+   * before switching". @defaultValue false
+   */
+  validateBeforeSwitch?: ValidateBeforeSwitch;
 }
 
 export interface RotatingMailerStatus extends RotatingResourceStats {
@@ -69,6 +78,7 @@ export class RotatingMailer extends EventEmitter {
     }
     this.log = options.logger ?? silentLogger();
     const hints = { sesRegion, host: smtpOptions.host };
+    const validateBackoff = validationBackoff(options.validateBeforeSwitch);
     this.core = new RotatingResource<Transporter<SMTPSentMessageInfo>>({
       source,
       name: secretName,
@@ -84,6 +94,20 @@ export class RotatingMailer extends EventEmitter {
         transport.close();
         this.counts.transportsClosed += 1;
       },
+      // An emergency revoke: nodemailer's pool closes its busy connections too with `force`
+      // (their sends fail); a single-connection transport holds none between sends.
+      terminate: async (transport) => {
+        (transport as unknown as { close(options?: { force?: boolean }): void }).close({ force: true });
+        this.counts.transportsClosed += 1;
+      },
+      ...(validateBackoff
+        ? {
+            validateBackoff,
+            validate: async (transport: Transporter<SMTPSentMessageInfo>) => {
+              await transport.verify();
+            },
+          }
+        : {}),
     });
   }
 
@@ -144,7 +168,7 @@ export class RotatingMailer extends EventEmitter {
     // on when the app listens, log it (no values) otherwise.
     transport.on('error', (err: Error) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
-      else this.log.warn({ secret: this.secretName, err: errorSummary(err) }, 'rotating mailer: transport error');
+      else this.log.warn({ secretName: this.secretName, err: errorSummary(err) }, 'rotating mailer: transport error');
     });
     transport.on('idle', () => {
       if (this.core === undefined || this.core.resource === transport) this.emit('idle');

@@ -3,8 +3,9 @@ import { createPool } from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise';
 import { silentLogger, type Logger } from '../../common/index.js';
 import type { CredentialSource, CredentialVersion } from '../cache/index.js';
-import { isMysqlAuthError, RotatingResource, type CredentialMode, type RotatingResourceStats } from '../rotating/index.js';
+import { isMysqlAuthError, RotatingResource, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { mysql2ConnectionFromSecret, type Mysql2Connection } from './mysql2-credentials.js';
+import { terminateMysql2Pool } from './mysql2-terminate.js';
 
 /**
  * mysql2's pool options minus what the secret decides (user, password, a connection URI).
@@ -16,6 +17,15 @@ import { mysql2ConnectionFromSecret, type Mysql2Connection } from './mysql2-cred
 export type RotatingMysql2PoolOptions = Omit<PoolOptions, 'user' | 'password' | 'password1' | 'passwordSha1' | 'uri'> & {
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * On a rotation, open one connection with the new credentials (getConnection, release) before
+   * new queries move to them; if the server refuses it, keep the current pool, count it
+   * (`rotation.stats.validationFailures`, the cache's `CredentialValidationFailures`) and retry
+   * with backoff. The checked connection stays in the new pool for its first query. Turn it on
+   * when the server may learn a new password later than Secrets Manager; see
+   * docs/operations.md, "Validate before switching". @defaultValue false
+   */
+  validateBeforeSwitch?: ValidateBeforeSwitch;
 };
 
 type PoolEvent = 'connection' | 'acquire' | 'release' | 'enqueue';
@@ -61,7 +71,8 @@ export interface RotatingMysql2Pool {
  * in the recovery and a retry on the new generation, never in an error for the caller.
  */
 export function createRotatingMysql2Pool(source: CredentialSource, name: string, options: RotatingMysql2PoolOptions = {}): RotatingMysql2Pool {
-  const { logger: given, ...poolOptions } = options;
+  const { logger: given, validateBeforeSwitch, ...poolOptions } = options;
+  const validateBackoff = validationBackoff(validateBeforeSwitch);
   const logger: Logger = given ?? silentLogger();
   const events = new EventEmitter();
   const overrides = { host: poolOptions.host, port: poolOptions.port, database: poolOptions.database };
@@ -88,6 +99,21 @@ export function createRotatingMysql2Pool(source: CredentialSource, name: string,
       return pool;
     },
     drain: (pool) => pool.end(),
+    terminate: async (pool, terminated) => {
+      if (!(await terminateMysql2Pool(pool, terminated))) {
+        logger.warn({ secretName: name }, 'rotating mysql2 pool: emergency revoke: mysql2 pool internals not found; the revoked pool closes after its queries in flight');
+      }
+    },
+    ...(validateBackoff
+      ? {
+          validateBackoff,
+          validate: async (pool: Pool) => {
+            // Released, not destroyed: the new generation's first query reuses this connection.
+            const connection = await pool.getConnection();
+            connection.release();
+          },
+        }
+      : {}),
   });
 
   const run = (method: 'query' | 'execute') =>

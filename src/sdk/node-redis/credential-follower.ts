@@ -107,7 +107,7 @@ export class CredentialFollower {
     this.recoveryCountedFor = this.versionId;
     this.counts.recoveries += 1;
     this.source.recordAuthRecovery(this.name);
-    this.log.info({ secret: this.name, versionId: this.versionId, mode: this.mode }, 'rotating node-redis: login succeeded after an authentication failure');
+    this.log.info({ secretName: this.name, versionId: this.versionId, mode: this.mode }, 'rotating node-redis: login succeeded after an authentication failure');
   }
 
   /** Refused logins seen so far. */
@@ -169,7 +169,7 @@ export class CredentialFollower {
     const failedVersion = this.issuedVersionId;
     if (failedVersion !== this.versionId) return Promise.resolve(this.recovered(true));
     if (this.flight) return this.flight;
-    this.log.warn({ secret: this.name, versionId: failedVersion, mode: this.mode, err: errorSummary(err) }, 'rotating node-redis: login refused; refreshing the credentials');
+    this.log.warn({ secretName: this.name, versionId: failedVersion, mode: this.mode, err: errorSummary(err) }, 'rotating node-redis: login refused; refreshing the credentials');
     const flight = this.fly(failedVersion).finally(() => {
       if (this.flight === flight) this.flight = undefined;
     });
@@ -198,10 +198,10 @@ export class CredentialFollower {
       case 'overtaken':
         return this.recovered(true);
       case 'exhausted':
-        this.log.warn({ secret: this.name, versionId: failedVersion }, 'rotating node-redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); node-redis keeps reconnecting');
+        this.log.warn({ secretName: this.name, versionId: failedVersion }, 'rotating node-redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); node-redis keeps reconnecting');
         return false;
       case 'failed':
-        this.log.warn({ secret: this.name, err: errorSummary(outcome.error) }, 'rotating node-redis: credential recovery failed');
+        this.log.warn({ secretName: this.name, err: errorSummary(outcome.error) }, 'rotating node-redis: credential recovery failed');
         return this.recovered(this.versionId !== failedVersion);
     }
   }
@@ -217,7 +217,7 @@ export class CredentialFollower {
     if (version.versionId === this.versionId) {
       if (this.mode === 'pending' && mode === 'current') {
         this.mode = 'current';
-        this.log.info({ secret: this.name, versionId: version.versionId }, 'rotating node-redis: AWSCURRENT caught up, pending mode ended');
+        this.log.info({ secretName: this.name, versionId: version.versionId }, 'rotating node-redis: AWSCURRENT caught up, pending mode ended');
       }
       return;
     }
@@ -227,7 +227,7 @@ export class CredentialFollower {
     this.versionId = version.versionId;
     this.mode = mode;
     this.counts.switches += 1;
-    this.log.info({ secret: this.name, versionId: version.versionId, previousVersionId, mode }, 'rotating node-redis: new logins use the new credentials');
+    this.log.info({ secretName: this.name, versionId: version.versionId, previousVersionId, mode }, 'rotating node-redis: new logins use the new credentials');
   }
 
   /** Adopt the source's current version, if it is not the one in use. */
@@ -238,7 +238,7 @@ export class CredentialFollower {
       this.switchTo(current, 'current');
     } catch (err) {
       // A malformed new value must not take down the working connections: keep the old one, say why.
-      this.log.error({ secret: this.name, versionId: current?.versionId, err: errorSummary(err) }, 'rotating node-redis: cannot use the new version; keeping the old credentials');
+      this.log.error({ secretName: this.name, versionId: current?.versionId, err: errorSummary(err) }, 'rotating node-redis: cannot use the new version; keeping the old credentials');
     }
   }
 

@@ -89,7 +89,7 @@ export function createRotatingNodeRedis<
   const follower = new CredentialFollower(source, name, clientOptions.username, log, authRecoveryTimeoutMs ?? DEFAULT_AUTH_RECOVERY_TIMEOUT_MS);
   const client = createClient<M, F, S, RESP, TYPE_MAPPING>({ ...clientOptions, credentialsProvider: follower.provider } as RedisClientOptions<M, F, S, RESP, TYPE_MAPPING>);
   const retrying = installCommandRetry(client, follower);
-  if (!retrying) log.warn({ secret: name }, 'rotating node-redis: node-redis internals not found; commands caught in a refused login will fail instead of being retried');
+  if (!retrying) log.warn({ secretName: name }, 'rotating node-redis: node-redis internals not found; commands caught in a refused login will fail instead of being retried');
 
   client.prependListener('error', (err: unknown) => {
     if (isRedisAuthError(err)) {

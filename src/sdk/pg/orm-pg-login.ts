@@ -74,7 +74,7 @@ export class PgLoginCredentials {
       this.use(this.source.current(this.name), 'current');
     } catch (err) {
       // A malformed new value must not stop the logins that work: keep the old one, say why.
-      this.log.error({ secret: this.name, versionId: event.versionId, err: errorSummary(err) }, 'rotating pg login: cannot use the new version; keeping the old one');
+      this.log.error({ secretName: this.name, versionId: event.versionId, err: errorSummary(err) }, 'rotating pg login: cannot use the new version; keeping the old one');
     }
   };
 
@@ -158,9 +158,9 @@ export class PgLoginCredentials {
       this.left.add(failed);
       if (this.left.size > MAX_LEFT) this.left.delete(this.left.values().next().value as string);
     } else if (outcome.kind === 'failed' && outcome.error === LATE_REJECTION) {
-      this.log.debug({ secret: this.name, versionId: failed }, 'rotating pg login: a login started before the last switch was rejected; keeping the switch');
+      this.log.debug({ secretName: this.name, versionId: failed }, 'rotating pg login: a login started before the last switch was rejected; keeping the switch');
     } else if (outcome.kind === 'failed') {
-      this.log.warn({ secret: this.name, err: errorSummary(outcome.error) }, 'rotating pg login: credential recovery failed');
+      this.log.warn({ secretName: this.name, err: errorSummary(outcome.error) }, 'rotating pg login: credential recovery failed');
     }
   }
 

@@ -47,7 +47,7 @@ export function typeormPgDriver(source: CredentialSource, name: string, options:
     for (const [key, value] of Object.entries(config)) {
       if (value === undefined) continue;
       if ((FROM_SECRET as readonly string[]).includes(key)) {
-        if (!warned) logger.warn({ secret: name, ignored: FROM_SECRET.filter((k) => config[k] !== undefined) }, 'typeorm pg driver: username, password and url come from the secret; the DataSource values are ignored');
+        if (!warned) logger.warn({ secretName: name, ignored: FROM_SECRET.filter((k) => config[k] !== undefined) }, 'typeorm pg driver: username, password and url come from the secret; the DataSource values are ignored');
         warned = true;
         continue;
       }

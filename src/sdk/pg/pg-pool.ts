@@ -3,13 +3,23 @@ import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryArrayConfig, QueryArrayResult, QueryConfig, QueryConfigValues, QueryResult, QueryResultRow } from 'pg';
 import { silentLogger, type Logger } from '../../common/index.js';
 import type { CredentialSource, CredentialVersion } from '../cache/index.js';
-import { isPgAuthError, RotatingResource, errorSummary, type CredentialMode, type RotatingResourceStats } from '../rotating/index.js';
+import { isPgAuthError, RotatingResource, errorSummary, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { pgConnectionFromSecret, type PgConnection } from './pg-credentials.js';
+import { terminatePgPool } from './pg-terminate.js';
 
 /** pg.Pool options minus what the secret decides (user, password, connection string). */
 export type RotatingPgPoolOptions = Omit<PoolConfig, 'user' | 'password' | 'connectionString'> & {
   /** @defaultValue a silent logger */
   logger?: Logger;
+  /**
+   * On a rotation, open one connection with the new credentials (connect, release) before new
+   * queries move to them; if the server refuses it, keep the current pool, count it
+   * (`rotation.stats.validationFailures`, the cache's `CredentialValidationFailures`) and retry
+   * with backoff. The checked connection stays in the new pool for its first query. Turn it on
+   * when the server may learn a new password later than Secrets Manager; see
+   * docs/operations.md, "Validate before switching". @defaultValue false
+   */
+  validateBeforeSwitch?: ValidateBeforeSwitch;
 };
 
 type PoolEvent = 'error' | 'release' | 'connect' | 'acquire' | 'remove';
@@ -58,7 +68,8 @@ export interface RotatingPgPool {
  * known for this pool's user, so a rotation costs about one failed login, not one per waiter.
  */
 export function createRotatingPgPool(source: CredentialSource, name: string, options: RotatingPgPoolOptions = {}): RotatingPgPool {
-  const { logger: given, ...poolOptions } = options;
+  const { logger: given, validateBeforeSwitch, ...poolOptions } = options;
+  const validateBackoff = validationBackoff(validateBeforeSwitch);
   const logger: Logger = given ?? silentLogger();
   const events = new EventEmitter();
   const overrides = { host: poolOptions.host, port: poolOptions.port, database: poolOptions.database };
@@ -86,6 +97,8 @@ export function createRotatingPgPool(source: CredentialSource, name: string, opt
         database: own.database,
         user: own.user,
         password: async () => {
+          // The check of a new generation logs in with exactly its own credentials.
+          if (rotation.isValidating(pool)) return own.password;
           await rotation.whenRecovered();
           const latest = connectionOf(rotation.credentials);
           return latest.user === own.user ? latest.password : own.password;
@@ -96,7 +109,7 @@ export function createRotatingPgPool(source: CredentialSource, name: string, opt
           // An unhandled pool 'error' would crash the app (EventEmitter semantics), and a retired
           // generation's idle client can still emit one: log it when nobody listens.
           if (event === 'error' && events.listenerCount('error') === 0) {
-            logger.warn({ secret: name, err: errorSummary(args[0]) }, 'rotating pg pool: idle client error');
+            logger.warn({ secretName: name, err: errorSummary(args[0]) }, 'rotating pg pool: idle client error');
             return;
           }
           events.emit(event, ...args);
@@ -105,6 +118,21 @@ export function createRotatingPgPool(source: CredentialSource, name: string, opt
       return pool;
     },
     drain: (pool) => pool.end(),
+    terminate: async (pool, terminated) => {
+      if (!(await terminatePgPool(pool, terminated))) {
+        logger.warn({ secretName: name }, 'rotating pg pool: emergency revoke: pg-pool internals not found; the revoked pool closes after its checked-out clients are released');
+      }
+    },
+    ...(validateBackoff
+      ? {
+          validateBackoff,
+          validate: async (pool: pg.Pool) => {
+            // Released, not ended: the new generation's first query reuses this connection.
+            const client = await pool.connect();
+            client.release();
+          },
+        }
+      : {}),
   });
 
   function query(...args: unknown[]): Promise<unknown> | undefined {

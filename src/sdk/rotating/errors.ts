@@ -34,6 +34,29 @@ export class ResourceClosedError extends RotationRelayError {
   }
 }
 
+/**
+ * Work that was in flight on a connection an emergency revoke closed (`terminateOld`: the
+ * cache's `forceRefresh(name, { terminateOld: true })` or `rotation-relay publish SECRET
+ * --terminate-old`): the connection used the credentials of `versionId`, which were revoked, so
+ * it was closed at once instead of after its work. The work may or may not have run on the
+ * server; new work already uses the new credentials. `cause`, when present, is the client
+ * library's own error for the closed connection.
+ */
+export class ConnectionTerminatedError extends RotationRelayError {
+  readonly secretName: string;
+  readonly versionId: string;
+
+  constructor(secretName: string, versionId: string, cause?: unknown) {
+    super(
+      'CONNECTION_TERMINATED',
+      `the rotating client for secret "${secretName}" closed this connection at once: an emergency revoke (terminateOld) retired the credentials of version ${versionId} it used; the work may not have completed, and new work uses the new credentials`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.secretName = secretName;
+    this.versionId = versionId;
+  }
+}
+
 /** A secret's value does not have the shape a client needs. Names the field, never a value. */
 export class InvalidSecretShapeError extends RotationRelayError {
   readonly secretName: string;

@@ -1,6 +1,10 @@
 import { silentLogger, type Logger } from '../../common/index.js';
-import { recoverCredentials, type CredentialMode, type CredentialSource, type CredentialVersion, type RotatedEvent } from '../cache/index.js';
-import { CredentialsRejectedError, ResourceClosedError } from './errors.js';
+import { DEFAULT_BACKOFF, recoverCredentials, type BackoffBounds, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
+import { errorSummary } from './error-summary.js';
+import { ConnectionTerminatedError, CredentialsRejectedError, ResourceClosedError } from './errors.js';
+import { ValidatedSwitch } from './validated-switch.js';
+
+export { errorSummary } from './error-summary.js';
 
 export type { CredentialMode } from '../cache/index.js';
 
@@ -15,6 +19,26 @@ export interface RotatingResourceOptions<T, C = unknown> {
   /** Did the server reject the credentials (as opposed to any other failure)? */
   isAuthError(err: unknown): boolean;
   logger?: Logger;
+  /**
+   * Checks a new generation before new work moves to it: one login with its credentials (pg:
+   * connect and release; mysql2: getConnection and release; nodemailer: verify). Given, a
+   * `rotated` event builds the new generation, awaits this, and routes new work to it only once
+   * it resolves. When it rejects, the current generation keeps serving, the failure is counted
+   * (`stats.validationFailures`, the source's `recordValidationFailure`), and the check is retried
+   * after `validateBackoff` on whatever version the source then holds. The switches of the
+   * auth-failure recovery are not checked: the current credentials were just refused, and the
+   * retry on the new ones is the check. @defaultValue none: a rotation switches at once
+   */
+  validate?: (resource: T) => Promise<void>;
+  /** Retry delays of a refused `validate`. @defaultValue 1 000 ms to 60 000 ms, full jitter (the cache's backoff) */
+  validateBackoff?: BackoffBounds;
+  /**
+   * Closes a retired generation at once, for an emergency revoke (the source's `revoked` event):
+   * the work in flight on it fails, with an error from `terminated()` where the client can inject
+   * one. Resolves once its connections are closed (not once its borrowers gave them back).
+   * @defaultValue `drain` (the generation then closes only once its work has ended)
+   */
+  terminate?: (resource: T, terminated: () => ConnectionTerminatedError) => Promise<void>;
 }
 
 /** A hold on one generation: it is not drained while any lease on it is unreleased. */
@@ -40,6 +64,10 @@ export interface RotatingResourceStats {
   /** Generations built after the first one. */
   switches: number;
   drainErrors: number;
+  /** New generations whose `validate` failed (each kept the current one in use; it is retried). */
+  validationFailures: number;
+  /** Generations closed at once by an emergency revoke instead of drained. */
+  terminations: number;
 }
 
 interface Generation<T, C> {
@@ -55,6 +83,8 @@ interface Generation<T, C> {
   finish(): void;
   /** Set by a recovery flight that switched here; the first success on it records the recovery. */
   unconfirmedRecovery: boolean;
+  /** Closed at once by an emergency revoke: work that fails on it fails with ConnectionTerminatedError. */
+  terminated: boolean;
 }
 
 /**
@@ -76,23 +106,35 @@ export class RotatingResource<T, C = unknown> {
   /** Generations not yet drained, retired ones still serving in-flight work included. */
   private readonly live = new Set<Generation<T, C>>();
   private readonly log: Logger;
+  /** Present when `validate` is: rotations go through the check first. */
+  private readonly validation: ValidatedSwitch<C, Generation<T, C>> | undefined;
   readonly stats: RotatingResourceStats = {
-    authFailures: 0, recoveries: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, drainErrors: 0,
+    authFailures: 0, recoveries: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, drainErrors: 0, validationFailures: 0, terminations: 0,
   };
   private readonly onRotated = (event: RotatedEvent): void => {
     if (event.name !== this.opts.name || this.closed) return;
+    let current: CredentialVersion<C> | undefined;
     try {
-      this.switchTo(this.opts.source.current<C>(this.opts.name), 'current');
+      current = this.opts.source.current<C>(this.opts.name);
+      // Same version (AWSCURRENT caught up with the AWSPENDING in use): no new login to check.
+      if (this.validation && current.versionId !== this.gen.creds.versionId) return this.validation.request();
+      this.switchTo(current, 'current');
     } catch (err) {
       // A malformed new value must not take down the working client: keep it, say why.
-      this.log.error({ secret: this.opts.name, versionId: event.versionId, err: errorSummary(err) }, 'rotating client: cannot build a client for the new version; keeping the old one');
+      this.log.error({ secretName: this.opts.name, versionId: current?.versionId ?? event.versionId, err: errorSummary(err) }, 'rotating client: cannot build a client for the new version; keeping the old one');
     }
+  };
+  private readonly onRevoked = (event: RevokedEvent): void => {
+    if (event.name !== this.opts.name || this.closed) return;
+    this.revoke(event);
   };
 
   constructor(private readonly opts: RotatingResourceOptions<T, C>) {
     this.log = opts.logger ?? silentLogger();
     this.gen = this.build(opts.source.current<C>(opts.name), 'current');
+    if (opts.validate) this.validation = this.validatedSwitch(opts.validate);
     opts.source.on('rotated', this.onRotated);
+    opts.source.on('revoked', this.onRevoked);
   }
 
   /** The client new work goes to (do not cache it: it changes on rotation). */
@@ -103,6 +145,14 @@ export class RotatingResource<T, C = unknown> {
   /** Credentials of the current generation (AWSPENDING in pending mode). */
   get credentials(): CredentialVersion<C> & { mode: CredentialMode } {
     return { ...this.gen.creds, mode: this.gen.mode };
+  }
+
+  /**
+   * Is `resource` a new generation still waiting for its `validate` (not yet given any work)?
+   * Lets a client tell its check's login from the current generation's (pg's password function).
+   */
+  isValidating(resource: T): boolean {
+    return this.validation !== undefined && [...this.live].some((gen) => gen.resource === resource && this.validation?.isCandidate(gen) === true);
   }
 
   /** Resolves once no recovery is in flight (adapters gate new logins on it). */
@@ -172,6 +222,8 @@ export class RotatingResource<T, C = unknown> {
     if (!this.closed) {
       this.closed = true;
       this.opts.source.off('rotated', this.onRotated);
+      this.opts.source.off('revoked', this.onRevoked);
+      this.validation?.stop();
       this.retire(this.gen);
     }
     while (this.live.size > 0) await Promise.all([...this.live].map((gen) => gen.done));
@@ -180,9 +232,14 @@ export class RotatingResource<T, C = unknown> {
   private async attemptOn<R>(gen: Generation<T, C>, fn: (resource: T, lease: Lease<T>) => Promise<R>): Promise<R> {
     if (this.closed) throw new ResourceClosedError(this.opts.name);
     // A generation retired between the recovery and this retry may already be drained.
-    const lease = this.leaseOn(gen.retired ? this.gen : gen);
+    const on = gen.retired ? this.gen : gen;
+    const lease = this.leaseOn(on);
     try {
       return await fn(lease.resource, lease);
+    } catch (err) {
+      // The revoke closed this generation under the work: say so, whatever the library said.
+      if (on.terminated && !(err instanceof ConnectionTerminatedError)) throw new ConnectionTerminatedError(this.opts.name, on.creds.versionId, err);
+      throw err;
     } finally {
       lease.release();
     }
@@ -243,7 +300,7 @@ export class RotatingResource<T, C = unknown> {
       case 'exhausted':
         return undefined;
       case 'failed':
-        this.log.warn({ secret: name, err: errorSummary(outcome.error) }, 'rotating client: credential recovery failed');
+        this.log.warn({ secretName: name, err: errorSummary(outcome.error) }, 'rotating client: credential recovery failed');
         return this.gen !== failed ? this.gen : undefined;
     }
   }
@@ -262,23 +319,107 @@ export class RotatingResource<T, C = unknown> {
       if (old.mode === 'pending' && mode === 'current') {
         old.mode = 'current';
         old.creds = creds;
-        this.log.info({ secret: this.opts.name, versionId: creds.versionId }, 'rotating client: AWSCURRENT caught up, pending mode ended');
+        this.log.info({ secretName: this.opts.name, versionId: creds.versionId }, 'rotating client: AWSCURRENT caught up, pending mode ended');
       }
       return old;
     }
-    const next = this.build(creds, mode);
+    return this.install(this.build(creds, mode));
+  }
+
+  /** Routes new work to `next` (built for another version); the old generation drains. */
+  private install(next: Generation<T, C>): Generation<T, C> {
+    const old = this.gen;
     this.gen = next;
     this.stats.switches += 1;
-    this.log.info({ secret: this.opts.name, versionId: creds.versionId, previousVersionId: old.creds.versionId, mode, generation: next.id }, 'rotating client: switched to new credentials');
+    this.log.info({ secretName: this.opts.name, versionId: next.creds.versionId, previousVersionId: old.creds.versionId, mode: next.mode, generation: next.id }, 'rotating client: switched to new credentials');
     this.retire(old);
     return next;
+  }
+
+  private validatedSwitch(validate: (resource: T) => Promise<void>): ValidatedSwitch<C, Generation<T, C>> {
+    const { source, name } = this.opts;
+    return new ValidatedSwitch<C, Generation<T, C>>({
+      name,
+      label: 'rotating client',
+      logger: this.log,
+      backoff: this.opts.validateBackoff ?? DEFAULT_BACKOFF,
+      target: () => source.current<C>(name),
+      inUse: (versionId) => this.gen.creds.versionId === versionId,
+      build: (version) => this.build(version, 'current'),
+      check: (gen) => validate(gen.resource),
+      commit: (gen) => {
+        if (this.closed) return this.retire(gen);
+        this.install(gen);
+      },
+      discard: (gen) => this.retire(gen),
+      failed: () => {
+        this.stats.validationFailures += 1;
+        source.recordValidationFailure?.(name);
+      },
+    });
+  }
+
+  /**
+   * An emergency revoke: every generation other than the one new work uses is closed now,
+   * failing its in-flight work, instead of after it. If new work is still on another version
+   * than the revoke names (a rotation whose validation has not passed, a value that did not
+   * build), it first moves to the source's current version unchecked: the operator asked for the
+   * old credentials to go. AWSPENDING in use (a rotation between setSecret and finishSecret) is
+   * newer than what the revoke names, and stays.
+   */
+  private revoke(event: RevokedEvent): void {
+    const { name } = this.opts;
+    if (this.gen.creds.versionId !== event.versionId && this.gen.mode !== 'pending') {
+      try {
+        this.switchTo(this.opts.source.current<C>(name), 'current');
+        // A candidate still waiting for its check is now redundant: let the check loop release it.
+        this.validation?.request();
+      } catch (err) {
+        this.log.error({ secretName: name, versionId: event.versionId, err: errorSummary(err) }, `rotating client: emergency revoke of secret "${name}": cannot build a client for the current version; the old one stays in use`);
+      }
+    }
+    for (const gen of [...this.live]) {
+      if (gen === this.gen || this.validation?.isCandidate(gen) === true || gen.drained) continue;
+      this.terminate(gen);
+    }
+  }
+
+  private terminate(gen: Generation<T, C>): void {
+    const { name } = this.opts;
+    gen.retired = true;
+    gen.drained = true;
+    gen.terminated = true;
+    this.stats.terminations += 1;
+    this.log.warn(
+      // `secretName`, not `secret`: the logger redacts a field named `secret`.
+      { secretName: name, versionId: gen.creds.versionId, generation: gen.id, inFlight: gen.inFlight },
+      `rotating client: emergency revoke of secret "${name}": closing the connections of version ${gen.creds.versionId} now; the work in flight on them fails`,
+    );
+    const close = this.opts.terminate ?? ((resource: T) => this.opts.drain(resource));
+    // Started now, not on a later turn: "at once" means no query of the old generation gets
+    // another chance to start.
+    let closing: Promise<void>;
+    try {
+      closing = Promise.resolve(close(gen.resource, () => new ConnectionTerminatedError(name, gen.creds.versionId)));
+    } catch (err) {
+      closing = Promise.reject(err);
+    }
+    void closing
+      .catch((err: unknown) => {
+        this.stats.drainErrors += 1;
+        this.log.warn({ secretName: name, generation: gen.id, err: errorSummary(err) }, `rotating client: emergency revoke of secret "${name}": closing the revoked connections failed`);
+      })
+      .finally(() => {
+        this.live.delete(gen);
+        gen.finish();
+      });
   }
 
   private build(creds: CredentialVersion<C>, mode: CredentialMode): Generation<T, C> {
     const resource = this.opts.create(creds, mode);
     let finish = (): void => {};
     const done = new Promise<void>((resolve) => (finish = resolve));
-    const gen = { id: this.nextId++, resource, creds, mode, inFlight: 0, retired: false, drained: false, done, finish, unconfirmedRecovery: false };
+    const gen = { id: this.nextId++, resource, creds, mode, inFlight: 0, retired: false, drained: false, done, finish, unconfirmedRecovery: false, terminated: false };
     this.live.add(gen);
     return gen;
   }
@@ -295,17 +436,11 @@ export class RotatingResource<T, C = unknown> {
       .then(() => this.opts.drain(gen.resource))
       .catch((err: unknown) => {
         this.stats.drainErrors += 1;
-        this.log.warn({ secret: this.opts.name, generation: gen.id, err: errorSummary(err) }, 'rotating client: draining a retired client failed');
+        this.log.warn({ secretName: this.opts.name, generation: gen.id, err: errorSummary(err) }, 'rotating client: draining a retired client failed');
       })
       .finally(() => {
         this.live.delete(gen);
         gen.finish();
       });
   }
-}
-
-/** Name, code and message only: never the error object, whose fields may echo a config. */
-export function errorSummary(err: unknown): { name?: string; code?: unknown; message: string } {
-  if (err instanceof Error) return { name: err.name, code: (err as { code?: unknown }).code, message: err.message };
-  return { message: String(err) };
 }

@@ -31,6 +31,7 @@ describe('Module: metric names', () => {
         'AuthFailureRecoveries',
         'MissedByEvents',
         'PresenceWriteFailures',
+        'CredentialValidationFailures',
         'VersionsStateLost',
         'InvalidationsRejected',
         'RefreshesThrottled',
