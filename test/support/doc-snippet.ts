@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * What the doc tests check in a page of docs/: that its TypeScript snippets compile against the
+ * package as a user imports it, and that its links lead to files and headings that exist.
+ */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
@@ -47,4 +51,44 @@ export function typecheckSnippet(code: string): void {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A file of the repository (`doc` is a path from its root), as text. */
+export function readDoc(doc: string): string {
+  return readFileSync(join(ROOT, doc), 'utf8');
+}
+
+/** The bodies of a Markdown text's fenced ```ts blocks, in order. */
+export function tsBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map(([, code]) => code ?? '');
+}
+
+/** GitHub's heading anchors of a Markdown text: lower case, punctuation dropped, spaces to hyphens. */
+export function markdownAnchors(markdown: string): Set<string> {
+  const slugs = new Set<string>();
+  for (const [, heading] of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
+    slugs.add((heading ?? '').toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
+  }
+  return slugs;
+}
+
+/** The targets of the Markdown links in `doc` (a path from the repository root), web links left out. */
+export function localLinks(doc: string): string[] {
+  return [...readDoc(doc).matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target ?? '').filter((target) => !/^https?:/.test(target));
+}
+
+/**
+ * The links of `doc` that lead nowhere: to a file that does not exist, or to a heading a Markdown
+ * file does not have (`#anchor` alone is a heading of `doc` itself). Each entry says which and
+ * why, so `expect(brokenLinks(doc)).toEqual([])` lists every broken link at once.
+ */
+export function brokenLinks(doc: string): string[] {
+  const broken: string[] = [];
+  for (const target of localLinks(doc)) {
+    const [path, anchor] = target.split('#');
+    const file = path ? resolve(dirname(join(ROOT, doc)), path) : join(ROOT, doc);
+    if (!existsSync(file)) broken.push(`${doc} links to ${target}: no such file`);
+    else if (anchor && file.endsWith('.md') && !markdownAnchors(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${doc} links to ${target}: no such heading`);
+  }
+  return broken;
 }

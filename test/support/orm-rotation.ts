@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { expect } from 'vitest';
 import type { Logger } from '../../src/common/index.js';
 import { registerSecretValue } from './leak-guard.js';
 import { captureLogger } from './log-capture.js';
-import type { LoadLoop, LoadResult } from './load-loop.js';
+import { startLoadLoop, type LoadLoop, type LoadResult } from './load-loop.js';
 import type { TestSecret } from './moto-secrets.js';
 import { startPostgres, type PgHandle } from './postgres.js';
 import { RelayFixture } from './relay-fixture.js';
@@ -23,6 +24,38 @@ export const ORM_DATABASE = 'orm_app';
  * is noticed at once (the pg client test explains why max exceeds the number of load loops).
  */
 export const CHURN = { max: 8, idleTimeoutMillis: 1, maxUses: 1 } as const;
+
+/** Rotations in each ORM's load test: more than one, so a client that survives only the first fails. */
+export const ORM_ROTATIONS = 4;
+
+/** The ORM work of one test's load (see {@link OrmRotationHarness.startOrmLoad}). */
+export interface OrmWork {
+  /** A transaction of two or more statements: the backend pid each statement ran on. */
+  transaction(loop: number, i: number): Promise<ReadonlyArray<number | undefined>>;
+  /** An insert and a read back of what it wrote; throws when the read does not match. */
+  operation(loop: number, i: number): Promise<void>;
+}
+
+/** A load of ORM work that also counts the transactions that held on one connection. */
+export interface OrmLoad extends LoadLoop {
+  transactions(): number;
+}
+
+export interface OrmLoadResult extends LoadResult {
+  transactions: number;
+}
+
+/** The part of the client under test (a rotating pool, Sequelize's credentials) a rotation settles on. */
+export interface RotatingClientView {
+  readonly rotation: { readonly versionId: string; readonly mode: string };
+}
+
+/** The client's own counters the closing assertions check (`unrecovered` where the client keeps one). */
+export interface OrmRecoveryCounts {
+  rejectedLogins: number;
+  recoveries: number;
+  unrecovered?: number;
+}
 
 export interface OrmRotation {
   versionId: string;
@@ -152,6 +185,56 @@ export class OrmRotationHarness {
     const record = { versionId: rotation.pending, queriesInWindow, ms: Math.round(performance.now() - from) };
     this.rotations.push(record);
     return record;
+  }
+
+  /**
+   * Each operation is real ORM work on a new login: an insert and a read back, and every 5th one a
+   * transaction whose statements must all see one backend (a failed check is a failed operation).
+   * Three loops; resolves once 50 operations ran, so the first rotation meets a running load.
+   */
+  async startOrmLoad(work: OrmWork): Promise<OrmLoad> {
+    let transactions = 0;
+    const load = startLoadLoop(async (loop, i) => {
+      if (i % 5 !== 4) return work.operation(loop, i);
+      const pids = await work.transaction(loop, i);
+      if (pids.some((pid) => pid !== pids[0])) throw new Error(`a transaction ran on two backends: ${pids.join(' and ')}`);
+      transactions += 1;
+    }, 3);
+    await waitUntil(() => load.completed() >= 50, { message: '50 operations before the first rotation' });
+    return { ...load, transactions: () => transactions };
+  }
+
+  /**
+   * {@link ORM_ROTATIONS} whole rotations under `load` (see {@link rotate}), each settled once
+   * `client` is on the secret's new version in mode current, with at least 30 operations inside
+   * each window and 20 more on the new password after it; then stops the load.
+   */
+  async rotateUnderLoad(load: OrmLoad, client: RotatingClientView): Promise<OrmLoadResult> {
+    for (let i = 0; i < ORM_ROTATIONS; i += 1) {
+      const rotation = await this.rotate(load, { settled: () => client.rotation.versionId === this.secret.versionId && client.rotation.mode === 'current' });
+      expect(rotation.queriesInWindow).toBeGreaterThanOrEqual(30);
+      const after = load.completed();
+      await waitUntil(() => load.completed() >= after + 20, { message: '20 operations on the new password' });
+    }
+    const result = await load.stop();
+    return { ...result, transactions: load.transactions() };
+  }
+
+  /**
+   * The closing checks of an ORM load test, after {@link report}: no operation failed, more
+   * transactions held on one connection than there were rotations, the windows really rejected
+   * logins (the test would prove nothing otherwise) and every one was recovered, and every old
+   * password is dead on the server (28P01).
+   */
+  async expectRotationsSurvived(orm: string, result: OrmLoadResult, counts: OrmRecoveryCounts, testMs: number): Promise<void> {
+    const { rejectedLogins, recoveries, unrecovered } = counts;
+    this.report(orm, result, { rejectedLogins, recoveries }, testMs);
+    expect(result.failures).toEqual([]);
+    expect(result.transactions).toBeGreaterThan(ORM_ROTATIONS);
+    expect(rejectedLogins).toBeGreaterThanOrEqual(ORM_ROTATIONS);
+    expect(recoveries).toBeGreaterThanOrEqual(ORM_ROTATIONS);
+    if (unrecovered !== undefined) expect(unrecovered).toBe(0);
+    expect(await this.oldPasswordCodes()).toEqual(Array(ORM_ROTATIONS).fill('28P01'));
   }
 
   /** setSecret with a password no version of the secret holds: every credential is wrong from here. */

@@ -6,9 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asPgPool } from '../../../src/sdk/pg/orm-pg-pool.js';
 import { createRotatingPgPool } from '../../../src/sdk/pg/pg-pool.js';
-import { startLoadLoop } from '../../support/load-loop.js';
-import { CHURN, ORM_ROLE, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
-import { waitUntil } from '../../support/wait-until.js';
+import { CHURN, ORM_ROLE, ORM_ROTATIONS, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
 
 /**
  * Drizzle (node-postgres driver) on the rotating pool, through `asPgPool`: Drizzle runs
@@ -21,7 +19,6 @@ const orders = pgTable('orders', {
   loop: integer('loop').notNull(),
 });
 
-const ROTATIONS = 4;
 let h: OrmRotationHarness;
 
 beforeAll(async () => {
@@ -43,43 +40,29 @@ async function transactionProbe(db: ReturnType<typeof drizzle>): Promise<{ pids:
 }
 
 describe('Drizzle (node-postgres) on the rotating pool', () => {
-  it(`${ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
+  it(`${ORM_ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
     const started = performance.now();
     const pool = createRotatingPgPool(h.cache, ORM_SECRET, { ...CHURN, logger: h.logger('drizzle') });
     const db = drizzle({ client: asPgPool(pool) });
     await db.execute(sql`CREATE TABLE orders (id serial PRIMARY KEY, note text NOT NULL, loop integer NOT NULL)`);
 
-    let transactions = 0;
-    const load = startLoadLoop(async (loop, i) => {
-      if (i % 5 === 4) {
+    const load = await h.startOrmLoad({
+      transaction: async () => {
         const probe = await transactionProbe(db);
-        if (probe.pids[0] !== probe.pids[1] || probe.setting !== 'in-transaction') throw new Error(`not one transaction: ${JSON.stringify(probe)}`);
-        transactions += 1;
-        return;
-      }
-      const [created] = await db.insert(orders).values({ note: `op ${i}`, loop }).returning({ id: orders.id });
-      if (!created) throw new Error('insert returned no row');
-      const [row] = await db.select().from(orders).where(eq(orders.id, created.id));
-      if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${created.id}`);
-    }, 3);
-    await waitUntil(() => load.completed() >= 50, { message: '50 operations before the first rotation' });
-
-    for (let i = 0; i < ROTATIONS; i += 1) {
-      const rotation = await h.rotate(load, { settled: () => pool.rotation.versionId === h.secret.versionId && pool.rotation.mode === 'current' });
-      expect(rotation.queriesInWindow).toBeGreaterThanOrEqual(30);
-      const after = load.completed();
-      await waitUntil(() => load.completed() >= after + 20, { message: '20 operations on the new password' });
-    }
-    const result = await load.stop();
+        if (probe.setting !== 'in-transaction') throw new Error(`not one transaction: ${JSON.stringify(probe)}`);
+        return probe.pids;
+      },
+      operation: async (loop, i) => {
+        const [created] = await db.insert(orders).values({ note: `op ${i}`, loop }).returning({ id: orders.id });
+        if (!created) throw new Error('insert returned no row');
+        const [row] = await db.select().from(orders).where(eq(orders.id, created.id));
+        if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${created.id}`);
+      },
+    });
+    const result = await h.rotateUnderLoad(load, pool);
 
     const { authFailures, recoveries, unrecovered } = pool.rotation.stats;
-    h.report('drizzle', result, { rejectedLogins: authFailures, recoveries }, performance.now() - started);
-    expect(result.failures).toEqual([]);
-    expect(transactions).toBeGreaterThan(ROTATIONS);
-    expect(authFailures).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(recoveries).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(unrecovered).toBe(0);
-    expect(await h.oldPasswordCodes()).toEqual(Array(ROTATIONS).fill('28P01'));
+    await h.expectRotationsSurvived('drizzle', result, { rejectedLogins: authFailures, recoveries, unrecovered }, performance.now() - started);
     const [me] = (await db.execute<{ u: string }>(sql`SELECT current_user AS u`)).rows;
     expect(me?.u).toBe(ORM_ROLE);
 

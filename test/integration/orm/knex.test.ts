@@ -2,8 +2,7 @@ import { performance } from 'node:perf_hooks';
 import knex from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRotatingPgPool } from '../../../src/sdk/pg/pg-pool.js';
-import { startLoadLoop } from '../../support/load-loop.js';
-import { CHURN, ORM_ROLE, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
+import { CHURN, ORM_ROLE, ORM_ROTATIONS, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
 import { waitUntil } from '../../support/wait-until.js';
 
 /**
@@ -12,7 +11,6 @@ import { waitUntil } from '../../support/wait-until.js';
  * query and transaction gets the rotating pool's guarantees. Real single-user rotations
  * (test/support/orm-rotation.ts).
  */
-const ROTATIONS = 4;
 let h: OrmRotationHarness;
 
 beforeAll(async () => {
@@ -30,7 +28,7 @@ interface Order {
 }
 
 describe('Knex on the rotating pool (connectionPool)', () => {
-  it(`${ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
+  it(`${ORM_ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
     const started = performance.now();
     const pool = createRotatingPgPool(h.cache, ORM_SECRET, { ...CHURN, logger: h.logger('knex') });
     const db = knex({ client: 'pg', connectionPool: pool });
@@ -40,41 +38,24 @@ describe('Knex on the rotating pool (connectionPool)', () => {
       t.integer('loop').notNullable();
     });
 
-    let transactions = 0;
-    const load = startLoadLoop(async (loop, i) => {
-      if (i % 5 === 4) {
-        const pids = await db.transaction(async (trx) => {
+    const load = await h.startOrmLoad({
+      transaction: (loop, i) =>
+        db.transaction(async (trx) => {
           const [created] = await trx<Order>('orders').insert({ note: `tx ${i}`, loop }).returning('id');
           const first = await trx.raw<{ rows: Array<{ pid: number }> }>('SELECT pg_backend_pid() AS pid');
           const row = await trx<Order>('orders').where('id', created?.id).select(trx.raw('pg_backend_pid() AS pid')).first();
           return [first.rows[0]?.pid, (row as unknown as { pid: number } | undefined)?.pid];
-        });
-        if (pids[0] !== pids[1]) throw new Error(`a transaction ran on two backends: ${pids.join(' and ')}`);
-        transactions += 1;
-        return;
-      }
-      const [created] = await db<Order>('orders').insert({ note: `op ${i}`, loop }).returning('id');
-      const row = await db<Order>('orders').where('id', created?.id).first();
-      if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${created?.id}`);
-    }, 3);
-    await waitUntil(() => load.completed() >= 50, { message: '50 operations before the first rotation' });
-
-    for (let i = 0; i < ROTATIONS; i += 1) {
-      const rotation = await h.rotate(load, { settled: () => pool.rotation.versionId === h.secret.versionId && pool.rotation.mode === 'current' });
-      expect(rotation.queriesInWindow).toBeGreaterThanOrEqual(30);
-      const after = load.completed();
-      await waitUntil(() => load.completed() >= after + 20, { message: '20 operations on the new password' });
-    }
-    const result = await load.stop();
+        }),
+      operation: async (loop, i) => {
+        const [created] = await db<Order>('orders').insert({ note: `op ${i}`, loop }).returning('id');
+        const row = await db<Order>('orders').where('id', created?.id).first();
+        if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${created?.id}`);
+      },
+    });
+    const result = await h.rotateUnderLoad(load, pool);
 
     const { authFailures, recoveries, unrecovered } = pool.rotation.stats;
-    h.report('knex', result, { rejectedLogins: authFailures, recoveries }, performance.now() - started);
-    expect(result.failures).toEqual([]);
-    expect(transactions).toBeGreaterThan(ROTATIONS);
-    expect(authFailures).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(recoveries).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(unrecovered).toBe(0);
-    expect(await h.oldPasswordCodes()).toEqual(Array(ROTATIONS).fill('28P01'));
+    await h.expectRotationsSurvived('knex', result, { rejectedLogins: authFailures, recoveries, unrecovered }, performance.now() - started);
     const me = await db.raw<{ rows: Array<{ u: string }> }>('SELECT current_user AS u');
     expect(me.rows[0]?.u).toBe(ORM_ROLE);
 

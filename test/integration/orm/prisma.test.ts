@@ -5,9 +5,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asPgPool } from '../../../src/sdk/pg/orm-pg-pool.js';
 import { createRotatingPgPool } from '../../../src/sdk/pg/pg-pool.js';
-import { startLoadLoop } from '../../support/load-loop.js';
 import { generatePrismaClient, importGenerated, type GeneratedPrismaClient } from '../../support/orm-prisma.js';
-import { CHURN, ORM_ROLE, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
+import { CHURN, ORM_ROLE, ORM_ROTATIONS, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
 import { waitUntil } from '../../support/wait-until.js';
 
 /**
@@ -36,7 +35,6 @@ interface PrismaOrders {
 }
 
 const SCHEMA = join(dirname(fileURLToPath(import.meta.url)), 'prisma', 'schema.prisma');
-const ROTATIONS = 4;
 let h: OrmRotationHarness;
 let generated: GeneratedPrismaClient;
 
@@ -56,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('Prisma (@prisma/adapter-pg) on the rotating pool', () => {
-  it(`the client generates offline, then ${ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
+  it(`the client generates offline, then ${ORM_ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
     expect(generated.output).toMatch(/Generated Prisma Client/);
     const { PrismaClient } = await importGenerated<{ PrismaClient: new (options: { adapter: PrismaPg }) => PrismaOrders }>(generated.entry);
 
@@ -65,41 +63,24 @@ describe('Prisma (@prisma/adapter-pg) on the rotating pool', () => {
     const prisma = new PrismaClient({ adapter: new PrismaPg(asPgPool(pool)) });
     await prisma.$executeRawUnsafe('CREATE TABLE orders (id serial PRIMARY KEY, note text NOT NULL, loop integer NOT NULL)');
 
-    let transactions = 0;
-    const load = startLoadLoop(async (loop, i) => {
-      if (i % 5 === 4) {
-        const pids = await prisma.$transaction(async (tx) => {
+    const load = await h.startOrmLoad({
+      transaction: (loop, i) =>
+        prisma.$transaction(async (tx) => {
           const order = await tx.order.create({ data: { note: `tx ${i}`, loop } });
           const [first] = await tx.$queryRawUnsafe<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid');
           const [second] = await tx.$queryRawUnsafe<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid FROM orders WHERE id = $1', order.id);
           return [first?.pid, second?.pid];
-        });
-        if (pids[0] !== pids[1]) throw new Error(`a transaction ran on two backends: ${pids.join(' and ')}`);
-        transactions += 1;
-        return;
-      }
-      const order = await prisma.order.create({ data: { note: `op ${i}`, loop } });
-      const row = await prisma.order.findUnique({ where: { id: order.id } });
-      if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${order.id}`);
-    }, 3);
-    await waitUntil(() => load.completed() >= 50, { message: '50 operations before the first rotation' });
-
-    for (let i = 0; i < ROTATIONS; i += 1) {
-      const rotation = await h.rotate(load, { settled: () => pool.rotation.versionId === h.secret.versionId && pool.rotation.mode === 'current' });
-      expect(rotation.queriesInWindow).toBeGreaterThanOrEqual(30);
-      const after = load.completed();
-      await waitUntil(() => load.completed() >= after + 20, { message: '20 operations on the new password' });
-    }
-    const result = await load.stop();
+        }),
+      operation: async (loop, i) => {
+        const order = await prisma.order.create({ data: { note: `op ${i}`, loop } });
+        const row = await prisma.order.findUnique({ where: { id: order.id } });
+        if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${order.id}`);
+      },
+    });
+    const result = await h.rotateUnderLoad(load, pool);
 
     const { authFailures, recoveries, unrecovered } = pool.rotation.stats;
-    h.report('prisma', result, { rejectedLogins: authFailures, recoveries }, performance.now() - started);
-    expect(result.failures).toEqual([]);
-    expect(transactions).toBeGreaterThan(ROTATIONS);
-    expect(authFailures).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(recoveries).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(unrecovered).toBe(0);
-    expect(await h.oldPasswordCodes()).toEqual(Array(ROTATIONS).fill('28P01'));
+    await h.expectRotationsSurvived('prisma', result, { rejectedLogins: authFailures, recoveries, unrecovered }, performance.now() - started);
     const [me] = await prisma.$queryRawUnsafe<Array<{ u: string }>>('SELECT current_user AS u');
     expect(me?.u).toBe(ORM_ROLE);
 

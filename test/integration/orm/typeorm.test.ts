@@ -3,8 +3,7 @@ import { DataSource, EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { typeormPgDriver } from '../../../src/sdk/pg/orm-typeorm.js';
 import { captureLogger } from '../../support/log-capture.js';
-import { startLoadLoop } from '../../support/load-loop.js';
-import { CHURN, ORM_ROLE, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
+import { CHURN, ORM_ROLE, ORM_ROTATIONS, ORM_SECRET, OrmRotationHarness } from '../../support/orm-rotation.js';
 import { waitUntil } from '../../support/wait-until.js';
 
 /**
@@ -29,7 +28,6 @@ const OrderEntity = new EntitySchema<Order>({
   },
 });
 
-const ROTATIONS = 4;
 let h: OrmRotationHarness;
 
 beforeAll(async () => {
@@ -41,7 +39,7 @@ afterAll(async () => {
 });
 
 describe('TypeORM on the rotating pool (typeormPgDriver)', () => {
-  it(`${ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
+  it(`${ORM_ROTATIONS} single-user rotations under load: 0 failed queries, transactions on one connection`, async () => {
     const started = performance.now();
     const log = captureLogger({ test: 'typeorm' });
     const driver = typeormPgDriver(h.cache, ORM_SECRET, { logger: log.logger });
@@ -53,41 +51,24 @@ describe('TypeORM on the rotating pool (typeormPgDriver)', () => {
     expect(log.records().filter((r) => String(r.msg).includes('come from the secret'))).toHaveLength(1);
     const orders = dataSource.getRepository(OrderEntity);
 
-    let transactions = 0;
-    const load = startLoadLoop(async (loop, i) => {
-      if (i % 5 === 4) {
-        const pids = await dataSource.transaction(async (manager) => {
+    const load = await h.startOrmLoad({
+      transaction: (loop, i) =>
+        dataSource.transaction(async (manager) => {
           const saved = await manager.getRepository(OrderEntity).save({ note: `tx ${i}`, loop });
           const [first] = (await manager.query('SELECT pg_backend_pid() AS pid')) as Array<{ pid: number }>;
           const [second] = (await manager.query('SELECT pg_backend_pid() AS pid, note FROM orders WHERE id = $1', [saved.id])) as Array<{ pid: number }>;
           return [first?.pid, second?.pid];
-        });
-        if (pids[0] !== pids[1]) throw new Error(`a transaction ran on two backends: ${pids.join(' and ')}`);
-        transactions += 1;
-        return;
-      }
-      const saved = await orders.save({ note: `op ${i}`, loop });
-      const row = await orders.findOneBy({ id: saved.id });
-      if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${saved.id}`);
-    }, 3);
-    await waitUntil(() => load.completed() >= 50, { message: '50 operations before the first rotation' });
-
-    for (let i = 0; i < ROTATIONS; i += 1) {
-      const rotation = await h.rotate(load, { settled: () => pool.rotation.versionId === h.secret.versionId && pool.rotation.mode === 'current' });
-      expect(rotation.queriesInWindow).toBeGreaterThanOrEqual(30);
-      const after = load.completed();
-      await waitUntil(() => load.completed() >= after + 20, { message: '20 operations on the new password' });
-    }
-    const result = await load.stop();
+        }),
+      operation: async (loop, i) => {
+        const saved = await orders.save({ note: `op ${i}`, loop });
+        const row = await orders.findOneBy({ id: saved.id });
+        if (row?.note !== `op ${i}`) throw new Error(`read back ${JSON.stringify(row)} for order ${saved.id}`);
+      },
+    });
+    const result = await h.rotateUnderLoad(load, pool);
 
     const { authFailures, recoveries, unrecovered } = pool.rotation.stats;
-    h.report('typeorm', result, { rejectedLogins: authFailures, recoveries }, performance.now() - started);
-    expect(result.failures).toEqual([]);
-    expect(transactions).toBeGreaterThan(ROTATIONS);
-    expect(authFailures).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(recoveries).toBeGreaterThanOrEqual(ROTATIONS);
-    expect(unrecovered).toBe(0);
-    expect(await h.oldPasswordCodes()).toEqual(Array(ROTATIONS).fill('28P01'));
+    await h.expectRotationsSurvived('typeorm', result, { rejectedLogins: authFailures, recoveries, unrecovered }, performance.now() - started);
     const [me] = (await dataSource.query('SELECT current_user AS u')) as Array<{ u: string }>;
     expect(me?.u).toBe(ORM_ROLE);
 

@@ -1,11 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient, DEFAULT_RESP } from 'redis';
 import { describe, expect, it } from 'vitest';
 import { CACHE_DEFAULTS } from '../../../src/sdk/cache/options.js';
 import { DEFAULT_AUTH_RECOVERY_TIMEOUT_MS } from '../../../src/sdk/node-redis/node-redis-client.js';
-import { typecheckSnippet } from '../../support/doc-snippet.js';
+import { brokenLinks, localLinks, readDoc, tsBlocks, typecheckSnippet } from '../../support/doc-snippet.js';
 
 /**
  * docs/use-with-node-redis.md describes what exists: its example compiles against the public
@@ -13,22 +10,12 @@ import { typecheckSnippet } from '../../support/doc-snippet.js';
  * it states are the ones node-redis, the client and the cache apply — a node-redis upgrade that
  * changed one fails here, not in a user's app.
  */
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DOC = 'docs/use-with-node-redis.md';
-const text = readFileSync(join(ROOT, DOC), 'utf8');
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
-function anchors(markdown: string): Set<string> {
-  const slugs = new Set<string>();
-  for (const [, heading] of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
-    slugs.add((heading ?? '').toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
-  }
-  return slugs;
-}
+const text = readDoc(DOC);
 
 describe(DOC, () => {
   it('has a complete example that type-checks against rotation-relay, rotation-relay/node-redis and redis', () => {
-    const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map(([, code]) => code ?? '');
+    const blocks = tsBlocks(text);
     expect(blocks).toHaveLength(1);
     const [example = ''] = blocks;
     for (const part of ['createCredentialCache(', 'await cache.start()', 'createRotatingNodeRedis(cache', 'createRotatingNodeRedisCluster(cache', '.connect()', '.close()']) expect(example).toContain(part);
@@ -36,14 +23,8 @@ describe(DOC, () => {
   }, 60_000);
 
   it('links only to files and headings that exist', () => {
-    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target ?? '').filter((target) => !/^https?:/.test(target));
-    expect(links.length).toBeGreaterThan(0);
-    for (const target of links) {
-      const [path, anchor] = target.split('#');
-      const file = path ? resolve(dirname(join(ROOT, DOC)), path) : join(ROOT, DOC);
-      expect(existsSync(file), `${DOC} links to ${target}`).toBe(true);
-      if (anchor && file.endsWith('.md')) expect(anchors(readFileSync(file, 'utf8')), `${DOC} links to ${target}`).toContain(anchor);
-    }
+    expect(localLinks(DOC).length).toBeGreaterThan(0);
+    expect(brokenLinks(DOC)).toEqual([]);
   });
 
   it('states the defaults node-redis, the client and the cache really apply', () => {

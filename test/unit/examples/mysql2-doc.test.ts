@@ -1,33 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createPool } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { CACHE_DEFAULTS } from '../../../src/sdk/cache/options.js';
 import { MYSQL_DEFAULT_PORT } from '../../../src/sdk/mysql2/mysql2-credentials.js';
-import { typecheckSnippet } from '../../support/doc-snippet.js';
+import { brokenLinks, localLinks, readDoc, tsBlocks, typecheckSnippet } from '../../support/doc-snippet.js';
 
 /**
  * docs/use-with-mysql2.md describes what exists: its example compiles against the public entry
  * points (strict, NodeNext), its links resolve, and every default it states is the one mysql2
  * and the cache really apply — a mysql2 upgrade that changed one fails here, not in a user's app.
  */
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DOC = 'docs/use-with-mysql2.md';
-const text = readFileSync(join(ROOT, DOC), 'utf8');
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
-function anchors(markdown: string): Set<string> {
-  const slugs = new Set<string>();
-  for (const [, heading] of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
-    slugs.add((heading ?? '').toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'));
-  }
-  return slugs;
-}
+const text = readDoc(DOC);
 
 describe(DOC, () => {
   it('has a complete example that type-checks against rotation-relay, rotation-relay/mysql2 and mysql2', () => {
-    const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map(([, code]) => code ?? '');
+    const blocks = tsBlocks(text);
     expect(blocks).toHaveLength(1);
     const [example = ''] = blocks;
     for (const part of ['createCredentialCache(', 'await cache.start()', 'createRotatingMysql2Pool(cache', 'pool.query', 'pool.getConnection()', 'pool.end()']) expect(example).toContain(part);
@@ -35,14 +22,8 @@ describe(DOC, () => {
   }, 60_000);
 
   it('links only to files and headings that exist', () => {
-    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map(([, target]) => target ?? '').filter((target) => !/^https?:/.test(target));
-    expect(links.length).toBeGreaterThan(0);
-    for (const target of links) {
-      const [path, anchor] = target.split('#');
-      const file = path ? resolve(dirname(join(ROOT, DOC)), path) : join(ROOT, DOC);
-      expect(existsSync(file), `${DOC} links to ${target}`).toBe(true);
-      if (anchor && file.endsWith('.md')) expect(anchors(readFileSync(file, 'utf8')), `${DOC} links to ${target}`).toContain(anchor);
-    }
+    expect(localLinks(DOC).length).toBeGreaterThan(0);
+    expect(brokenLinks(DOC)).toEqual([]);
   });
 
   it('states the defaults mysql2 and the cache really apply', async () => {

@@ -1,28 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cliIoDouble } from '../../support/cli-io-double.js';
 import { runCli } from '../../../src/ops/cli/run.js';
-import { typecheckSnippet } from '../../support/doc-snippet.js';
+import { brokenLinks, localLinks, readDoc, typecheckSnippet } from '../../support/doc-snippet.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const DOCS = ['docs/operations.md', 'docs/python-subscriber.md'] as const;
-const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
-
-/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
-function anchors(markdown: string): Set<string> {
-  const slugs = new Set<string>();
-  for (const [, heading] of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
-    slugs.add(
-      (heading ?? '')
-        .toLowerCase()
-        .replace(/[^\p{L}\p{N} _-]/gu, '')
-        .replace(/ /g, '-'),
-    );
-  }
-  return slugs;
-}
 
 async function helpOf(argv: string[]): Promise<string> {
   const io = cliIoDouble();
@@ -36,16 +17,11 @@ async function helpOf(argv: string[]): Promise<string> {
  * type-checks against the public API.
  */
 describe.each(DOCS)('%s', (doc) => {
-  const text = read(doc);
+  const text = readDoc(doc);
 
   it('links only to files and headings that exist', () => {
-    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      if (!target || /^https?:/.test(target)) continue;
-      const [path, anchor] = target.split('#');
-      const file = path ? resolve(dirname(join(ROOT, doc)), path) : join(ROOT, doc);
-      expect(existsSync(file), `${doc} links to ${target}`).toBe(true);
-      if (anchor && file.endsWith('.md')) expect(anchors(readFileSync(file, 'utf8')), `${doc} links to ${target}`).toContain(anchor);
-    }
+    expect(localLinks(doc).length).toBeGreaterThan(0);
+    expect(brokenLinks(doc)).toEqual([]);
   });
 
   it('shows only rotation-relay commands and flags that exist', async () => {
@@ -63,7 +39,7 @@ describe.each(DOCS)('%s', (doc) => {
 describe('docs/operations.md migration example', () => {
 
   it('type-checks, strict, against the public API as a user would import it', () => {
-    const doc = read('docs/operations.md');
+    const doc = readDoc('docs/operations.md');
     const section = doc.slice(doc.indexOf('## Migrating an app from a fixed poll'));
     const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();
