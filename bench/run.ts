@@ -133,9 +133,12 @@ function runScenario(scenario: Scenario): Promise<{ ok: boolean; seconds: number
       if (code === 0 && existsSync(out)) return resolve({ ok: true, seconds });
       const reason = timedOut ? `exceeded its ${Math.round(budgetSeconds)} s budget` : `exited with ${code ?? signal}`;
       process.stderr.write(`${tail.join('\n')}\n`);
-      // The scenario's last words (an exception's message, say) go into the report with the reason.
-      const last = tail.filter((line) => !line.startsWith('[')).slice(-3).join(' / ');
-      resolve({ ok: false, seconds, error: last ? `${reason}: ${last.slice(0, 500)}` : reason });
+      // The scenario's last words go into the report with the reason: the exception's own line
+      // first (a stack's last frames alone say nothing), then the last lines.
+      const words = tail.filter((line) => !line.startsWith('['));
+      const thrown = words.find((line) => /^\s*(\w*Error\b|Uncaught|.* (exited|timed out) )/.test(line));
+      const last = [...(thrown === undefined ? [] : [thrown]), ...words.slice(-3).filter((line) => line !== thrown)].join(' / ');
+      resolve({ ok: false, seconds, error: last ? `${reason}: ${last.slice(0, 800)}` : reason });
     });
   });
 }
