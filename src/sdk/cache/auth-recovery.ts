@@ -2,8 +2,9 @@ import type { Logger } from '../../common/index.js';
 import type { CredentialSource, CredentialVersion } from './types.js';
 
 // The one auth-failure recovery policy, for every connection that authenticates with a rotating
-// secret: the pg and mysql2 pools and the mailer (sdk/rotating/rotating-resource.ts), the rotating ioredis client
-// (sdk/ioredis/redis-client.ts) and the cache's own Redis connection (redis-password-follower.ts).
+// secret: the pg and mysql2 pools and the mailer (sdk/rotating/rotating-resource.ts), the ioredis and
+// node-redis clients (sdk/rotating/redis-credential-follower.ts) and the cache's own Redis connection
+// (redis-password-follower.ts).
 // Here: the decision sequence and its bookkeeping. Not here: how each client makes the next
 // attempt use other credentials (a new generation, ioredis options) and how it retries.
 // Its home is subscriber/ because that is where CredentialSource lives: clients/ already depends

@@ -1,8 +1,8 @@
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../../common/index.js';
 import { applyRedisCredentials, writeRedisCredentials, type RedisCredentialsUpdate } from '../../redis/index.js';
-import { recoverCredentials, type BackoffBounds, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
-import { isRedisAuthError, errorSummary, validationBackoff, ValidatedSwitch, type ValidateBeforeSwitch } from '../rotating/index.js';
+import type { BackoffBounds, CredentialMode, CredentialSource, CredentialVersion, RevokedEvent } from '../cache/index.js';
+import { isRedisAuthError, errorSummary, validationBackoff, RedisCredentialFollower, ValidatedSwitch, type RedisFollowerCounts, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { installAuthFailureHook, type AttemptedLogin } from './redis-auth-hook.js';
 import { redisCredentialsFromSecret, type RedisCredentials } from './redis-credentials.js';
 import { probeRedis, probeRedisCluster } from './redis-validate.js';
@@ -197,46 +197,42 @@ function withCredentials(options: RedisOptions, creds: RedisCredentials, fallbac
   return copy;
 }
 
+type Counts = RedisFollowerCounts & { validationFailures: number; terminations: number };
+
 /**
- * Holds the credentials a client should use, follows `rotated`, and runs the auth-failure
- * recovery as one flight shared by every connection that fails at the same time (a cluster's
- * nodes, or a standalone reconnect racing an invalidation).
+ * Holds the credentials a client should use, follows `rotated` (and `revoked`), and runs the
+ * auth-failure recovery as one flight shared by every connection that fails at the same time (a
+ * cluster's nodes, or a standalone reconnect racing an invalidation): the follower every Redis
+ * client shares (sdk/rotating/redis-credential-follower.ts), whose switch here is "update the
+ * options".
  */
-class CredentialFollower {
+class CredentialFollower extends RedisCredentialFollower<Counts> {
   applyTo: (creds: RedisCredentials) => void = () => {};
   /** Drops the client's connections (emergency revoke); false when it holds none. */
   reconnect: () => boolean = () => false;
   private validation: ValidatedSwitch<unknown, RedisCredentials> | undefined;
-  private creds: RedisCredentials;
-  private versionId: string;
-  private mode: CredentialMode = 'current';
-  private flight: Promise<boolean> | undefined;
-  private unconfirmedRecovery = false;
-  private recoveryCountedFor: string | undefined;
-  private listening = false;
-  private readonly counts = { authFailures: 0, recoveries: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, validationFailures: 0, terminations: 0 };
 
-  private readonly onRotated = (event: RotatedEvent): void => {
-    if (event.name === this.name) this.sync();
-  };
   private readonly onRevoked = (event: RevokedEvent): void => {
     if (event.name === this.name) this.revoke(event);
   };
 
-  constructor(
-    private readonly source: CredentialSource,
-    private readonly name: string,
-    private readonly fallbackUsername: string | undefined,
-    private readonly log: Logger,
-  ) {
-    const current = source.current(name);
-    this.creds = redisCredentialsFromSecret(name, current.value, fallbackUsername);
-    this.versionId = current.versionId;
+  constructor(source: CredentialSource, name: string, fallbackUsername: string | undefined, log: Logger) {
+    super({
+      source,
+      name,
+      fallbackUsername,
+      logger: log,
+      label: 'rotating redis',
+      parse: redisCredentialsFromSecret,
+      counts: { authFailures: 0, recoveries: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, validationFailures: 0, terminations: 0 },
+      messages: {
+        refused: 'login rejected; refreshing the credentials',
+        exhausted: 'no newer credentials (AWSCURRENT unchanged, no AWSPENDING); ioredis keeps retrying',
+        switched: 'reconnects now use the new credentials',
+      },
+      countMovedOnAfterFailure: false,
+    });
     this.listen();
-  }
-
-  get credentials(): RedisCredentials {
-    return this.creds;
   }
 
   /** Rotations are checked with `probe` (one login with the new credentials) before reconnects use them. */
@@ -248,7 +244,7 @@ class CredentialFollower {
       backoff,
       target: () => this.source.current(this.name),
       inUse: (versionId) => versionId === this.versionId,
-      build: (version) => redisCredentialsFromSecret(this.name, version.value, this.fallbackUsername),
+      build: (version) => this.credentialsOf(version),
       check: probe,
       commit: (_creds, version) => void this.switchTo(version, 'current'),
       discard: () => undefined,
@@ -267,21 +263,9 @@ class CredentialFollower {
       this.validation?.stop();
     });
     client.on('connecting', () => {
-      if (this.listening) return;
-      this.listen();
       // Rotations missed while detached: catch up before this connection logs in.
-      this.sync();
+      if (this.listen()) this.sync();
     });
-  }
-
-  /** A login succeeded: if it follows a recovery, count it (once). */
-  confirm(): void {
-    if (!this.unconfirmedRecovery) return;
-    this.unconfirmedRecovery = false;
-    this.recoveryCountedFor = this.versionId;
-    this.counts.recoveries += 1;
-    this.source.recordAuthRecovery(this.name);
-    this.log.info({ secretName: this.name, versionId: this.versionId, mode: this.mode }, 'rotating redis: login succeeded after an authentication failure');
   }
 
   /**
@@ -291,76 +275,22 @@ class CredentialFollower {
    */
   recover(err: Error, attempted?: AttemptedLogin): Promise<boolean> {
     this.counts.authFailures += 1;
-    if (attempted?.password !== undefined && attempted.password !== this.creds.password) return Promise.resolve(this.recovered(true));
-    if (this.flight) return this.flight;
-    const failedVersion = this.versionId;
-    this.log.warn({ secretName: this.name, versionId: failedVersion, mode: this.mode, err: errorSummary(err) }, 'rotating redis: login rejected; refreshing the credentials');
-    const flight = this.fly(failedVersion).finally(() => {
-      if (this.flight === flight) this.flight = undefined;
-    });
-    this.flight = flight;
-    return flight;
+    return this.recoverFrom(err, attempted?.password !== undefined && attempted.password !== this.creds.password);
   }
 
   status(hooked: boolean): RedisRotationStatus {
-    return { secretName: this.name, versionId: this.versionId, mode: this.mode, ...this.counts, queueKeepingHook: hooked };
+    return { ...this.state(), queueKeepingHook: hooked };
   }
 
-  /** The shared policy (sdk/cache/auth-recovery.ts); the switch here is "update the options". */
-  private async fly(failedVersion: string): Promise<boolean> {
-    const outcome = await recoverCredentials({
-      source: this.source,
-      name: this.name,
-      failedVersionId: failedVersion,
-      refresh: true,
-      awsPending: true,
-      movedOn: () => this.versionId !== failedVersion,
-      switchTo: (version, mode) => {
-        this.switchTo(version, mode);
-      },
-      counts: this.counts,
-      logger: this.log,
-      label: 'rotating redis',
-    });
-    switch (outcome.kind) {
-      case 'switched':
-      case 'overtaken':
-        return this.recovered(true);
-      case 'exhausted':
-        this.log.warn({ secretName: this.name, versionId: failedVersion }, 'rotating redis: no newer credentials (AWSCURRENT unchanged, no AWSPENDING); ioredis keeps retrying');
-        return false;
-      case 'failed':
-        this.log.warn({ secretName: this.name, err: errorSummary(outcome.error) }, 'rotating redis: credential recovery failed');
-        return this.versionId !== failedVersion;
-    }
-  }
-
-  /**
-   * Marks a recovery to be counted at the next successful login — at most once per version, so
-   * the several connections of a cluster failing on the same stale password count as one.
-   */
-  private recovered(changed: boolean): boolean {
-    if (changed && this.recoveryCountedFor !== this.versionId) this.unconfirmedRecovery = true;
-    return changed;
-  }
-
-  /** Puts `version` in the options. Returns whether anything changed. Throws on a malformed value. */
-  private switchTo(version: CredentialVersion, mode: CredentialMode): boolean {
-    if (version.versionId === this.versionId) {
-      if (this.mode === 'pending' && mode === 'current') {
-        this.mode = 'current';
-        this.log.info({ secretName: this.name, versionId: version.versionId }, 'rotating redis: AWSCURRENT caught up, pending mode ended');
-      }
-      return false;
-    }
-    const creds = redisCredentialsFromSecret(this.name, version.value, this.fallbackUsername);
-    const previousVersionId = this.versionId;
-    this.creds = creds;
-    this.versionId = version.versionId;
-    this.mode = mode;
-    this.counts.switches += 1;
+  /** A switch puts the credentials in the options. */
+  protected override applied(creds: RedisCredentials): void {
     this.applyTo(creds);
-    this.log.info({ secretName: this.name, versionId: version.versionId, previousVersionId, mode }, 'rotating redis: reconnects now use the new credentials');
+  }
+
+  /** With `validateBeforeSwitch`, a new version is adopted only after its check. */
+  protected override deferred(_current: CredentialVersion): boolean {
+    if (!this.validation) return false;
+    this.validation.request();
     return true;
   }
 
@@ -386,30 +316,14 @@ class CredentialFollower {
     );
   }
 
-  /** Adopt the source's current version, if it is not the one in use (after its check, with `validateBeforeSwitch`). */
-  private sync(): void {
-    let current: CredentialVersion | undefined;
-    try {
-      current = this.source.current(this.name);
-      if (this.validation && current.versionId !== this.versionId) return this.validation.request();
-      this.switchTo(current, 'current');
-    } catch (err) {
-      // A malformed new value must not take down the working connection: keep it, say why.
-      this.log.error({ secretName: this.name, versionId: current?.versionId, err: errorSummary(err) }, 'rotating redis: cannot use the new version; keeping the old credentials');
-    }
-  }
-
-  private listen(): void {
-    if (this.listening) return;
-    this.listening = true;
-    this.source.on('rotated', this.onRotated);
+  /** Starts following `rotated` and `revoked`; false when it already was. */
+  private listen(): boolean {
+    if (!this.follow()) return false;
     this.source.on('revoked', this.onRevoked);
+    return true;
   }
 
   private unlisten(): void {
-    if (!this.listening) return;
-    this.listening = false;
-    this.source.off('rotated', this.onRotated);
-    this.source.off('revoked', this.onRevoked);
+    if (this.unfollow()) this.source.off('revoked', this.onRevoked);
   }
 }
