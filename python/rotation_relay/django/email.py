@@ -1,0 +1,61 @@
+"""EMAIL_BACKEND "rotation_relay.django.email.EmailBackend": Django's SMTP backend with the
+login from the credential cache (EMAIL_ROTATION_SECRET, default "mail"): SMTP credentials
+`{username, password}`, or an IAM key pair `{accessKeyId, secretAccessKey, region?}` whose SES
+SMTP password is derived (region: the secret, EMAIL_SES_REGION, or the email-smtp host).
+A 535 at login refreshes AWSCURRENT and retries once, then AWSPENDING, then raises."""
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
+
+from . import get_cache
+from ..recovery import recover_auth_failure
+from ..ses import smtp_login
+
+
+def is_auth_error(error: BaseException) -> bool:
+    return isinstance(error, smtplib.SMTPAuthenticationError) or getattr(error, "smtp_code", None) == 535
+
+
+class EmailBackend(SmtpEmailBackend):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rotation_secret = getattr(settings, "EMAIL_ROTATION_SECRET", "mail")
+        self._version = None
+
+    def _apply_credentials(self) -> None:
+        version, value = get_cache().credentials(self.rotation_secret)
+        self.username, self.password = smtp_login(value, self.host, getattr(settings, "EMAIL_SES_REGION", None))
+        self._version = version
+
+    def open(self) -> Any:
+        if self.connection is not None and self._version != get_cache().version(self.rotation_secret):
+            self.close()  # an open connection logged in with an older version: log in again
+        if self.connection is not None:
+            return False
+        fail_silently, self.fail_silently = self.fail_silently, False
+        try:
+            self._apply_credentials()
+            try:
+                return super().open()
+            except Exception as error:
+                if not is_auth_error(error):
+                    raise
+                self.close()
+
+                def retry() -> Any:
+                    self.close()
+                    self._apply_credentials()
+                    return super(EmailBackend, self).open()
+
+                return recover_auth_failure(get_cache(), self.rotation_secret, error, retry, is_auth_error)
+        except Exception:
+            self.close()
+            if not fail_silently:
+                raise
+            return False
+        finally:
+            self.fail_silently = fail_silently

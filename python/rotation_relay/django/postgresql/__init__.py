@@ -1,0 +1,1 @@
+"""ENGINE "rotation_relay.django.postgresql": Django's PostgreSQL backend with rotating credentials."""

@@ -1,0 +1,169 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInvalidation, serializeInvalidation, signInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
+import { waitConverged } from '../../../src/sdk/fleet/wait-converged.js';
+import { runCliProcess } from '../../support/cli-process.js';
+import type { TestSecret } from '../../support/moto-secrets.js';
+import { RelayFixture } from '../../support/relay-fixture.js';
+import { labelUpdatedEvent, moveCurrentEvent, rotationSucceededEvent } from '../../support/rotation-events.js';
+import { RotationTargets, type RotationHooks, type SecretKind } from '../../support/rotation-targets.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+/** Debian's python3, where apt puts Django, psycopg2, redis-py, django-redis, boto3 and pytest. */
+const PYTHON = '/usr/bin/python3';
+const PACKAGES = ['python3-django', 'python3-psycopg2', 'python3-redis', 'python3-django-redis', 'python3-boto3', 'python3-pytest'];
+const INSTALL = `apt-get update && apt-get install -y ${PACKAGES.join(' ')}`;
+
+function pythonReady(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', 'import django, psycopg2, redis, django_redis, boto3, pytest'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs the Debian packages when missing (as root), or fails naming the command. */
+function ensurePython(): void {
+  if (pythonReady()) return;
+  if (process.getuid?.() !== 0) throw new Error(`the Python suite needs Debian's python3 packages: run \`${INSTALL}\` as root`);
+  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PACKAGES.join(' ')}`], { stdio: 'pipe', timeout: 600_000 });
+  if (!pythonReady()) throw new Error(`the Python packages still do not import after installing them: run \`${INSTALL}\``);
+}
+
+const body = async (req: IncomingMessage): Promise<unknown> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+};
+
+/**
+ * Issue 18: the Python package (python/rotation_relay) against the same real services as the
+ * TypeScript tests — PostgreSQL, redis-server (bus and cache), the SMTP server and moto_server —
+ * with the real TypeScript worker publishing. pytest runs as a child process; it asks this file
+ * for real rotations (RotationTargets, the events through SQS to the worker) over a loopback
+ * HTTP control endpoint, because the SMTP server and the rotations live in this process.
+ */
+describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
+  let relay: RelayFixture;
+  let targets: RotationTargets;
+  let secrets: Record<SecretKind, TestSecret>;
+  let control: Server;
+  let bus: Redis;
+  let work: string;
+
+  beforeAll(async () => {
+    ensurePython();
+    work = mkdtempSync(join(tmpdir(), 'rr-python-'));
+    [relay, targets] = await Promise.all([RelayFixture.start(), RotationTargets.start({ singleUserWindowMs: 300 })]);
+    secrets = await targets.createSecrets(relay.secrets, 'py');
+    relay.created.push(...Object.values(secrets));
+    await relay.startWorker();
+    bus = new Redis(relay.redis.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    control?.close();
+    bus?.disconnect();
+    await Promise.allSettled([relay?.stop(), targets?.stop()]);
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const hooks = (instances: number): RotationHooks => ({
+    async finished(secret, newVersion, oldVersion) {
+      for (const event of [moveCurrentEvent(secret.arn, newVersion, oldVersion), rotationSucceededEvent(secret.arn), labelUpdatedEvent(secret.arn, newVersion)]) {
+        await relay.send(event);
+      }
+    },
+    // What a rotation Lambda would do before revoking: every live instance (the Django processes) holds it.
+    async converged(kind, versionId) {
+      await waitConverged({ redis: bus, secretArn: secrets[kind].arn, versionId, minInstances: instances, timeoutMs: 15_000, pollMs: 50 });
+    },
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const input = (await body(req)) as { kind?: SecretKind; round?: number; instances?: number; args?: string[] };
+    if (url.pathname === '/rotate' && input.kind) {
+      const result = await targets.rotate(input.kind, input.round ?? 0, hooks(input.instances ?? 1));
+      res.end(JSON.stringify(result));
+      return;
+    }
+    if (url.pathname === '/cli' && input.args) {
+      const cli = runCliProcess(input.args, relay.env());
+      const code = await cli.exited;
+      res.end(JSON.stringify({ code, stdout: cli.stdout().join('\n'), stderr: cli.stderr().join('\n') }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end('{}');
+  }
+
+  it('passes pytest against real services, and what each side signs verifies on the other', async () => {
+    control = createServer((req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+      });
+    });
+    await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
+    const address = control.address();
+    if (address === null || typeof address === 'string') throw new Error('control server: no port');
+
+    // TypeScript signs (the worker's own functions), Python verifies: test_cross_language.py.
+    const tsSigned = [
+      createInvalidation({ secretArn: secrets.db.arn, secretName: secrets.db.name, versionId: secrets.db.versionId, reason: 'AWSCURRENT moved', eventId: 'evt-ts-1', eventTime: new Date().toISOString() }),
+      createInvalidation({ secretArn: secrets.mail.arn, secretName: secrets.mail.name, reason: 'manual refresh — réussie ✓', eventId: 'manual-ts-2', eventTime: '2024-05-01T12:05:00+02:00' }),
+    ].map((invalidation) => serializeInvalidation(signInvalidation(invalidation, relay.signingKeys)));
+    const pySignedFile = join(work, 'python-signed.json');
+
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      PYTHONPATH: join(ROOT, 'python'),
+      PYTHONDONTWRITEBYTECODE: '1',
+      AWS_REGION: relay.moto.region,
+      AWS_DEFAULT_REGION: relay.moto.region,
+      AWS_ENDPOINT_URL: relay.moto.endpoint,
+      AWS_ACCESS_KEY_ID: relay.moto.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: relay.moto.credentials.secretAccessKey,
+      ROTATION_RELAY_REDIS_URL: relay.redis.url,
+      ROTATION_RELAY_SIGNING_KEYS: relay.signingKeys.join(','),
+      RR_CONTROL_URL: `http://127.0.0.1:${address.port}`,
+      RR_PG_HOST: targets.postgres.host,
+      RR_PG_PORT: String(targets.postgres.port),
+      RR_PG_SUPERUSER_PASSWORD: targets.postgres.superuser.password,
+      RR_CACHE_REDIS_PORT: String(targets.redis.port),
+      RR_SMTP_HOST: targets.smtp.host,
+      RR_SMTP_PORT: String(targets.smtp.port),
+      RR_SECRET_DB: secrets.db.arn,
+      RR_SECRET_CACHE: secrets.cache.arn,
+      RR_SECRET_MAIL: secrets.mail.arn,
+      RR_TS_SIGNED: JSON.stringify(tsSigned),
+      RR_PY_SIGNED_OUT: pySignedFile,
+    };
+    const started = Date.now();
+    const child = spawn(PYTHON, ["-m", "pytest", "python/tests", "-q", "-p", "no:cacheprovider", "-x", "-s"], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    console.log(`pytest (${Math.round((Date.now() - started) / 1000)} s):\n${output.split('\n').slice(-40).join('\n')}`);
+    expect(code, output).toBe(0);
+
+    // Python signs, TypeScript verifies (verifyInvalidation, as every Node subscriber does).
+    const pySigned = JSON.parse(readFileSync(pySignedFile, 'utf8')) as string[];
+    expect(pySigned.length).toBeGreaterThanOrEqual(3);
+    for (const raw of pySigned) expect(verifyInvalidation(raw, { keys: relay.signingKeys }), raw).toMatchObject({ ok: true });
+    for (const raw of pySigned) expect(verifyInvalidation(raw, { keys: ['k'.repeat(32)] })).toMatchObject({ ok: false });
+    // No secret value in what the Python side printed.
+    for (const secret of Object.values(secrets)) for (const value of secret.values) expect(output).not.toContain(JSON.parse(value).password);
+    expect(relay.leakedValues()).toEqual([]);
+  }, 240_000);
+});
