@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { createPool } from 'mysql2/promise';
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise';
 import { silentLogger, type Logger } from '../../common/index.js';
-import type { CredentialSource, CredentialVersion } from '../cache/index.js';
-import { isMysqlAuthError, RotatingResource, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
+import type { CredentialSource } from '../cache/index.js';
+import { isMysqlAuthError, parsedPerVersion, RotatingResource, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { mysql2ConnectionFromSecret, type Mysql2Connection } from './mysql2-credentials.js';
 import { terminateMysql2Pool } from './mysql2-terminate.js';
 
@@ -76,13 +76,7 @@ export function createRotatingMysql2Pool(source: CredentialSource, name: string,
   const logger: Logger = given ?? silentLogger();
   const events = new EventEmitter();
   const overrides = { host: poolOptions.host, port: poolOptions.port, database: poolOptions.database };
-  let parsedLatest: { versionId: string; conn: Mysql2Connection } | undefined;
-  const connectionOf = (creds: CredentialVersion): Mysql2Connection => {
-    if (parsedLatest?.versionId !== creds.versionId) {
-      parsedLatest = { versionId: creds.versionId, conn: mysql2ConnectionFromSecret(name, creds.value, overrides) };
-    }
-    return parsedLatest.conn;
-  };
+  const connectionOf = parsedPerVersion((value): Mysql2Connection => mysql2ConnectionFromSecret(name, value, overrides));
   let ended = false;
 
   const rotation = new RotatingResource<Pool>({

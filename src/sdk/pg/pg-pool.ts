@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryArrayConfig, QueryArrayResult, QueryConfig, QueryConfigValues, QueryResult, QueryResultRow } from 'pg';
 import { silentLogger, type Logger } from '../../common/index.js';
-import type { CredentialSource, CredentialVersion } from '../cache/index.js';
-import { isPgAuthError, RotatingResource, errorSummary, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
+import type { CredentialSource } from '../cache/index.js';
+import { isPgAuthError, parsedPerVersion, RotatingResource, errorSummary, validationBackoff, type CredentialMode, type RotatingResourceStats, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { pgConnectionFromSecret, type PgConnection } from './pg-credentials.js';
 import { terminatePgPool } from './pg-terminate.js';
 
@@ -73,13 +73,7 @@ export function createRotatingPgPool(source: CredentialSource, name: string, opt
   const logger: Logger = given ?? silentLogger();
   const events = new EventEmitter();
   const overrides = { host: poolOptions.host, port: poolOptions.port, database: poolOptions.database };
-  let parsedLatest: { versionId: string; conn: PgConnection } | undefined;
-  const connectionOf = (creds: CredentialVersion): PgConnection => {
-    if (parsedLatest?.versionId !== creds.versionId) {
-      parsedLatest = { versionId: creds.versionId, conn: pgConnectionFromSecret(name, creds.value, overrides) };
-    }
-    return parsedLatest.conn;
-  };
+  const connectionOf = parsedPerVersion((value): PgConnection => pgConnectionFromSecret(name, value, overrides));
   let ended = false;
 
   const rotation: RotatingResource<pg.Pool> = new RotatingResource<pg.Pool>({

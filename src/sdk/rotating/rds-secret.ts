@@ -75,3 +75,16 @@ export function databaseConnectionFromSecret(secretName: string, value: unknown,
     database: overrides.database ?? secret.dbname,
   };
 }
+
+/**
+ * `parse` applied once per credential version: a pool's generations and its `rotation.user` read
+ * the same parse of the version in use, and a secret read again under the same version is not
+ * parsed again. Only the latest version is kept.
+ */
+export function parsedPerVersion<T>(parse: (value: unknown) => T): (creds: { versionId: string; value: unknown }) => T {
+  let latest: { versionId: string; parsed: T } | undefined;
+  return (creds) => {
+    if (latest?.versionId !== creds.versionId) latest = { versionId: creds.versionId, parsed: parse(creds.value) };
+    return latest.parsed;
+  };
+}
