@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import time
+import traceback
 import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -41,6 +42,12 @@ class SecretReadError(RuntimeError):
 
 class SigningKeysRequired(ValueError):
     code = "SIGNING_KEYS_REQUIRED"
+
+
+def _where(error: BaseException) -> str:
+    """file:line of the innermost frame that raised `error` (for logs: no message text)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return f"{os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else "?"
 
 
 _live_caches: "weakref.WeakSet[CredentialCache]" = weakref.WeakSet()
@@ -152,6 +159,17 @@ class CredentialCache:
             if self._pid == os.getpid():
                 return self
             self._stop = threading.Event()
+            if self._redis_url:
+                # Import redis-py here, in the caller's thread, never first in one of ours: a
+                # pre-fork master (gunicorn --preload) that forks while our thread is half-way
+                # through `import redis` leaves every child a half-initialised module
+                # (AttributeError: redis.Redis) or a module lock no thread will ever release.
+                # The same for the codec socket.getaddrinfo loads on its first host name.
+                import encodings.idna  # noqa: F401
+
+                import redis  # noqa: F401
+                import redis.client  # noqa: F401
+                import redis.connection  # noqa: F401
             for secret in self._secrets.values():
                 if secret.value is None:
                     self._initial_read(secret)
@@ -200,13 +218,28 @@ class CredentialCache:
     def version(self, name: str) -> str:
         return self.credentials(name)[0]
 
-    def report_auth_failure(self, name: str) -> bool:
+    def report_auth_failure(self, name: str, failed_version: Optional[str] = None) -> bool:
         """A server refused the credentials: re-read AWSCURRENT, at most once a second per secret
-        and shared by every connection failing at the same time. True if the version changed."""
+        and held version, shared by every connection failing at the same time. True if the
+        version changed.
+
+        failed_version: the version the refused attempt logged in with. When what the cache holds
+        now differs (a broadcast switched it while that login was in flight), True at once,
+        without a read: the attempt was simply late, and AWSCURRENT as held is already newer."""
         secret = self._secrets[name]
         self._count("auth_failures")
+        if failed_version is None:
+            failed_version = self.credentials(name)[0]
+        if self.credentials(name)[0] != failed_version:
+            return True
         with secret.refresh_lock:
-            if time.monotonic() - secret.last_auth_refresh < 1.0:
+            # Again once the lock is ours: the broadcast's own read may have held it, and switched.
+            if self.credentials(name)[0] != failed_version:
+                return True
+            # The bound holds only while the version is the one that read saw: a result from
+            # before AWSCURRENT last moved says nothing about the next rotation, which may follow
+            # within the second (its login failures would all be refused without a read).
+            if time.monotonic() - secret.last_auth_refresh < 1.0 and secret.last_auth_version == secret.version_id:
                 return secret.last_auth_result
             before = secret.version_id
             try:
@@ -214,18 +247,20 @@ class CredentialCache:
             except Exception as error:  # keep the last good value; the caller surfaces its own error
                 log.warning("refresh of %s after a failed login failed: %s", name, type(error).__name__)
             secret.last_auth_refresh = time.monotonic()
+            secret.last_auth_version = secret.version_id
             secret.last_auth_result = secret.version_id != before
             return secret.last_auth_result
 
     def use_pending(self, name: str) -> bool:
-        """Reads AWSPENDING (at most once a second per secret) and, if it is a version other than
+        """Reads AWSPENDING (at most once a second per secret and held version) and, if it is a version other than
         AWSCURRENT, uses it for new connections until AWSCURRENT moves. False: no rotation open."""
         secret = self._secrets[name]
         with secret.refresh_lock:
-            if time.monotonic() - secret.pending_checked < 1.0:
+            if time.monotonic() - secret.pending_checked < 1.0 and secret.pending_checked_version == secret.version_id:
                 with secret.lock:
                     return secret.pending is not None
             secret.pending_checked = time.monotonic()
+            secret.pending_checked_version = secret.version_id
             client = self._secrets_client()
             try:
                 response = client.get_secret_value(SecretId=secret.arn or secret.spec.secret_id, VersionStage="AWSPENDING")
@@ -491,7 +526,9 @@ class CredentialCache:
                     self._presence.due.set()
                 failures += 1
                 delay = random.uniform(0.05, min(2.0, 0.05 * 2**failures))
-                log.warning("invalidation listener: %s; reconnecting in %.2f s", type(error).__name__, delay)
+                # The error class and where it was raised (file:line), never its text: a server's
+                # reply may echo what it was sent.
+                log.warning("invalidation listener: %s at %s; reconnecting in %.2f s", type(error).__name__, _where(error), delay)
                 stop.wait(delay)
             finally:
                 if pubsub is not None:

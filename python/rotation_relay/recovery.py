@@ -2,7 +2,7 @@
 AWSCURRENT and retry once, then AWSPENDING and retry once, then the original error."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
 
 if TYPE_CHECKING:
     from .cache import CredentialCache
@@ -11,10 +11,13 @@ T = TypeVar("T")
 
 
 def recover_auth_failure(cache: "CredentialCache", name: str, error: BaseException, retry: Callable[[], T],
-                         is_auth_error: Callable[[BaseException], bool]) -> T:
+                         is_auth_error: Callable[[BaseException], bool], failed_version: Optional[str] = None) -> T:
     """Called with the login error `error`; `retry()` opens the connection again with whatever
-    `cache.credentials(name)` holds then. A recovered failure never reaches the caller."""
-    if cache.report_auth_failure(name):  # 1. AWSCURRENT moved and we had not heard yet
+    `cache.credentials(name)` holds then. A recovered failure never reaches the caller.
+
+    failed_version: the version the refused login used. A login that began before a broadcast
+    switched the cache and was refused after it is retried with the new version at once."""
+    if cache.report_auth_failure(name, failed_version):  # 1. AWSCURRENT moved (we had not heard yet, or heard mid-login)
         try:
             result = retry()
             cache._count("auth_recoveries")
@@ -22,7 +25,9 @@ def recover_auth_failure(cache: "CredentialCache", name: str, error: BaseExcepti
         except Exception as retry_error:
             if not is_auth_error(retry_error):
                 raise
-    if cache.use_pending(name):  # 2. the single-user window: the server has the AWSPENDING password
+    # 2. the single-user window: the server has the AWSPENDING password. Or AWSCURRENT moved and
+    # a broadcast switched the cache between the two reads: what is held now is newer, retry.
+    if cache.use_pending(name) or (failed_version is not None and cache.version(name) != failed_version):
         try:
             result = retry()
             cache._count("auth_recoveries")

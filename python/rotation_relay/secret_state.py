@@ -67,7 +67,9 @@ class SecretState:
         self.acked_name: Optional[str] = None  # the ack field last written (name, then ARN)
         self.pending: Optional[Tuple[str, Any]] = None  # AWSPENDING (version, value) in a single-user window
         self.pending_checked = 0.0
+        self.pending_checked_version: Optional[str] = None  # AWSCURRENT when AWSPENDING was last read
         self.last_auth_refresh = 0.0
+        self.last_auth_version: Optional[str] = None  # AWSCURRENT after the last auth-failure read
         self.last_auth_result = False
         self.last_error: Optional[str] = None  # an error class name, never a message
         self.announced: Deque[str] = deque(maxlen=64)  # versions an invalidation or the hash named

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any, Callable, Dict, List
@@ -20,10 +21,22 @@ def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
         raise pytest.UsageError(f"run through `npx vitest run test/integration/python/python-suite.test.ts` (missing {', '.join(missing)})")
 
 
+class ControlError(RuntimeError):
+    """The driver's control endpoint answered with an error: its status and body (the driver's
+    error class and message, never a secret value)."""
+
+    code = "CONTROL_FAILED"
+
+
 def control(path: str, payload: Dict[str, Any], timeout: float = 60) -> Dict[str, Any]:
     request = urllib.request.Request(os.environ["RR_CONTROL_URL"] + path, data=json.dumps(payload).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        body = error.read().decode("utf-8", "replace")[:4000]
+        print(f"control {path} {json.dumps(payload)}: HTTP {error.code}: {body}", flush=True)
+        raise ControlError(f"control {path}: HTTP {error.code}: {body}") from error
 
 
 @pytest.fixture

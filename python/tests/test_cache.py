@@ -120,3 +120,37 @@ def test_listener_starts_after_fork(make_cache, bus) -> None:
     child = json.loads(os.read(read_end, 4096))
     os.waitpid(pid, 0)
     assert child["status"] is True and child["id"] != cache.instance_id and f":{pid}:" in child["id"]
+
+
+def test_auth_failure_bound_does_not_outlive_a_rotation(make_cache, own_secret, secrets_client) -> None:
+    """Two single-user rotations less than a second apart: the second window's failed logins
+    must read AWSPENDING again, not reuse the first window's answers (the load test's db#1)."""
+    secret = own_secret({"username": "u", "password": "v0"})
+    cache = make_cache({"s": secret["arn"]}, redis_url=None).start()
+    current = secret["version"]
+    started = time.monotonic()
+    for password in ("v1", "v2"):
+        assert cache.report_auth_failure("s") is False
+        pending = secrets_client.put_secret_value(SecretId=secret["arn"], SecretString=json.dumps({"username": "u", "password": password}),
+                                                  VersionStages=["AWSPENDING"])
+        assert cache.use_pending("s") is True, password
+        assert cache.credentials("s") == (pending["VersionId"], {"username": "u", "password": password})
+        secrets_client.update_secret_version_stage(SecretId=secret["arn"], VersionStage="AWSCURRENT", MoveToVersionId=pending["VersionId"],
+                                                   RemoveFromVersionId=current)
+        assert cache.refresh("s") is True  # what the broadcast does
+        assert cache.status()["secrets"]["s"]["pending_version_id"] is None
+        current = pending["VersionId"]
+    assert time.monotonic() - started < 1.0  # so the second window fell inside the first's one-second bound
+
+
+def test_a_login_refused_after_the_switch_it_began_before_retries_at_once(make_cache, own_secret, secrets_client) -> None:
+    """A login that began with the old version and was refused after a broadcast switched the
+    cache: AWSCURRENT as held is already newer, so the answer is "retry", without a read."""
+    secret = own_secret({"username": "u", "password": "old"})
+    cache = make_cache({"s": secret["arn"]}, redis_url=None).start()
+    put = secrets_client.put_secret_value(SecretId=secret["arn"], SecretString=json.dumps({"username": "u", "password": "new"}))
+    assert cache.refresh("s") is True  # the broadcast, while the login was in flight
+    reads = cache.counts["reads"]
+    assert cache.report_auth_failure("s", failed_version=secret["version"]) is True
+    assert cache.counts["reads"] == reads
+    assert cache.report_auth_failure("s", failed_version=put["VersionId"]) is False  # refused with what we hold: not a rotation

@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 from test_cache import wait_for
 
 WORKERS = 2
 ROUNDS = 2
+SWITCH_BOUND_S = 1.0  # issue 18: each Django process switched within 1 s of the broadcast
+SHUTDOWN_BOUND_S = 20  # above serve.py's MASTER_TIMEOUT_S: a hang is its bug, reported, not ours
 
 
 def records(out_dir):
@@ -24,58 +27,100 @@ def records(out_dir):
     return result
 
 
+def of_type(out_dir, kind):
+    return [x for lines in records(out_dir).values() for x in lines if x["type"] == kind]
+
+
+def broadcast_at(entry):
+    """The worker's publishedAt (ISO 8601, ms, Z) as a Unix time: when it broadcast."""
+    return datetime.fromisoformat(entry["publishedAt"].replace("Z", "+00:00")).timestamp()
+
+
+def tail(path, chars=4000):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", "replace")[-chars:]
+
+
 def test_django_processes_survive_rotations(tmp_path, rotate, cli, bus) -> None:
     import psycopg2
 
     admin = psycopg2.connect(host=os.environ["RR_PG_HOST"], port=os.environ["RR_PG_PORT"], user="postgres",
-                             password=os.environ["RR_PG_SUPERUSER_PASSWORD"], dbname="postgres")
+                             password=os.environ["RR_PG_SUPERUSER_PASSWORD"], dbname="postgres", connect_timeout=5)
     admin.autocommit = True
     with admin.cursor() as cursor:  # PostgreSQL 15: the app role may not create in public
         cursor.execute("CREATE TABLE IF NOT EXISTS loadapp_item (id serial PRIMARY KEY, name varchar(64) NOT NULL, worker integer NOT NULL)")
         cursor.execute("GRANT ALL ON loadapp_item, loadapp_item_id_seq TO app")
     admin.close()
     root = os.path.join(os.path.dirname(__file__), "..")
-    server = subprocess.Popen([sys.executable, "-m", "tests.django_project.serve", str(WORKERS), str(tmp_path)], cwd=root,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    log_path = tmp_path / "server.log"
+    # The server's output goes to a file, not a pipe nobody reads until the end: a full pipe
+    # would block the workers' logging, and with it the load.
+    log = open(log_path, "wb")
+    server = subprocess.Popen([sys.executable, "-m", "tests.django_project.serve", str(WORKERS), str(out_dir)], cwd=root,
+                              stdout=log, stderr=subprocess.STDOUT)
+    switches = {}
     try:
         try:
-            wait_for(lambda: sum(1 for r in records(tmp_path).values() for x in r if x["type"] == "ready") == WORKERS, "the workers", 30)
+            wait_for(lambda: len(of_type(out_dir, "ready")) == WORKERS or server.poll() is not None, "the workers", 30)
+            assert server.poll() is None
         except AssertionError:
-            server.kill()
-            raise AssertionError("the Django workers did not start:\n" + server.communicate()[0].decode("utf-8", "replace")[-3000:])
-        ids = [x["instance_id"] for r in records(tmp_path).values() for x in r if x["type"] == "ready"]
+            raise AssertionError("the Django workers did not start:\n" + tail(log_path))
+        ready = of_type(out_dir, "ready")
+        assert all(r["subscribed"] for r in ready), ready
+        ids = [r["instance_id"] for r in ready]
         time.sleep(1.0)  # load before the first rotation (a duration of load, not a synchronisation)
-        switches = []
         last = {}
-        for round in range(ROUNDS):
+        for rnd in range(ROUNDS):
             for kind in ("db", "cache", "mail"):
-                result = rotate(kind, round=round, instances=WORKERS)  # waitConverged: both workers acked
+                result = rotate(kind, round=rnd, instances=WORKERS)  # waitConverged: both workers acked
                 entry = json.loads(bus.hget("{rotation-relay}:versions", os.environ[f"RR_SECRET_{kind.upper()}"]))
                 assert entry["versionId"] == result["newVersion"]
                 last[kind] = result["newVersion"]
-                published = time.mktime(time.strptime(entry["publishedAt"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + float("0." + entry["publishedAt"][20:23])
-                for path, lines in records(tmp_path).items():
+                published = broadcast_at(entry)
+                for path, lines in records(out_dir).items():
                     seen = [x for x in lines if x["type"] == "rotated" and x["name"] == kind and x["version"] == result["newVersion"]]
                     assert seen, f"{path} never switched {kind}"
-                    switches.append(seen[0]["at"] - published)
+                    switches.setdefault(f"{kind}#{rnd}", []).append(seen[0]["at"] - published)
         status = cli(["status"])
         assert status["code"] == 0, status
         assert f"{WORKERS} live instances" in status["stdout"], status  # the Django processes, counted
         assert len(set(ids)) == WORKERS
         converged = cli(["wait-converged", os.environ["RR_SECRET_DB"], "--version", last["db"], "--min-instances", str(WORKERS), "--timeout", "5s"])
         assert converged["code"] == 0, converged
+    except BaseException:
+        print("server output (tail):\n" + tail(log_path), flush=True)
+        raise
     finally:
+        stopping = time.monotonic()
         server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=30)[0].decode("utf-8", "replace")
-    assert server.returncode == 0, output
-    summaries = [x for r in records(tmp_path).values() for x in r if x["type"] == "summary"]
+        try:
+            server.wait(timeout=SHUTDOWN_BOUND_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutdown_s = time.monotonic() - stopping
+        log.close()
+    output = tail(log_path)
+    assert server.returncode == 0, f"serve.py exited {server.returncode} {shutdown_s:.1f} s after SIGTERM:\n{output}"
+    summaries = of_type(out_dir, "summary")
     assert len(summaries) == WORKERS, output
+    assert [s["stuck"] for s in summaries] == [[]] * WORKERS, summaries
     totals = {k: sum(s["results"][k]["ok"] for s in summaries) for k in ("orm", "cache", "mail")}
     failures = [e for s in summaries for k in s["results"] for e in s["results"][k]["errors"]]
     failed = sum(s["results"][k]["failed"] for s in summaries for k in s["results"])
-    print(json.dumps({"django": {"workers": WORKERS, "rotations": ROUNDS * 3, "ok": totals, "failed": failed,
-                                 "maxSwitchMs": round(max(switches) * 1000), "switchesMs": [round(s * 1000) for s in switches],
-                                 "authRecoveries": [s["counts"]["auth_recoveries"] for s in summaries]}}))
+    every = [d for ds in switches.values() for d in ds]
+    print(json.dumps({"django": {
+        "workers": WORKERS, "rotations": ROUNDS * 3, "ok": totals, "failed": failed,
+        "maxSwitchMs": round(max(every) * 1000), "switchMsByRotation": {k: [round(d * 1000) for d in v] for k, v in switches.items()},
+        "authRecoveries": [s["counts"]["auth_recoveries"] for s in summaries],
+        "pendingUsed": [s["counts"]["pending_used"] for s in summaries],
+        "shutdownS": round(shutdown_s, 2)}}), flush=True)
     assert failed == 0, failures
     assert all(v > 20 for v in totals.values()), totals
-    assert max(switches) < 1.0, switches
+    assert len(every) == WORKERS * ROUNDS * 3
+    assert max(every) < SWITCH_BOUND_S, switches
+    # A database login met the single-user window (the server already had the new password) and
+    # recovered through AWSPENDING inside connect: the failure path really ran, and failed nothing.
+    assert sum(s["counts"]["pending_used"] for s in summaries) >= 1, summaries

@@ -70,7 +70,7 @@ class RotatingConnection(redis.Connection):
                 self._apply_credentials()
                 super(RotatingConnection, self).connect()
 
-            recover_auth_failure(get_cache(), self.rotation_secret, error, retry, is_auth_error)
+            recover_auth_failure(get_cache(), self.rotation_secret, error, retry, is_auth_error, failed_version=self.credential_version)
 
 
 class RotatingConnectionPool(redis.ConnectionPool):

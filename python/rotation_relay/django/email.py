@@ -44,6 +44,7 @@ class EmailBackend(SmtpEmailBackend):
             except Exception as error:
                 if not is_auth_error(error):
                     raise
+                failed_version = self._version
                 self.close()
 
                 def retry() -> Any:
@@ -51,7 +52,7 @@ class EmailBackend(SmtpEmailBackend):
                     self._apply_credentials()
                     return super(EmailBackend, self).open()
 
-                return recover_auth_failure(get_cache(), self.rotation_secret, error, retry, is_auth_error)
+                return recover_auth_failure(get_cache(), self.rotation_secret, error, retry, is_auth_error, failed_version=failed_version)
         except Exception:
             self.close()
             if not fail_silently:

@@ -108,8 +108,12 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
   it('passes pytest against real services, and what each side signs verifies on the other', async () => {
     control = createServer((req, res) => {
       handle(req, res).catch((error: unknown) => {
+        // The body names the failure (NotConvergedError says which rule failed and who is stale);
+        // pytest prints it, and so does this process, so a failed rotation is diagnosable.
+        const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        console.error(`control ${req.url ?? ''}: ${detail}`);
         res.statusCode = 500;
-        res.end(JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }));
+        res.end(JSON.stringify({ error: detail }));
       });
     });
     await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));

@@ -68,7 +68,7 @@ class DatabaseWrapper(pg_base.DatabaseWrapper):
             connection = recover_auth_failure(
                 get_cache(), self.rotation_secret, error,
                 lambda: super(DatabaseWrapper, self).get_new_connection(self.get_connection_params()),
-                is_auth_error,
+                is_auth_error, failed_version=self._params_version,
             )
         self._credential_version = self._params_version
         return connection
