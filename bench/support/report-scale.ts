@@ -183,3 +183,29 @@ export function scaleSection(scale: Scale): string[] {
   );
   return out;
 }
+
+/**
+ * docs/operations.md's sizing figures (between its scale-figures markers): the measured rows of
+ * one run, with the computed ones marked. Generated, never typed: a new run rewrites them.
+ */
+export function scaleSizingText(scale: Scale, run: { node: string; cores: number; date: string; loadAverage1mAtStart: number }): string {
+  const n = int(scale.subscribers);
+  const perSubscriberUs = (scale.floor.redisCpuMsPerPublishP50 * 1000) / scale.subscribers;
+  const r = scale.redis;
+  const p = scale.presence;
+  return [
+    `Run of ${run.date.slice(0, 10)} on ${run.cores} cores, Node ${run.node}, load average ${run.loadAverage1mAtStart} at the start of the bench; every subscriber on the same cores as Redis.`,
+    '',
+    `| at ${n} | measured |`,
+    '| --- | --- |',
+    `| redis-server CPU per broadcast (its single thread; p50 over ${scale.floor.publishes}) | ${one(scale.floor.redisCpuMsPerPublishP50)} ms; inside PUBLISH itself ${one(scale.floor.publishUsecPerCall / 1000)} ms, the rest is writing to the sockets; ${one(perSubscriberUs)} µs per subscriber (computed) |`,
+    `| broadcast → the last of ${n} receipts, no other load (p50 / p99) | ${one(scale.floor.lastP50Ms)} / ${one(scale.floor.lastP99Ms)} ms |`,
+    `| the same with the presence of ${int(scale.presenceInstances)} instances running | ${one(scale.loaded.lastP50Ms)} / ${one(scale.loaded.lastP99Ms)} ms |`,
+    `| presence of ${int(scale.presenceInstances)} instances | ${int(p.commandsPerSecond)} commands/s + ${int(p.pingsPerSecond)} PINGs/s: ${one(p.redisCpuPercent)} % of a core (${one(p.redisCpuPercentAboveIdle)} % above idle) |`,
+    `| ${n} connections, idle | ${one(r.idleCpuPercent)} % of a core |`,
+    `| a rotation's acks (every instance writes its ack at once; p50 / max over ${scale.ackBurst.bursts}) | ${int(scale.ackBurst.commandsP50)} commands, all written after ${int(scale.ackBurst.allAckedP50Ms)} / ${int(scale.ackBurst.allAckedMaxMs)} ms, ${one(scale.ackBurst.redisCpuMsAboveSteadyP50)} ms of redis-server CPU above the steady rate (computed) |`,
+    `| memory (INFO used_memory) | ${one(r.usedMemorySubscribedMb)} MB with the subscribers (${mb(r.bytesPerSubscriber)} each, computed), ${one(r.usedMemoryPresenceMb)} MB with presence (${mb(r.bytesPerPresenceInstance)} per instance, computed); RSS ${one(r.rssMb)} MB, peak ${one(r.peakRssMb)} MB |`,
+    `| right after ${n} connections opened at once | ${one(r.usedMemoryAfterConnectMb)} MB used_memory (their first query buffers, freed within seconds) |`,
+  ].join('\n');
+}
+
