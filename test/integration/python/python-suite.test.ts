@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,33 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvalidation, serializeInvalidation, signInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
 import { waitConverged } from '../../../src/sdk/fleet/wait-converged.js';
 import { runCliProcess } from '../../support/cli-process.js';
+import { DEBIAN_PYTHON, ensurePythonModules, PYTHON_PACKAGE_DIR } from '../../support/python-env.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, moveCurrentEvent, rotationSucceededEvent } from '../../support/rotation-events.js';
 import { RotationTargets, type RotationHooks, type SecretKind } from '../../support/rotation-targets.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-/** Debian's python3, where apt puts Django, psycopg2, redis-py, django-redis, boto3 and pytest. */
-const PYTHON = '/usr/bin/python3';
-const PACKAGES = ['python3-django', 'python3-psycopg2', 'python3-redis', 'python3-django-redis', 'python3-boto3', 'python3-pytest'];
-const INSTALL = `apt-get update && apt-get install -y ${PACKAGES.join(' ')}`;
-
-function pythonReady(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import django, psycopg2, redis, django_redis, boto3, pytest'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Installs the Debian packages when missing (as root), or fails naming the command. */
-function ensurePython(): void {
-  if (pythonReady()) return;
-  if (process.getuid?.() !== 0) throw new Error(`the Python suite needs Debian's python3 packages: run \`${INSTALL}\` as root`);
-  execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${PACKAGES.join(' ')}`], { stdio: 'pipe', timeout: 600_000 });
-  if (!pythonReady()) throw new Error(`the Python packages still do not import after installing them: run \`${INSTALL}\``);
-}
 
 const body = async (req: IncomingMessage): Promise<unknown> => {
   const chunks: Buffer[] = [];
@@ -59,14 +39,15 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
   let work: string;
 
   beforeAll(async () => {
-    ensurePython();
+    ensurePythonModules(['django', 'psycopg2', 'redis', 'django_redis', 'boto3', 'pytest']);
     work = mkdtempSync(join(tmpdir(), 'rr-python-'));
     [relay, targets] = await Promise.all([RelayFixture.start(), RotationTargets.start({ singleUserWindowMs: 300 })]);
     secrets = await targets.createSecrets(relay.secrets, 'py');
     relay.created.push(...Object.values(secrets));
     await relay.startWorker();
     bus = new Redis(relay.redis.url);
-  }, 120_000);
+    // apt-get on a fresh machine: up to a few minutes on a slow mirror (ensurePythonModules bounds it at 10).
+  }, 660_000);
 
   afterAll(async () => {
     control?.close();
@@ -130,7 +111,7 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/root',
-      PYTHONPATH: join(ROOT, 'python'),
+      PYTHONPATH: PYTHON_PACKAGE_DIR,
       PYTHONDONTWRITEBYTECODE: '1',
       AWS_REGION: relay.moto.region,
       AWS_DEFAULT_REGION: relay.moto.region,
@@ -153,7 +134,7 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
       RR_PY_SIGNED_OUT: pySignedFile,
     };
     const started = Date.now();
-    const child = spawn(PYTHON, ["-m", "pytest", "python/tests", "-q", "-p", "no:cacheprovider", "-x", "-s"], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(DEBIAN_PYTHON, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', '-x', '-s'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
