@@ -11,8 +11,9 @@ import { demoHelp } from '../../src/ops/cli/commands/demo.js';
 import { leaveSignalsToCaller, runPendingCleanups } from '../../test/support/cleanup-registry.js';
 import { driveRotations } from './driver.js';
 import { DemoModel, type CompletedRotation } from './model.js';
+import { missingDjangoPrerequisites } from './django-instance.js';
 import { formatMissing, missingPrerequisites } from './prerequisites.js';
-import { endpointLines, frame, MODE_DESCRIPTIONS, rotationLine, summaryLine, type DemoSettings } from './render.js';
+import { endpointLines, frame, MODE_DESCRIPTIONS, rotationLine, statusCommand, summaryLine, type DemoSettings } from './render.js';
 import { DemoStack } from './stack.js';
 
 const USAGE = demoHelp.split('\n')[0] ?? '';
@@ -37,6 +38,7 @@ function parseFlags() {
         'interval-ms': { type: 'string' },
         'window-ms': { type: 'string' },
         instances: { type: 'string' },
+        django: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -57,7 +59,8 @@ const settings: DemoSettings = {
 };
 const instanceCount = wholeNumber(values.instances, '--instances', 3, 1, 8);
 
-const missing = missingPrerequisites();
+const django = values.django === true;
+const missing = [...missingPrerequisites(), ...(django ? missingDjangoPrerequisites() : [])];
 if (missing.length > 0) {
   process.stderr.write(`${formatMissing(missing)}\n`);
   process.exit(2);
@@ -115,6 +118,7 @@ function onRotation(rotation: CompletedRotation): void {
 let failure: string | undefined;
 const stack = new DemoStack({
   instances: instanceCount,
+  django,
   windowMs: settings.windowMs,
   signal: stopping.signal,
   progress: say,
@@ -142,12 +146,13 @@ if (tty) {
 }
 let timer: NodeJS.Timeout | undefined;
 try {
-  say(`rotation-relay demo: ${instanceCount} app instances, rotations ${Number.isFinite(settings.rounds) ? `× ${settings.rounds} of each secret` : 'until Ctrl-C'}`);
+  say(`rotation-relay demo: ${instanceCount} app instance${instanceCount === 1 ? '' : 's'}${django ? ' and a Django instance' : ''}, rotations ${Number.isFinite(settings.rounds) ? `× ${settings.rounds} of each secret` : 'until Ctrl-C'}`);
   await stack.start();
   model.worker.pid = stack.worker?.process.child.pid;
   for (const line of endpointLines(stack.endpoints(), model)) say(line);
   say(`db rotates ${MODE_DESCRIPTIONS['single-user']} (${settings.windowMs} ms window); cache alternates ${MODE_DESCRIPTIONS.overlap} and a hard switch; mail is a ${MODE_DESCRIPTIONS['hard-switch']}`);
   say(`every app instance holds the three secrets and sends pg queries, Redis SETs and mail all the time; ready.`);
+  say(`the fleet as operators see it, from another terminal: ${statusCommand(stack.endpoints())}`);
   if (tty) {
     live = true;
     write('\x1b[?25l\n');

@@ -84,6 +84,11 @@ export function endpointLines(endpoints: Endpoints, model: DemoModel): string[] 
   ];
 }
 
+/** `rotation-relay status` against the demo's bus, as a checkout runs it (npm ci builds dist/): it reads Redis only. */
+export function statusCommand(endpoints: Endpoints): string {
+  return `ROTATION_RELAY_REDIS_URL=${endpoints.bus} node dist/ops/cli/main.js status`;
+}
+
 /** The whole live view, redrawn in place on a terminal. */
 export function frame(model: DemoModel, endpoints: Endpoints, settings: DemoSettings, recent: string[]): string[] {
   const until = Number.isFinite(settings.rounds) ? `stops after ${plural(settings.rounds, 'rotation')} of each secret` : 'runs until Ctrl-C';
@@ -94,6 +99,7 @@ export function frame(model: DemoModel, endpoints: Endpoints, settings: DemoSett
   return [
     `rotation-relay demo · ${model.instances.size} app instances · ${elapsed(model)} · ${until} · Ctrl-C stops and cleans up`,
     ...endpointLines(endpoints, model),
+    `fleet view (another terminal): ${statusCommand(endpoints)}`,
     '',
     `rotations  ${counts}  (one every ${(settings.intervalMs / 1000).toFixed(1)} s; db single-user window ${settings.windowMs} ms)`,
     `now        ${model.phase}`,

@@ -13,6 +13,7 @@ import { MotoSecrets, type TestSecret } from '../../test/support/moto-secrets.js
 import { startRedis, type RedisHandle } from '../../test/support/redis-server.js';
 import { RotationTargets, type SecretKind } from '../../test/support/rotation-targets.js';
 import { waitUntil } from '../../test/support/wait-until.js';
+import { launchDjangoInstance } from './django-instance.js';
 import type { Endpoints } from './render.js';
 
 /** The stack name given to `rotation-relay infra apply`: queue, DLQs and rule are named after it. */
@@ -20,6 +21,8 @@ export const STACK = 'rotation-relay';
 
 export interface DemoStackOptions {
   instances: number;
+  /** One Django instance (examples/django_subscriber.py) beside the Node ones. */
+  django: boolean;
   windowMs: number;
   /** Aborts start-up between steps (Ctrl-C while starting). */
   signal: AbortSignal;
@@ -145,14 +148,24 @@ export class DemoStack {
         },
         { detached: true },
       );
-      this.instances.push(this.watch(instanceId, process));
-      this.options.onInstanceStarted(instanceId, process.child.pid);
-      eachLine(process, 'stdout', (text) => {
-        const line = parseAppInstanceLine(text);
-        if (line) this.options.onInstanceLine(line);
-      });
+      this.addInstance(instanceId, process);
     }
-    progress(`starting the worker (pid ${worker.child.pid}) and ${this.options.instances} app instances (pids ${this.instances.map((i) => i.process.child.pid).join(', ')})…`);
+    if (this.options.django) {
+      const instanceId = 'django-1';
+      const process = launchDjangoInstance(
+        {
+          instanceId,
+          aws: { endpoint: motoHandle.endpoint, region: motoHandle.region, credentials: { ...motoHandle.credentials } },
+          bus: { url: busHandle.url, signingKeys: [this.signingKey] },
+          secrets: { db: this.secrets.db.arn, cache: this.secrets.cache.arn, mail: this.secrets.mail.arn },
+          ...targetsHandle.endpoints(),
+        },
+        { detached: true },
+      );
+      this.addInstance(instanceId, process);
+    }
+    const instances = `${this.options.instances} app instance${this.options.instances === 1 ? '' : 's'}${this.options.django ? ' and a Django instance' : ''}`;
+    progress(`starting the worker (pid ${worker.child.pid}) and ${instances} (pids ${this.instances.map((i) => i.process.child.pid).join(', ')})…`);
     await Promise.all([
       this.ready(this.worker, (line) => line.includes('"worker started"')),
       ...this.instances.map((instance) => this.ready(instance, (line) => line.includes('"type":"ready"'))),
@@ -200,6 +213,16 @@ export class DemoStack {
     this.eventBridge?.destroy();
     this.secretsManager?.client.destroy();
     await Promise.allSettled([this.targets?.stop(), this.bus?.stop(), this.moto?.stop()]);
+  }
+
+  /** An app instance (Node or Django): both print the JSON lines of test/support/app-instance. */
+  private addInstance(instanceId: string, process: CliProcess): void {
+    this.instances.push(this.watch(instanceId, process));
+    this.options.onInstanceStarted(instanceId, process.child.pid);
+    eachLine(process, 'stdout', (text) => {
+      const line = parseAppInstanceLine(text);
+      if (line) this.options.onInstanceLine(line);
+    });
   }
 
   private watch(name: string, process: CliProcess): Named {

@@ -38,7 +38,21 @@ export function runTsProcess(
   label = script,
   options: { detached?: boolean } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return runProcess(process.execPath, ['--import', 'tsx', script, ...args], env, label, options);
+}
+
+/**
+ * Any program as its own process, run from the repository root (the demo's Django instance, say),
+ * with exactly `env` plus PATH and HOME; its output is kept line by line and scanned by the leak guard.
+ */
+export function runProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  label: string,
+  options: { detached?: boolean } = {},
+): CliProcess {
+  const child = spawn(command, args, {
     cwd: ROOT,
     detached: options.detached ?? false,
     env: {

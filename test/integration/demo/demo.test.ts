@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTsProcess, type CliProcess } from '../../support/cli-process.js';
+import { runCliProcess, runTsProcess, type CliProcess } from '../../support/cli-process.js';
+import { ensurePythonModules } from '../../support/python-env.js';
 import { requireBinary } from '../../support/require-binary.js';
 
 const DEMO = fileURLToPath(new URL('../../../scripts/demo/main.ts', import.meta.url));
@@ -94,6 +95,33 @@ describe('npm run demo', () => {
     expect(demo.stdout().find((line) => line.startsWith('demo summary:'))).toMatch(/ok \/ 0 failed .* · OK$/);
     expectNothingLeft(demo, tmp);
   }, 120_000);
+
+  it('--django runs a Django instance beside the Node one: in every rotation line, in `rotation-relay status`, 0 failed operations', async () => {
+    ensurePythonModules(['django', 'psycopg2', 'redis', 'django_redis', 'boto3']);
+    const { demo, tmp } = startDemo(['--django', '--instances', '1', '--interval-ms', '200']);
+    await demo.waitForLine('stdout', (line) => /^\[\d+:\d\d\] rotation 1: /.test(line), 'the first rotation', 90_000);
+    const bus = /invalidations on (redis:\/\/127\.0\.0\.1:\d+)/.exec(demo.stdout().join('\n'))?.[1] ?? '';
+    expect(demo.stdout().join('\n')).toContain(`ROTATION_RELAY_REDIS_URL=${bus} node dist/ops/cli/main.js status`);
+
+    // What the demo tells operators to run, while both instances are live.
+    const text = runCliProcess(['status'], { ROTATION_RELAY_REDIS_URL: bus });
+    const json = runCliProcess(['status', '--json'], { ROTATION_RELAY_REDIS_URL: bus });
+    const [textCode, jsonCode] = await Promise.all([text.exited, json.exited]);
+    demo.signal('SIGINT');
+    const code = await demo.exited;
+
+    expect([textCode, jsonCode], [...text.stderr(), ...json.stderr()].join('\n')).toEqual([0, 0]);
+    expect(text.stdout()[0]).toMatch(/^2 live instances, /);
+    expect(text.stdout().join('\n')).toMatch(/^by SDK: rotation-relay\/\S+ × 1, rotation-relay-python\/\S+ × 1$|^by SDK: rotation-relay-python\/\S+ × 1, rotation-relay\/\S+ × 1$/m);
+    const live = (JSON.parse(json.stdout().join('\n')) as { instances: { live: Array<{ sdk?: string; runtime?: string }> } }).instances.live;
+    expect(live.map((i) => i.runtime?.split('/')[0]).sort()).toEqual(['node', 'python']);
+    expect(code, demo.stderr().slice(-20).join('\n')).toBe(0);
+    const rotations = demo.stdout().filter((line) => /^\[\d+:\d\d\] rotation \d+: /.test(line));
+    expect(rotations.length).toBeGreaterThanOrEqual(1);
+    for (const line of rotations) expect(line).toMatch(/: app-1 .+, django-1 (\d+ ms|by login|reconcile|poll) · operations [\d,]+ ok \/ 0 failed$/);
+    expect(demo.stdout().find((line) => line.startsWith('demo summary:'))).toMatch(/ok \/ 0 failed \(pg [\d,]+\/0, redis [\d,]+\/0, smtp [\d,]+\/0\) · .* · OK$/);
+    expectNothingLeft(demo, tmp);
+  }, 180_000);
 
   it('names each missing program with what to install, and docker compose as the alternative', async () => {
     // An empty PATH: no redis-server, no moto_server (PostgreSQL may still be found under

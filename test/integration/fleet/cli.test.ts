@@ -242,6 +242,7 @@ describe('rotation-relay status and wait-converged against a fleet of 3 instance
     expect(table.out).toMatch(new RegExp(`Stopped heartbeating[^]*${escape(deadId)}`));
     // Redis's own count, and no subscriber without presence: the partitioned instance still reports.
     expect(lines[1]).toBe(`${numsub} subscriber${numsub === 1 ? '' : 's'} on the channel, ${INSTANCES - 1} report presence`);
+    expect(lines[2]).toMatch(new RegExp(`^by SDK: rotation-relay/\\d+\\.\\d+\\.\\d+\\S* × ${INSTANCES - 1}$`));
     expect(table.out).toMatch(/STALE\s+REACHED/);
     const parsed = JSON.parse(json.out) as {
       secrets: Array<Record<string, unknown>>;

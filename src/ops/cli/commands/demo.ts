@@ -11,7 +11,7 @@ export const DEMO_ENTRY = 'scripts/demo/main.ts';
 /** The package root: src/ops/cli/commands/ when run from source, dist/ops/cli/commands/ when built. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export const demoHelp = `Usage: rotation-relay demo [--rotations N] [--interval-ms MS] [--window-ms MS] [--instances N]
+export const demoHelp = `Usage: rotation-relay demo [--rotations N] [--interval-ms MS] [--window-ms MS] [--instances N] [--django]
 
 The whole loop, live, on this machine: no AWS account, no Docker. It starts moto_server (Secrets
 Manager, EventBridge with the rule of infra/event-pattern.json created by "infra apply", and the
@@ -30,6 +30,11 @@ Options:
   --window-ms MS    database rotation: time between setSecret (password changed on the server) and
                     finishSecret (AWSCURRENT moves) (default 1000)
   --instances N     app instances, 1 to 8 (default 3)
+  --django          also run one Django instance (examples/django_subscriber.py with the Python
+                    package of python/: the rotating PostgreSQL backend, django-redis cache and
+                    SMTP email backend under the same load), shown in the table as django-1 and
+                    counted by "rotation-relay status"; needs Debian's python3 with Django,
+                    psycopg2, redis-py, django-redis and boto3 (default: off)
   -h, --help        show this help
 
 Ctrl-C stops everything it started (app instances, worker, servers, in that order) and prints the

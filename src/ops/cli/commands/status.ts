@@ -103,7 +103,8 @@ function render(status: FleetStatus, aws: boolean, cluster: boolean): string {
   blocks.push(
     `${fleet.live.length} live instance${fleet.live.length === 1 ? '' : 's'}, ${fleet.stopped.length} stopped heartbeating` +
       (aws ? '; staleness measured against AWSCURRENT' : '; staleness measured against the last broadcast') +
-      (channelSummary !== undefined ? `\n${channelSummary}` : ''),
+      (channelSummary !== undefined ? `\n${channelSummary}` : '') +
+      (fleet.live.length > 0 ? `\n${sdkLine(fleet.live)}` : ''),
   );
   blocks.push(
     formatTable(
@@ -175,6 +176,13 @@ function channelBlocks(account: SubscriberAccount): string[] {
     blocks.push(`Live instances with no subscriber connection on any node (crashed with presence not expired yet, or cut off from Redis): ${account.reportingWithoutConnection.join(', ')}`);
   }
   return blocks;
+}
+
+/** Which SDKs the live instances run ("rotation-relay/0.1.0 × 3, rotation-relay-python/0.1.0 × 1"): a Django process shows here. */
+function sdkLine(live: FleetStatus['fleet']['live']): string {
+  const bySdk = new Map<string, number>();
+  for (const instance of live) bySdk.set(instance.sdk ?? 'unknown SDK', (bySdk.get(instance.sdk ?? 'unknown SDK') ?? 0) + 1);
+  return `by SDK: ${[...bySdk].map(([sdk, n]) => `${sdk} × ${n}`).join(', ')}`;
 }
 
 function toJson(status: FleetStatus): unknown {
