@@ -1,35 +1,29 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createInvalidation, serializeInvalidation, signInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
-import { findExecutable } from '../../support/require-binary.js';
+import { PYTHON_PACKAGE_DIR, runBarePython } from '../../support/python-env.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const EXAMPLE = join(ROOT, 'examples', 'django_subscriber.py');
-
-/** python3 from PATH; a missing one fails with what to install, never skips. */
-function python(args: string[], input?: string): string {
-  const binary = findExecutable('python3');
-  if (!binary) throw new Error('python3 not found on PATH: install it with `apt-get install python3` (the Django example is checked with it)');
-  return execFileSync(binary, args, { cwd: ROOT, encoding: 'utf8', stdio: 'pipe', input, env: { PATH: process.env.PATH ?? '', PYTHONDONTWRITEBYTECODE: '1' } });
-}
 
 /**
- * examples/django_subscriber.py (docs/python-subscriber.md) on a bare python3: redis-py, boto3
- * and Django are not installed on CI, so the file imports them only inside the functions that use
- * them, and its verification functions are checked here with the standard library alone.
+ * The Python package's protocol module (python/rotation_relay/protocol.py) on a bare python3 — the
+ * one on PATH, without redis-py, boto3 or Django: `import rotation_relay` and its verification need
+ * the standard library alone (the cache and the Django backends are tested with Debian's python3
+ * in test/integration/python).
  */
-describe('examples/django_subscriber.py', () => {
-  it('compiles', () => {
-    // py_compile writes no __pycache__ here: -X pycache_prefix keeps the bytecode out of the tree.
-    expect(() => python(['-X', 'pycache_prefix=/tmp/rr-pycache', '-m', 'py_compile', EXAMPLE])).not.toThrow();
+const python = runBarePython;
+
+describe('rotation_relay.protocol on a bare python3', () => {
+  it('the package compiles', () => {
+    // compileall writes no __pycache__ here: -X pycache_prefix keeps the bytecode out of the tree.
+    expect(() => python(['-X', 'pycache_prefix=/tmp/rr-pycache', '-m', 'compileall', '-q', join(PYTHON_PACKAGE_DIR, 'rotation_relay')])).not.toThrow();
   });
 
   it('passes its self-test, which signs the test vectors of docs/protocol.md to the documented values', () => {
-    const out = python([EXAMPLE, '--self-test']);
+    const out = python(['-m', 'rotation_relay.selftest']);
 
     expect(out).toContain('self-test passed');
     const documented = [...readFileSync(join(ROOT, 'docs', 'protocol.md'), 'utf8').matchAll(/→ `sig` = `(v1=[A-Za-z0-9_-]{43})`/g)].map((m) => m[1]);
@@ -40,7 +34,7 @@ describe('examples/django_subscriber.py', () => {
   it('imports nothing beyond the standard library at module level', () => {
     const thirdParty = python([
       '-c',
-      `import sys; sys.path.insert(0, ${JSON.stringify(join(ROOT, 'examples'))}); import django_subscriber
+      `import sys, rotation_relay, rotation_relay.protocol
 print(sorted({m.split('.')[0] for m in sys.modules} & {'redis', 'boto3', 'botocore', 'django', 'psycopg', 'psycopg2'}))`,
     ]);
     expect(thirdParty.trim()).toBe('[]');
@@ -67,7 +61,7 @@ print(sorted({m.split('.')[0] for m in sys.modules} & {'redis', 'boto3', 'botoco
     ].map((invalidation) => serializeInvalidation(signInvalidation(invalidation, [key])));
     for (const raw of messages) expect(verifyInvalidation(raw, { keys: [key] }).ok).toBe(true);
 
-    const script = `import json, sys; sys.path.insert(0, ${JSON.stringify(join(ROOT, 'examples'))}); import django_subscriber as d
+    const script = `import json, sys; import rotation_relay.protocol as d
 key, other = sys.argv[1].encode(), b"k" * 32
 for raw in json.load(sys.stdin):
     print(d.verify(raw, [key])["secretName"], end=" ")
