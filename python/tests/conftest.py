@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List
 
 import pytest
 
-REQUIRED = ("RR_CONTROL_URL", "ROTATION_RELAY_REDIS_URL", "AWS_ENDPOINT_URL", "RR_SECRET_DB")
+REQUIRED = ("RR_CONTROL_URL", "ROTATION_RELAY_REDIS_URL", "AWS_ENDPOINT_URL", "RR_SECRET_DB", "RR_PROTOCOL_DOC")
 
 
 def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:

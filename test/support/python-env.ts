@@ -4,6 +4,7 @@
  * and the install command (the Python suite installs them; the demo names the command).
  */
 import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable } from './require-binary.js';
@@ -15,7 +16,7 @@ export const DEBIAN_PYTHON = '/usr/bin/python3';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const PYTHON_PACKAGE_DIR = join(ROOT, 'python');
 
-/** What the Django subscriber imports, and the Debian package of each. */
+/** What the Django subscriber imports, what its tests and `pip install ./python` need, and the Debian package of each. */
 const MODULES = {
   django: 'python3-django',
   psycopg2: 'python3-psycopg2',
@@ -23,6 +24,8 @@ const MODULES = {
   django_redis: 'python3-django-redis',
   boto3: 'python3-boto3',
   pytest: 'python3-pytest',
+  pip: 'python3-pip',
+  setuptools: 'python3-setuptools',
 } as const;
 export type PythonModule = keyof typeof MODULES;
 
@@ -63,4 +66,25 @@ export function runBarePython(args: string[], input?: string): string {
   const binary = findExecutable('python3');
   if (!binary) throw new Error('python3 not found on PATH: install it with `apt-get install python3` (the Python package is checked with it)');
   return execFileSync(binary, args, { cwd: ROOT, encoding: 'utf8', stdio: 'pipe', input, env: { PATH: process.env.PATH ?? '', PYTHONPATH: PYTHON_PACKAGE_DIR, PYTHONDONTWRITEBYTECODE: '1' } });
+}
+
+/**
+ * `pip install ./python` as a user runs it, into `target` (a folder for PYTHONPATH), from a copy
+ * of the package so that nothing is written into the checkout (setuptools leaves build/ and an
+ * egg-info beside the sources). Offline: Debian's setuptools builds it (--no-build-isolation)
+ * and the dependencies are Debian's (--no-deps). Returns the folder to put on PYTHONPATH.
+ */
+export function pipInstallPackage(work: string): string {
+  const source = join(work, 'package-source');
+  const target = join(work, 'site-packages');
+  mkdirSync(source, { recursive: true });
+  for (const entry of ['pyproject.toml', 'README.md', 'rotation_relay']) {
+    cpSync(join(PYTHON_PACKAGE_DIR, entry), join(source, entry), { recursive: true, filter: (path) => !path.includes('__pycache__') });
+  }
+  execFileSync(DEBIAN_PYTHON, ['-m', 'pip', 'install', '--quiet', '--no-build-isolation', '--no-deps', '--no-index', '--target', target, source], {
+    stdio: 'pipe',
+    timeout: 120_000,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_ROOT_USER_ACTION: 'ignore', PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  return target;
 }

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvalidation, serializeInvalidation, signInvalidation, verifyInvalidation } from '../../../src/protocol/index.js';
 import { waitConverged } from '../../../src/sdk/fleet/wait-converged.js';
 import { runCliProcess } from '../../support/cli-process.js';
-import { DEBIAN_PYTHON, ensurePythonModules, PYTHON_PACKAGE_DIR } from '../../support/python-env.js';
+import { DEBIAN_PYTHON, ensurePythonModules, pipInstallPackage, PYTHON_PACKAGE_DIR } from '../../support/python-env.js';
 import type { TestSecret } from '../../support/moto-secrets.js';
 import { RelayFixture } from '../../support/relay-fixture.js';
 import { labelUpdatedEvent, moveCurrentEvent, rotationSucceededEvent } from '../../support/rotation-events.js';
@@ -37,10 +37,15 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
   let control: Server;
   let bus: Redis;
   let work: string;
+  let site: string;
 
   beforeAll(async () => {
-    ensurePythonModules(['django', 'psycopg2', 'redis', 'django_redis', 'boto3', 'pytest']);
+    ensurePythonModules(['django', 'psycopg2', 'redis', 'django_redis', 'boto3', 'pytest', 'pip', 'setuptools']);
     work = mkdtempSync(join(tmpdir(), 'rr-python-'));
+    // The suite tests the package as `pip install ./python` installs it, not the source folder:
+    // the tests run from a copy, so the checkout's rotation_relay is not on their sys.path.
+    site = pipInstallPackage(work);
+    cpSync(join(PYTHON_PACKAGE_DIR, 'tests'), join(work, 'run', 'tests'), { recursive: true, filter: (path) => !path.includes('__pycache__') });
     [relay, targets] = await Promise.all([RelayFixture.start(), RotationTargets.start({ singleUserWindowMs: 300 })]);
     secrets = await targets.createSecrets(relay.secrets, 'py');
     relay.created.push(...Object.values(secrets));
@@ -111,7 +116,7 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/root',
-      PYTHONPATH: PYTHON_PACKAGE_DIR,
+      PYTHONPATH: site,
       PYTHONDONTWRITEBYTECODE: '1',
       AWS_REGION: relay.moto.region,
       AWS_DEFAULT_REGION: relay.moto.region,
@@ -132,9 +137,13 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
       RR_SECRET_MAIL: secrets.mail.arn,
       RR_TS_SIGNED: JSON.stringify(tsSigned),
       RR_PY_SIGNED_OUT: pySignedFile,
+      RR_PROTOCOL_DOC: join(ROOT, 'docs', 'protocol.md'),
     };
+    const run = join(work, 'run');
+    const imported = execFileSync(DEBIAN_PYTHON, ['-c', 'import rotation_relay, rotation_relay.django.postgresql.base; print(rotation_relay.__file__)'], { cwd: run, env, encoding: 'utf8' });
+    expect(imported.trim(), 'pytest imports the installed package').toBe(join(site, 'rotation_relay', '__init__.py'));
     const started = Date.now();
-    const child = spawn(DEBIAN_PYTHON, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', '-x', '-s'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(DEBIAN_PYTHON, ['-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-x', '-s'], { cwd: run, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
