@@ -182,7 +182,8 @@ function channelBlocks(account: SubscriberAccount): string[] {
 function sdkLine(live: FleetStatus['fleet']['live']): string {
   const bySdk = new Map<string, number>();
   for (const instance of live) bySdk.set(instance.sdk ?? 'unknown SDK', (bySdk.get(instance.sdk ?? 'unknown SDK') ?? 0) + 1);
-  return `by SDK: ${[...bySdk].map(([sdk, n]) => `${sdk} × ${n}`).join(', ')}`;
+  const sorted = [...bySdk].sort(([a, n], [b, m]) => m - n || a.localeCompare(b)); // most first: a stable line to read and to match
+  return `by SDK: ${sorted.map(([sdk, n]) => `${sdk} × ${n}`).join(', ')}`;
 }
 
 function toJson(status: FleetStatus): unknown {
