@@ -129,15 +129,19 @@ export class DemoStack {
     this.worker = this.watch('worker', worker);
     eachLine(worker, 'stdout', (line) => this.options.onWorkerLine(line));
 
+    // What every app instance, Node or Django, is given: where AWS, the bus and its three servers are.
+    const everyInstance = {
+      aws: { endpoint: motoHandle.endpoint, region: motoHandle.region, credentials: { ...motoHandle.credentials } },
+      bus: { url: busHandle.url, signingKeys: [this.signingKey] },
+      secrets: { db: this.secrets.db.arn, cache: this.secrets.cache.arn, mail: this.secrets.mail.arn },
+      ...targetsHandle.endpoints(),
+    };
     for (let i = 1; i <= this.options.instances; i += 1) {
       const instanceId = `app-${i}`;
       const process = launchAppInstance(
         {
           instanceId,
-          aws: { endpoint: motoHandle.endpoint, region: motoHandle.region, credentials: { ...motoHandle.credentials } },
-          bus: { url: busHandle.url, signingKeys: [this.signingKey] },
-          secrets: { db: this.secrets.db.arn, cache: this.secrets.cache.arn, mail: this.secrets.mail.arn },
-          ...targetsHandle.endpoints(),
+          ...everyInstance,
           // Versions and latencies come from the instance's `rotated` lines at once; the counts of
           // operations once a second are enough for the table (and keep the output small: the
           // process launcher keeps every line in memory).
@@ -152,16 +156,7 @@ export class DemoStack {
     }
     if (this.options.django) {
       const instanceId = 'django-1';
-      const process = launchDjangoInstance(
-        {
-          instanceId,
-          aws: { endpoint: motoHandle.endpoint, region: motoHandle.region, credentials: { ...motoHandle.credentials } },
-          bus: { url: busHandle.url, signingKeys: [this.signingKey] },
-          secrets: { db: this.secrets.db.arn, cache: this.secrets.cache.arn, mail: this.secrets.mail.arn },
-          ...targetsHandle.endpoints(),
-        },
-        { detached: true },
-      );
+      const process = launchDjangoInstance({ instanceId, ...everyInstance }, { detached: true });
       this.addInstance(instanceId, process);
     }
     const instances = `${this.options.instances} app instance${this.options.instances === 1 ? '' : 's'}${this.options.django ? ' and a Django instance' : ''}`;
