@@ -12,18 +12,35 @@
     }
 
 The cache starts on first use in each process (also after a fork: gunicorn's pre-fork workers
-each start their own listener).
+each start their own listener). On an emergency revoke (`rotation-relay publish SECRET
+--terminate-old`) the backends close their connections logged in with an older version at once.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, List, Optional
 
 from ..protocol import DEFAULT_KEY_PREFIX, DEFAULT_MAX_AGE_S, parse_signing_keys
 
 _cache: Optional[Any] = None
 _lock = threading.Lock()
+_revokers: List[Callable[[str, str], None]] = []
+
+
+def register_revoker(revoker: Callable[[str, str], None]) -> None:
+    """`revoker(secret_name, held_version)` runs on an emergency revoke (a signed `terminateOld`
+    invalidation, docs/protocol.md): each backend closes what it holds logged in with another version."""
+    _revokers.append(revoker)
+
+
+def _revoke(name: str, version: str) -> None:
+    for revoker in list(_revokers):
+        try:
+            revoker(name, version)
+        except Exception:  # one backend's failure must not keep the others' old connections open
+            logging.getLogger("rotation_relay").exception("revoking %s connections failed", name)
 
 
 def get_cache() -> Any:
@@ -55,6 +72,7 @@ def get_cache() -> Any:
                 presence_ttl_s=float(conf.get("PRESENCE_TTL_SECONDS", 30)),
                 allow_unsigned=str(opt("ALLOW_UNSIGNED", "ROTATION_RELAY_ALLOW_UNSIGNED", "false")).lower() == "true",
             )
+            _cache.on_revoked(_revoke)
     return _cache.start()
 
 

@@ -7,11 +7,15 @@ with the credential cache's secret (OPTIONS["ROTATION_SECRET"], default "cache")
   in-use ones when they are released, so new work logs in with the new credentials;
 - WRONGPASS/NOAUTH at login refreshes AWSCURRENT and retries once, then AWSPENDING, then raises;
 - a connection the server closed (CLIENT KILL after a password change) is retried once on a
-  new connection, so the command in flight does not fail.
+  new connection, so the command in flight does not fail;
+- on an emergency revoke (a signed `terminateOld`) every connection logged in with another
+  version is closed at once, idle or in use (a command in flight is retried once, on a new
+  connection with the current credentials).
 """
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any, Dict, Optional, Tuple
 
 import redis
@@ -20,8 +24,19 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ConnectionError as RedisConnectionError, ResponseError
 from redis.retry import Retry
 
-from . import get_cache
+from . import get_cache, register_revoker
 from ..recovery import recover_auth_failure
+
+_pools: "weakref.WeakSet[RotatingConnectionPool]" = weakref.WeakSet()
+
+
+def _revoke(name: str, version: str) -> None:
+    for pool in list(_pools):
+        if pool._secret == name:
+            pool.close_other_versions(version)
+
+
+register_revoker(_revoke)
 
 
 def is_auth_error(error: BaseException) -> bool:
@@ -83,6 +98,19 @@ class RotatingConnectionPool(redis.ConnectionPool):
         self._version: Optional[str] = None
         self._rebuild_lock = threading.Lock()
         self.rebuilds = 0
+        _pools.add(self)
+
+    def close_other_versions(self, version: str) -> int:
+        """Disconnects every connection, idle or in use, logged in with a version other than
+        `version`; returns how many. redis-py's disconnect() of a socket is safe from another thread."""
+        with self._lock:
+            connections = list(self._available_connections) + list(self._in_use_connections)
+        closed = 0
+        for connection in connections:
+            if getattr(connection, "credential_version", None) not in (None, version):
+                connection.disconnect()
+                closed += 1
+        return closed
 
     def get_connection(self, command_name: str, *keys: Any, **options: Any) -> Any:
         version = get_cache().version(self._secret)

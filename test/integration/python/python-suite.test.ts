@@ -82,7 +82,9 @@ describe('the Python subscriber (pytest under /usr/bin/python3)', () => {
       return;
     }
     if (url.pathname === '/cli' && input.args) {
-      const cli = runCliProcess(input.args, relay.env());
+      // The operator's shell: the bus, the signing keys and AWS (moto), for `publish --terminate-old`.
+      const aws = { AWS_ENDPOINT_URL: relay.moto.endpoint, AWS_ACCESS_KEY_ID: relay.moto.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: relay.moto.credentials.secretAccessKey };
+      const cli = runCliProcess(input.args, relay.env(aws));
       const code = await cli.exited;
       res.end(JSON.stringify({ code, stdout: cli.stdout().join('\n'), stderr: cli.stderr().join('\n') }));
       return;

@@ -8,16 +8,41 @@ from the secret when settings leave them empty.
 - a refused login (28P01/28000) refreshes AWSCURRENT and retries once, then AWSPENDING, then
   raises the original error, all inside connect: a recovered failure never reaches the view;
 - a connection opened with an older version is closed at the next request boundary
-  (close_old_connections) and reopened with the current credentials.
+  (close_old_connections) and reopened with the current credentials;
+- on an emergency revoke (a signed `terminateOld`) it is closed at once, from the listener
+  thread: its query in flight is cancelled and fails, as with the Node pool; the next request
+  opens a new connection.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Dict, Optional
 
 from django.db.backends.postgresql import base as pg_base
 
-from .. import get_cache
+from .. import get_cache, register_revoker
 from ...recovery import recover_auth_failure
+
+# Every wrapper that opened a connection, in any thread (Django keeps one per thread and alias).
+_wrappers: "weakref.WeakSet[DatabaseWrapper]" = weakref.WeakSet()
+
+
+def _revoke(name: str, version: str) -> None:
+    for wrapper in list(_wrappers):
+        connection = wrapper.connection
+        if connection is None or wrapper.rotation_secret != name or wrapper._credential_version in (None, version):
+            continue
+        # psycopg2 connections may be used from several threads: cancel() ends the owner's query
+        # in flight (close() would wait for it), close() ends the session. Django sees a closed
+        # connection at its next use or request boundary and opens a new one.
+        for end in (connection.cancel, connection.close):
+            try:
+                end()
+            except Exception:
+                pass
+
+
+register_revoker(_revoke)
 
 
 def is_auth_error(error: BaseException) -> bool:
@@ -71,6 +96,7 @@ class DatabaseWrapper(pg_base.DatabaseWrapper):
                 is_auth_error, failed_version=self._params_version,
             )
         self._credential_version = self._params_version
+        _wrappers.add(self)
         return connection
 
     def close_if_unusable_or_obsolete(self) -> None:
