@@ -372,11 +372,14 @@ class CredentialCache:
         self._count("reads")
         if "AWSCURRENT" not in response.get("VersionStages", []):
             return False  # a stale or replayed version: never adopt anything but AWSCURRENT
-        value = self._decode(secret, response)
+        return self._install(secret, response["ARN"], response["VersionId"], self._decode(secret, response), trigger)
+
+    def _install(self, secret: SecretState, arn: Optional[str], version_id: str, value: Any, trigger: str) -> bool:
+        """Holds `version_id` as AWSCURRENT; True when the held version changed."""
         with secret.lock:
             previous = secret.version_id
-            changed = response["VersionId"] != previous
-            secret.arn, secret.value, secret.version_id = response["ARN"], value, response["VersionId"]
+            changed = version_id != previous
+            secret.arn, secret.value, secret.version_id = arn, value, version_id
             secret.source, secret.fetched_at, secret.last_error = "secrets-manager", time.time(), None
             if changed:
                 secret.acked_at_ms = int(time.time() * 1000)
@@ -385,13 +388,25 @@ class CredentialCache:
         if self._presence is not None:
             self._presence.due.set()  # ack after every refresh, changed or not
         if changed and previous is not None:
-            log.info("%s: version %s -> %s (%s)", secret.name, previous, response["VersionId"], trigger)
+            log.info("%s: version %s -> %s (%s)", secret.name, previous, version_id, trigger)
             for listener in self._listeners:
                 try:
-                    listener(secret.name, response["VersionId"], trigger)
+                    listener(secret.name, version_id, trigger)
                 except Exception:  # a listener's bug must not break refreshing
                     log.exception("a rotated listener failed")
         return changed
+
+    def _install_pending(self, secret: SecretState, version_id: str, trigger: str) -> bool:
+        """The AWSPENDING shortcut, as the Node SDK has it: a broadcast naming the version already
+        read as AWSPENDING (the single-user window, found by a refused login) installs it without
+        another read. The worker broadcasts a version only once it is AWSCURRENT, and its value is
+        the one new connections already use. True when it applied."""
+        with secret.lock:
+            pending = secret.pending
+        if pending is None or pending[0] != version_id:
+            return False
+        self._install(secret, secret.arn, version_id, pending[1], trigger)
+        return True
 
     def _request_refresh(self, secret: SecretState, version_id: Optional[str], trigger: str) -> None:
         """Single flight: one read in flight per secret and one request waiting; a new request
@@ -432,6 +447,8 @@ class CredentialCache:
             try:
                 with secret.refresh_lock:
                     if version_id is not None and version_id == secret.version_id:
+                        return
+                    if version_id is not None and trigger == "invalidation" and self._install_pending(secret, version_id, trigger):
                         return
                     if version_id is not None:
                         try:

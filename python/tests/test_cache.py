@@ -101,6 +101,39 @@ def test_auth_failure_path_refresh_then_pending(make_cache, own_secret, secrets_
     assert cache.status()["secrets"]["s"]["pending_version_id"] is None
 
 
+def test_a_broadcast_naming_the_pending_version_installs_it_without_a_read(make_cache, own_secret, secrets_client, bus, signing_keys) -> None:
+    """A single-user rotation costs 2 reads, as on Node: AWSCURRENT after the refused login, then
+    AWSPENDING; the broadcast of that version (signed here as the worker signs) needs none."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from rotation_relay.protocol import signed
+
+    secret = own_secret({"username": "u", "password": "old"})
+    cache = make_cache({"s": secret["arn"]}).start()
+    wait_for(lambda: cache.status()["pubsub"]["connected"], "the subscription")
+    rotated = []
+    cache.on_rotated(lambda name, version, trigger: rotated.append((version, trigger)))
+    reads = cache.counts["reads"]
+    assert cache.report_auth_failure("s") is False  # read 1: AWSCURRENT unchanged (setSecret already ran)
+    pending = secrets_client.put_secret_value(SecretId=secret["arn"], SecretString=json.dumps({"username": "u", "password": "new"}),
+                                              VersionStages=["AWSPENDING"])
+    assert cache.use_pending("s") is True  # read 2: AWSPENDING, used by new connections from now on
+    secrets_client.update_secret_version_stage(SecretId=secret["arn"], VersionStage="AWSCURRENT", MoveToVersionId=pending["VersionId"],
+                                               RemoveFromVersionId=secret["version"])  # finishSecret
+    now = datetime.now(timezone.utc)
+    message = {"v": 1, "id": str(uuid.uuid4()), "secretArn": secret["arn"], "secretName": secret["name"], "versionId": pending["VersionId"],
+               "reason": "AWSCURRENT moved", "eventId": "py-pending", "eventTime": now.isoformat().replace("+00:00", "Z"),
+               "publishedAt": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"}
+    assert bus.publish("{rotation-relay}:invalidations", json.dumps(signed(message, signing_keys[0]))) >= 1
+
+    wait_for(lambda: cache.current("s")[0] == pending["VersionId"], "the pending version as AWSCURRENT")
+    assert cache.current("s")[1]["password"] == "new"
+    assert rotated == [(pending["VersionId"], "invalidation")]
+    assert cache.counts["reads"] - reads == 2
+    assert cache.status()["secrets"]["s"]["pending_version_id"] is None
+
+
 def test_listener_starts_after_fork(make_cache, bus) -> None:
     cache = make_cache({"cache": os.environ["RR_SECRET_CACHE"]}).start()
     wait_for(lambda: cache.status()["pubsub"]["connected"], "the parent's subscription")
