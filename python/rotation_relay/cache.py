@@ -19,13 +19,19 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from .protocol import DEFAULT_KEY_PREFIX, DEFAULT_MAX_AGE_S, InvalidMessage, parse_iso_datetime, protocol_keys, secret_matches, verify
+from .protocol import DEFAULT_KEY_PREFIX, DEFAULT_MAX_AGE_S, MAX_CLOCK_SKEW_S, InvalidMessage, parse_iso_datetime, protocol_keys, secret_matches, verify
 from .presence import PresenceWriter
 from .secret_state import NO_REQUEST, SecretSpec, SecretState
 
 log = logging.getLogger("rotation_relay")
 
 Listener = Callable[[str, str, str], None]
+
+# The bounds of docs/protocol.md (Subscriber algorithm, Bounds), with the Node SDK's defaults.
+PACED_TRIGGERS = ("invalidation", "reconcile")  # what whoever can publish may ask for, at any rate
+PACE_S = 0.5  # a paced refresh starts at least this long after the previous one (refillIntervalMs)
+REMEMBERED_VERSIONS = 256  # versions found missing or stale, remembered ...
+REMEMBER_VERSIONS_S = 300.0  # ... this long (refreshBudget.rememberVersionsMs)
 
 
 class SecretReadError(RuntimeError):
@@ -133,7 +139,8 @@ class CredentialCache:
         self.subscribed_at: Optional[float] = None
         self.counts = dict.fromkeys(
             ("reads", "refreshes", "read_failures", "invalidations", "rejected", "replays", "reconciles",
-             "auth_failures", "auth_recoveries", "pending_used", "missed_by_events", "versions_state_lost", "listener_reconnects"),
+             "auth_failures", "auth_recoveries", "pending_used", "missed_by_events", "versions_state_lost", "listener_reconnects",
+             "refreshes_throttled", "stale_skipped"),
             0,
         )
         self._counts_lock = threading.Lock()
@@ -374,6 +381,52 @@ class CredentialCache:
             return False  # a stale or replayed version: never adopt anything but AWSCURRENT
         return self._install(secret, response["ARN"], response["VersionId"], self._decode(secret, response), trigger)
 
+    def _read_named(self, secret: SecretState, version_id: str, trigger: str) -> str:
+        """GetSecretValue of `version_id` (the caller holds refresh_lock): "current" (installed),
+        "pending", or "stale" / "missing", which are remembered (docs/protocol.md, Bounds)."""
+        try:
+            response = self._secrets_client().get_secret_value(SecretId=secret.arn or secret.spec.secret_id, VersionId=version_id)
+        except Exception as error:
+            self._count("reads")
+            if type(error).__name__ != "ResourceNotFoundException":
+                with secret.lock:
+                    secret.last_error = type(error).__name__
+                raise
+            self._remember_dead(secret, version_id)
+            return "missing"
+        self._count("reads")
+        stages = response.get("VersionStages", [])
+        if "AWSCURRENT" in stages:
+            self._install(secret, response["ARN"], response["VersionId"], self._decode(secret, response), trigger)
+            return "current"
+        if "AWSPENDING" in stages:
+            return "pending"
+        self._remember_dead(secret, version_id)
+        return "stale"
+
+    def _remember_dead(self, secret: SecretState, version_id: str) -> None:
+        with secret.lock:
+            secret.dead_versions.pop(version_id, None)
+            secret.dead_versions[version_id] = time.time()
+            while len(secret.dead_versions) > REMEMBERED_VERSIONS:
+                secret.dead_versions.popitem(last=False)
+
+    def _known_dead(self, secret: SecretState, version_id: Optional[str], published_at: Optional[str]) -> bool:
+        """A message naming a version a read found missing or stale after the message was
+        published (with the clock-skew tolerance to spare) costs nothing. A later one is read
+        again: it may announce a genuine roll-back onto that version."""
+        if version_id is None or published_at is None:
+            return False
+        with secret.lock:
+            read_at = secret.dead_versions.get(version_id)
+        if read_at is None or time.time() - read_at > REMEMBER_VERSIONS_S:
+            return False
+        try:
+            published = parse_iso_datetime(published_at).timestamp()
+        except ValueError:
+            return False
+        return published + MAX_CLOCK_SKEW_S < read_at
+
     def _install(self, secret: SecretState, arn: Optional[str], version_id: str, value: Any, trigger: str) -> bool:
         """Holds `version_id` as AWSCURRENT; True when the held version changed."""
         with secret.lock:
@@ -408,9 +461,12 @@ class CredentialCache:
         self._install(secret, secret.arn, version_id, pending[1], trigger)
         return True
 
-    def _request_refresh(self, secret: SecretState, version_id: Optional[str], trigger: str) -> None:
+    def _request_refresh(self, secret: SecretState, version_id: Optional[str], trigger: str, published_at: Optional[str] = None) -> None:
         """Single flight: one read in flight per secret and one request waiting; a new request
         merges into the waiting one (two different versions become one AWSCURRENT read)."""
+        if self._known_dead(secret, version_id, published_at):
+            self._count("stale_skipped")
+            return
         with secret.lock:
             if version_id is not None and version_id == secret.version_id and secret.source == "secrets-manager":
                 return  # already held
@@ -431,8 +487,21 @@ class CredentialCache:
                 if wanted is NO_REQUEST:
                     secret.worker_running = False
                     return
-                secret.waiting = NO_REQUEST
+                paced = trigger in PACED_TRIGGERS
+                delay = secret.next_paced_start - time.monotonic() if paced else 0.0
+                if delay <= 0:
+                    secret.waiting = NO_REQUEST
+            if delay > 0:
+                # Whoever can publish decides how many messages arrive: a paced refresh starts at
+                # most every PACE_S, newer requests merging into the waiting one meanwhile.
+                self._count("refreshes_throttled")
+                self._stop.wait(delay)
+                continue
+            started, before = time.monotonic(), secret.version_id
             self._refresh(secret, wanted, trigger)
+            if paced:
+                # Only a genuine rotation makes a read productive: it lifts the spacing.
+                secret.next_paced_start = started if secret.version_id != before else started + PACE_S
         with secret.lock:
             secret.worker_running = False
 
@@ -451,12 +520,15 @@ class CredentialCache:
                     if version_id is not None and trigger == "invalidation" and self._install_pending(secret, version_id, trigger):
                         return
                     if version_id is not None:
-                        try:
-                            if self._read(secret, {"VersionId": version_id}, trigger):
-                                return
-                        except Exception as error:
-                            if type(error).__name__ != "ResourceNotFoundException":
-                                raise
+                        outcome = self._read_named(secret, version_id, trigger)
+                        if outcome == "current":
+                            return
+                        if outcome != "pending":
+                            # Missing, or an old version (a replay, a stale message): remembered, and
+                            # one AWSCURRENT read settles it. Only AWSPENDING, whose label move may not
+                            # be visible yet, is worth the re-reads below.
+                            self._read(secret, {"VersionStage": "AWSCURRENT"}, trigger)
+                            return
                     before = secret.version_id
                     deadline = time.monotonic() + 5
                     while True:
@@ -575,7 +647,7 @@ class CredentialCache:
                 secret.seen_in_hash = True  # the worker stores what it broadcasts in the same script
                 if msg.get("versionId"):
                     secret.announced.append(msg["versionId"])
-                self._request_refresh(secret, msg.get("versionId"), "invalidation")
+                self._request_refresh(secret, msg.get("versionId"), "invalidation", msg.get("publishedAt"))
                 if msg.get("terminateOld") is True and self._keys:
                     self._thread(lambda s=secret: self._revoke_after_refresh(s), "revoke").start()
 
@@ -613,7 +685,7 @@ class CredentialCache:
                 if version_id:
                     secret.announced.append(version_id)
                     if version_id != secret.version_id:
-                        self._request_refresh(secret, version_id, "reconcile")
+                        self._request_refresh(secret, version_id, "reconcile", msg.get("publishedAt"))
                 elif parse_iso_datetime(msg["publishedAt"]).timestamp() > secret.fetched_at:
                     self._request_refresh(secret, None, "reconcile")
         if skipped:

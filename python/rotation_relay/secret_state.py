@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 ENV_FALLBACK_VERSION = "env-fallback"  # the version acked for a value read from the environment
@@ -74,6 +74,11 @@ class SecretState:
         self.last_error: Optional[str] = None  # an error class name, never a message
         self.announced: Deque[str] = deque(maxlen=64)  # versions an invalidation or the hash named
         self.seen_in_hash = False  # lost-state detection (docs/protocol.md, reconcile)
+        # Versions a read found missing or labelled neither AWSCURRENT nor AWSPENDING -> the wall
+        # time of that read: a message naming one, published before it, costs no read (Bounds).
+        self.dead_versions: "OrderedDict[str, float]" = OrderedDict()
+        # Pacing of the refreshes invalidations and reconcile ask for: the next may start then.
+        self.next_paced_start = 0.0
         # The single-flight slot: at most one read in flight (the worker thread) and one request
         # waiting. _NO_REQUEST: none; None: AWSCURRENT; a string: that version.
         self.waiting: Any = _NO_REQUEST

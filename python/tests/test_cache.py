@@ -101,14 +101,24 @@ def test_auth_failure_path_refresh_then_pending(make_cache, own_secret, secrets_
     assert cache.status()["secrets"]["s"]["pending_version_id"] is None
 
 
-def test_a_broadcast_naming_the_pending_version_installs_it_without_a_read(make_cache, own_secret, secrets_client, bus, signing_keys) -> None:
-    """A single-user rotation costs 2 reads, as on Node: AWSCURRENT after the refused login, then
-    AWSPENDING; the broadcast of that version (signed here as the worker signs) needs none."""
+def broadcast(bus, keys, secret, version_id, published=None):
+    """What the worker publishes for `version_id` of `secret` (own_secret's dict), signed with
+    `keys[0]`; `published` (a UTC datetime) defaults to now. Returns the receivers."""
     import uuid
     from datetime import datetime, timezone
 
     from rotation_relay.protocol import signed
 
+    at = published or datetime.now(timezone.utc)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    message = {"v": 1, "id": str(uuid.uuid4()), "secretArn": secret["arn"], "secretName": secret["name"], "versionId": version_id,
+               "reason": "AWSCURRENT moved", "eventId": str(uuid.uuid4()), "eventTime": stamp, "publishedAt": stamp}
+    return bus.publish("{rotation-relay}:invalidations", json.dumps(signed(message, keys[0])))
+
+
+def test_a_broadcast_naming_the_pending_version_installs_it_without_a_read(make_cache, own_secret, secrets_client, bus, signing_keys) -> None:
+    """A single-user rotation costs 2 reads, as on Node: AWSCURRENT after the refused login, then
+    AWSPENDING; the broadcast of that version (signed here as the worker signs) needs none."""
     secret = own_secret({"username": "u", "password": "old"})
     cache = make_cache({"s": secret["arn"]}).start()
     wait_for(lambda: cache.status()["pubsub"]["connected"], "the subscription")
@@ -121,11 +131,7 @@ def test_a_broadcast_naming_the_pending_version_installs_it_without_a_read(make_
     assert cache.use_pending("s") is True  # read 2: AWSPENDING, used by new connections from now on
     secrets_client.update_secret_version_stage(SecretId=secret["arn"], VersionStage="AWSCURRENT", MoveToVersionId=pending["VersionId"],
                                                RemoveFromVersionId=secret["version"])  # finishSecret
-    now = datetime.now(timezone.utc)
-    message = {"v": 1, "id": str(uuid.uuid4()), "secretArn": secret["arn"], "secretName": secret["name"], "versionId": pending["VersionId"],
-               "reason": "AWSCURRENT moved", "eventId": "py-pending", "eventTime": now.isoformat().replace("+00:00", "Z"),
-               "publishedAt": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"}
-    assert bus.publish("{rotation-relay}:invalidations", json.dumps(signed(message, signing_keys[0]))) >= 1
+    assert broadcast(bus, signing_keys, secret, pending["VersionId"]) >= 1
 
     wait_for(lambda: cache.current("s")[0] == pending["VersionId"], "the pending version as AWSCURRENT")
     assert cache.current("s")[1]["password"] == "new"
@@ -187,3 +193,61 @@ def test_a_login_refused_after_the_switch_it_began_before_retries_at_once(make_c
     assert cache.report_auth_failure("s", failed_version=secret["version"]) is True
     assert cache.counts["reads"] == reads
     assert cache.report_auth_failure("s", failed_version=put["VersionId"]) is False  # refused with what we hold: not a rotation
+
+
+def test_a_stale_message_costs_two_reads_once_and_nothing_when_repeated(make_cache, own_secret, secrets_client, bus, signing_keys) -> None:
+    """docs/protocol.md, Bounds: a message naming an old version (a replay, a stale message) costs
+    its named read and one AWSCURRENT read; the version is remembered, so another message naming
+    it, published before that read, costs none; one published after it is read again (a genuine
+    roll-back may follow)."""
+    from datetime import datetime, timedelta, timezone
+
+    secret = own_secret({"username": "u", "password": "v1"})
+    secrets_client.put_secret_value(SecretId=secret["arn"], SecretString=json.dumps({"username": "u", "password": "v2"}))  # v1: AWSPREVIOUS
+    cache = make_cache({"s": secret["arn"]}).start()
+    wait_for(lambda: cache.status()["pubsub"]["connected"], "the subscription")
+    reads = cache.counts["reads"]
+
+    broadcast(bus, signing_keys, secret, secret["version"])
+    wait_for(lambda: cache.counts["reads"] - reads == 2 and not cache._secrets["s"].worker_running, "the two reads")
+    broadcast(bus, signing_keys, secret, secret["version"], published=datetime.now(timezone.utc) - timedelta(seconds=60))
+    wait_for(lambda: cache.counts["stale_skipped"] == 1, "the repeat to be skipped")
+    assert cache.counts["reads"] - reads == 2
+    broadcast(bus, signing_keys, secret, secret["version"])  # published after the read: read again
+    wait_for(lambda: cache.counts["reads"] - reads == 4, "the later message's reads")
+    assert cache.current("s")[1]["password"] == "v2"  # never the old credential
+
+
+def test_a_flood_of_messages_costs_paced_reads_and_a_genuine_rotation_gets_through(make_cache, own_secret, secrets_client, bus, signing_keys) -> None:
+    """Whoever can publish decides how many messages arrive; what they cost must not grow with
+    their number: 300 messages naming versions that do not exist, over about 3 s, cost reads at
+    the pace of one refresh per 0.5 s, and a real rotation announced in the middle is held
+    within a second of its broadcast."""
+    import uuid
+
+    secret = own_secret({"username": "u", "password": "v1"})
+    cache = make_cache({"s": secret["arn"]}).start()
+    wait_for(lambda: cache.status()["pubsub"]["connected"], "the subscription")
+    held_at = {}
+    cache.on_rotated(lambda name, version, trigger: held_at.setdefault(version, time.monotonic()))
+    reads = cache.counts["reads"]
+    started = time.monotonic()
+    genuine, announced_at = None, None
+    for n in range(300):
+        broadcast(bus, signing_keys, secret, str(uuid.uuid4()))
+        if n == 150:
+            genuine = secrets_client.put_secret_value(SecretId=secret["arn"], SecretString=json.dumps({"username": "u", "password": "v2"}))["VersionId"]
+            broadcast(bus, signing_keys, secret, genuine)
+            announced_at = time.monotonic()
+        time.sleep(0.01)  # the flood's own pace, not a synchronisation
+    wait_for(lambda: cache.current("s")[0] == genuine, "the genuine rotation", timeout=5)
+    held_after = held_at[genuine] - announced_at
+    wait_for(lambda: not cache._secrets["s"].worker_running, "the last paced refresh")
+    elapsed = time.monotonic() - started
+    spent = cache.counts["reads"] - reads
+    print(f"flood: 300 messages in {elapsed:.1f} s cost {spent} reads, {cache.counts['refreshes_throttled']} throttled waits, {cache.counts['read_failures']} failed reads; "
+          f"the genuine rotation held {held_after * 1000:.0f} ms after its broadcast", flush=True)
+    assert spent <= 2 * (elapsed / 0.5 + 2)  # at most a named read and an AWSCURRENT read per paced refresh
+    assert cache.counts["refreshes_throttled"] > 0
+    assert held_after < 1.0
+    assert cache.current("s")[1]["password"] == "v2"
