@@ -2,7 +2,7 @@ import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOption
 import { silentLogger, type Logger } from '../../common/index.js';
 import { applyRedisCredentials, writeRedisCredentials, type RedisCredentialsUpdate } from '../../redis/index.js';
 import type { BackoffBounds, CredentialMode, CredentialSource, CredentialVersion, RevokedEvent } from '../cache/index.js';
-import { isRedisAuthError, errorSummary, validationBackoff, RedisCredentialFollower, ValidatedSwitch, type RedisFollowerCounts, type ValidateBeforeSwitch } from '../rotating/index.js';
+import { isRedisAuthError, validationBackoff, RedisCredentialFollower, ValidatedSwitch, type RedisFollowerCounts, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { installAuthFailureHook, type AttemptedLogin } from './redis-auth-hook.js';
 import { redisCredentialsFromSecret, type RedisCredentials } from './redis-credentials.js';
 import { probeRedis, probeRedisCluster } from './redis-validate.js';
@@ -300,13 +300,7 @@ class CredentialFollower extends RedisCredentialFollower<Counts> {
    * connection drops and logs in again with them.
    */
   private revoke(event: RevokedEvent): void {
-    if (this.versionId !== event.versionId && this.mode !== 'pending') {
-      try {
-        this.switchTo(this.source.current(this.name), 'current');
-      } catch (err) {
-        this.log.error({ secretName: this.name, versionId: event.versionId, err: errorSummary(err) }, `rotating redis: emergency revoke of secret "${this.name}": cannot use the current version; keeping the old credentials`);
-      }
-    }
+    this.adoptCurrentForRevoke(event);
     if (!this.reconnect()) return;
     this.counts.terminations += 1;
     this.log.warn(

@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/index.js';
-import type { CredentialMode, CredentialSource } from '../cache/index.js';
-import { RedisCredentialFollower, type RedisFollowerCounts } from '../rotating/index.js';
+import type { CredentialMode, CredentialSource, RevokedEvent } from '../cache/index.js';
+import { ConnectionTerminatedError, RedisCredentialFollower, type RedisFollowerCounts } from '../rotating/index.js';
 import { nodeRedisCredentialsFromSecret } from './node-redis-credentials.js';
 
 /** node-redis' async credentials provider, as its `credentialsProvider` option takes it. */
@@ -31,17 +31,38 @@ export interface NodeRedisRotationStatus {
   /** Handshakes that asked the credentials provider (each connect and reconnect of every connection). */
   credentialRequests: number;
   /**
+   * Emergency revokes (the cache's `revoked` event for this secret) that dropped the client's
+   * connections — the socket of a client, every node connection of a Cluster — so they log in
+   * again with the current credentials. A revoke while the client holds no connection (not
+   * connected yet, or closed) drops nothing and is not counted.
+   */
+  terminations: number;
+  /**
    * False when the node-redis internals the command retry needs were not found on a connection
    * (a future node-redis renamed them): rotations still reach every new login, but a command
    * caught in a refused login fails with node-redis' own error, as without rotation-relay.
    */
   commandRetry: boolean;
+  /**
+   * False when the node-redis internal an emergency revoke drops a connection with was not found
+   * on a connection (a future node-redis renamed it; see connection-drop.ts): a revoke still
+   * switches the credentials, but leaves the live connections on the old ones — end them at the
+   * server (`CLIENT KILL USER`).
+   */
+  connectionDrop: boolean;
 }
 
-type Counts = RedisFollowerCounts & { retriedCommands: number; unrecovered: number; credentialRequests: number };
+type Counts = RedisFollowerCounts & { retriedCommands: number; unrecovered: number; credentialRequests: number; terminations: number };
+
+/** What dropping a client's connections did: how many sockets are closing, and whether a connection lacked the internal. */
+export interface DropReport {
+  dropped: number;
+  unsupported: boolean;
+}
 
 /**
- * Holds the credentials a node-redis client should log in with, follows `rotated`, hands them to
+ * Holds the credentials a node-redis client should log in with, follows `rotated` (and
+ * `revoked`: an emergency revoke drops the client's connections), hands them to
  * every handshake through the credentials provider, and runs the auth-failure recovery as one
  * flight shared by everything that fails at once (a reconnect's handshake, the commands it took
  * down with it, a cluster's nodes). The policy is the SDK's one (sdk/cache/auth-recovery.ts):
@@ -53,6 +74,17 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
   /** The version the latest handshake was given: the one a refused login used. */
   private issuedVersionId: string;
   private readonly reported = new WeakSet<Error>();
+  private dropSupported = true;
+
+  /**
+   * Drops every connection of the client (emergency revoke), each failing its commands in
+   * flight with `err`; set by the client, which knows its connections.
+   */
+  dropConnections: (err: ConnectionTerminatedError) => DropReport = () => ({ dropped: 0, unsupported: false });
+
+  private readonly onRevoked = (event: RevokedEvent): void => {
+    if (event.name === this.name) this.revoke(event);
+  };
 
   /**
    * Why a provider rather than `password` in the options: node-redis calls it at every handshake
@@ -86,7 +118,7 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
       logger: log,
       label: 'rotating node-redis',
       parse: nodeRedisCredentialsFromSecret,
-      counts: { authFailures: 0, recoveries: 0, retriedCommands: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, credentialRequests: 0 },
+      counts: { authFailures: 0, recoveries: 0, retriedCommands: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, credentialRequests: 0, terminations: 0 },
       messages: {
         refused: 'login refused; refreshing the credentials',
         exhausted: 'no newer credentials (AWSCURRENT unchanged, no AWSPENDING); node-redis keeps reconnecting',
@@ -133,17 +165,51 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
   }
 
   status(commandRetry: boolean): NodeRedisRotationStatus {
-    return { ...this.state(), commandRetry };
+    return { ...this.state(), commandRetry, connectionDrop: this.dropSupported };
   }
 
-  /** Follow rotations while the client may log in; stop once it is closed (no leak per client). */
+  /** A connection lacks the internal an emergency revoke needs (connection-drop.ts): warn once, and the status says so. */
+  dropUnsupported(): void {
+    if (!this.dropSupported) return;
+    this.dropSupported = false;
+    this.log.warn({ secretName: this.name }, 'rotating node-redis: node-redis internals not found; an emergency revoke will switch the credentials but cannot drop the live connections');
+  }
+
+  /** Follow rotations and revokes while the client may log in; stop once it is closed (no leak per client). */
   listen(): void {
+    if (!this.follow()) return;
+    this.source.on('revoked', this.onRevoked);
     // Rotations missed while detached: catch up before the next login.
-    if (this.follow()) this.sync();
+    this.sync();
   }
 
   unlisten(): void {
-    this.unfollow();
+    if (this.unfollow()) this.source.off('revoked', this.onRevoked);
+  }
+
+  /**
+   * An emergency revoke, as the ioredis client: the current credentials first (AWSPENDING in use
+   * is newer than what the revoke names, and stays), then every connection drops and logs in
+   * again through the provider. The commands in flight on them fail with
+   * ConnectionTerminatedError naming the version of the latest login before the revoke (for a
+   * standalone client, the one its connection used); the commands not yet written go out behind
+   * the new login.
+   */
+  private revoke(event: RevokedEvent): void {
+    const retired = this.issuedVersionId;
+    this.adoptCurrentForRevoke(event);
+    const { dropped, unsupported } = this.dropConnections(new ConnectionTerminatedError(this.name, retired));
+    if (unsupported) {
+      this.dropUnsupported();
+      this.log.warn({ secretName: this.name, versionId: this.versionId, revokedFor: event.versionId }, `rotating node-redis: emergency revoke of secret "${this.name}": node-redis internals not found, live connections not dropped; end them at the server (CLIENT KILL USER)`);
+    }
+    if (dropped === 0) return;
+    this.counts.terminations += 1;
+    this.log.warn(
+      // `secretName`, not `secret`: the logger redacts a field named `secret`.
+      { secretName: this.name, versionId: this.versionId, revokedFor: event.versionId, connections: dropped },
+      `rotating node-redis: emergency revoke of secret "${this.name}": dropped every connection; they log in again with the credentials of version ${this.versionId} now`,
+    );
   }
 
   /** The refused login used the version the latest handshake was given: stale when we have left it since. */

@@ -2,7 +2,9 @@ import { createClient, type RedisClientOptions, type RedisClientType, type Redis
 import { silentLogger, type Logger } from '../../common/index.js';
 import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
+import { ConnectionTerminatedError } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
+import { canDropConnection, dropConnection } from './connection-drop.js';
 import { CredentialFollower } from './credential-follower.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
 import { registerRotationStatus } from './rotation-status.js';
@@ -64,6 +66,15 @@ export type RotatingNodeRedisOptions<
  * long-lived object the app holds, with its subscriptions and listeners; replacing it per
  * rotation would strand them. Only the credentials change, and the provider makes that free.
  *
+ * An emergency revoke (the cache's `revoked` event for `name`: `forceRefresh(name, { terminateOld:
+ * true })` or a signed `terminateOld` invalidation) switches to the current version, then drops
+ * the client's socket: node-redis reconnects at once and the new handshake logs in with the
+ * current credentials. Commands waiting for a reply on the dropped socket reject with
+ * {@link ConnectionTerminatedError} (they may have run); commands not yet written are sent after
+ * the new login. The drop is an `'error'` event too (that error), never thrown by the client's
+ * listener. It uses a node-redis internal (connection-drop.ts); without it the client warns once
+ * and `connectionDrop` is false in its status.
+ *
  * Recovered refusals are still `'error'` events (node-redis emits them before anyone can tell
  * whether they will be recovered); the client's own listener handles them, and keeps node-redis'
  * rule for every other error: with no `'error'` listener of yours it is thrown, as node-redis
@@ -90,17 +101,24 @@ export function createRotatingNodeRedis<
   const client = createClient<M, F, S, RESP, TYPE_MAPPING>({ ...clientOptions, credentialsProvider: follower.provider } as RedisClientOptions<M, F, S, RESP, TYPE_MAPPING>);
   const retrying = installCommandRetry(client, follower);
   if (!retrying) log.warn({ secretName: name }, 'rotating node-redis: node-redis internals not found; commands caught in a refused login will fail instead of being retried');
+  if (!canDropConnection(client)) follower.dropUnsupported();
+  follower.dropConnections = (err) => {
+    const outcome = dropConnection(client, err);
+    return { dropped: outcome === 'dropped' ? 1 : 0, unsupported: outcome === 'unsupported' };
+  };
 
   client.prependListener('error', (err: unknown) => {
     if (isRedisAuthError(err)) {
       void follower.loginRefused(err as Error);
       return;
     }
+    // A socket an emergency revoke dropped: ours, expected, and node-redis reconnects by itself.
+    if (err instanceof ConnectionTerminatedError) return;
     // node-redis' rule, kept: an error nobody else listens to is thrown (this listener is ours).
     if (client.listenerCount('error') === 1) throw err;
   });
   client.on('ready', () => follower.confirm());
-  // Follow rotations while the client may log in; stop once it is closed (no leak per client).
+  // Follow rotations and revokes while the client may log in; stop once it is closed (no leak per client).
   client.on('connect', () => follower.listen());
   client.on('end', () => follower.unlisten());
   registerRotationStatus(client, () => follower.status(retrying));

@@ -2,7 +2,9 @@ import { createCluster, type RedisClusterOptions, type RedisClusterType, type Re
 import { silentLogger, type Logger } from '../../common/index.js';
 import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
+import { ConnectionTerminatedError } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
+import { canDropConnection, dropConnection } from './connection-drop.js';
 import { CredentialFollower } from './credential-follower.js';
 import { DEFAULT_AUTH_RECOVERY_TIMEOUT_MS, type RotatingNodeRedisExtras } from './node-redis-client.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
@@ -59,6 +61,11 @@ const MAX_CONNECT_ATTEMPTS = 3;
  * rotation's window, say): node-redis gives up on the first round there, with
  * `RootNodesUnavailableError`.
  *
+ * An emergency revoke drops every node connection (masters, replicas, pub/sub) at once, as on the
+ * standalone client: each reconnects and logs in with the current credentials; the commands in
+ * flight on them reject with {@link ConnectionTerminatedError}, which each node also emits as
+ * `'node-error'`.
+ *
  * Not covered, as for the standalone client: `duplicate()` (its logins follow rotations, without
  * the retry) and SUBSCRIBE calls.
  */
@@ -88,7 +95,20 @@ export function createRotatingNodeRedisCluster<
   // sends it commands only once it is ready: wrapping every connection not yet wrapped here
   // covers each before its first command, whenever the cluster creates it.
   const adoptNodes = (): void => {
-    for (const client of nodeClients(internals)) retrying = installCommandRetry(client, follower) && retrying;
+    for (const client of nodeClients(internals)) {
+      retrying = installCommandRetry(client, follower) && retrying;
+      if (!canDropConnection(client)) follower.dropUnsupported();
+    }
+  };
+  follower.dropConnections = (err) => {
+    let dropped = 0;
+    let unsupported = false;
+    for (const client of nodeClients(internals)) {
+      const outcome = dropConnection(client, err);
+      if (outcome === 'dropped') dropped += 1;
+      unsupported ||= outcome === 'unsupported';
+    }
+    return { dropped, unsupported };
   };
   cluster.on('node-connect', adoptNodes);
   cluster.on('node-error', (err: unknown) => {
@@ -101,6 +121,8 @@ export function createRotatingNodeRedisCluster<
       void follower.loginRefused(err as Error);
       return;
     }
+    // A node socket an emergency revoke dropped (should it reach 'error'): ours, expected.
+    if (err instanceof ConnectionTerminatedError) return;
     // node-redis' rule, kept: an error nobody else listens to is thrown (this listener is ours).
     if (cluster.listenerCount('error') === 1) throw err;
   });

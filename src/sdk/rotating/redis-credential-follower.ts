@@ -1,6 +1,6 @@
 import type { Logger } from '../../common/index.js';
 import type { RedisCredentials } from '../../redis/index.js';
-import { recoverCredentials, type CredentialMode, type CredentialSource, type CredentialVersion, type RotatedEvent } from '../cache/index.js';
+import { recoverCredentials, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
 import { errorSummary } from './error-summary.js';
 
 /** The counters every Redis follower keeps; a client adds its own after them (its status lists them all). */
@@ -101,6 +101,21 @@ export class RedisCredentialFollower<K extends RedisFollowerCounts> {
   /** The recovery in flight, if any: a login that starts meanwhile may wait for its outcome. */
   protected get recovering(): Promise<boolean> | undefined {
     return this.flight;
+  }
+
+  /**
+   * The first half of an emergency revoke, the same for every Redis client: the current
+   * credentials, unchecked if a check is still pending (the operator wants the old ones gone);
+   * AWSPENDING in use is newer than what the revoke names, and stays. The client then drops its
+   * connections.
+   */
+  protected adoptCurrentForRevoke(event: RevokedEvent): void {
+    if (this.versionId === event.versionId || this.mode === 'pending') return;
+    try {
+      this.switchTo(this.source.current(this.name), 'current');
+    } catch (err) {
+      this.log.error({ secretName: this.name, versionId: event.versionId, err: errorSummary(err) }, `${this.options.label}: emergency revoke of secret "${this.name}": cannot use the current version; keeping the old credentials`);
+    }
   }
 
   /** The status fields every Redis follower reports; the client adds its own flag. */

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import type { RedisClientType, RedisClusterType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialsRejectedError } from '../../../src/sdk/rotating/errors.js';
+import { ConnectionTerminatedError, CredentialsRejectedError } from '../../../src/sdk/rotating/errors.js';
 import { createRotatingNodeRedis } from '../../../src/sdk/node-redis/node-redis-client.js';
 import { createRotatingNodeRedisCluster } from '../../../src/sdk/node-redis/node-redis-cluster.js';
 import { nodeRedisRotationStatus } from '../../../src/sdk/node-redis/rotation-status.js';
@@ -39,6 +39,8 @@ import { waitUntil } from '../../support/wait-until.js';
  * issue while the client reconnects queues behind the new login, refused or not.
  */
 
+/** Emergency revokes in the load test (each drops the connection once; at most LOOPS failures each, under the load's cap of 20). */
+const REVOKES = 4;
 const ADMIN_PASSWORD = `admin-${randomBytes(12).toString('base64url')}`;
 const LOOPS = 4;
 
@@ -512,5 +514,141 @@ describe('createRotatingNodeRedisCluster against a real 3-master Redis Cluster',
     expect(status(late.client).authFailures).toBeGreaterThanOrEqual(1);
     expect(await client.sendCommand(undefined, true, ['ACL', 'WHOAMI'])).toBe(user);
     report.cluster = { ...result, failures: result.failures.length, retriedCommands: inWindow.retriedCommands, refusedNodeLogins: inWindow.authFailures };
+  }, 60_000);
+});
+
+/** One line of CLIENT LIST as its fields (`id`, `user`, `cmd`, …). */
+function clientFields(line: string): Record<string, string> {
+  return Object.fromEntries(line.trim().split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+/** The connections logged in as `user` on one server, by CLIENT LIST as the admin (`default`) user. */
+async function connectionsOf(a: Redis, user: string): Promise<Array<Record<string, string>>> {
+  const list = String(await a.call('CLIENT', 'LIST'));
+  return list.split('\n').filter((line) => line.trim() !== '').map(clientFields).filter((fields) => fields.user === user);
+}
+
+/**
+ * A rotation to another user with the old one left as it is (alternating users, or ElastiCache
+ * ROTATE's overlap): the old password still logs in, so nothing makes the client's connections
+ * log in again — they stay on the old user until an emergency revoke drops them.
+ */
+async function rotateToUser(secret: TestSecret, user: string, password: string): Promise<string> {
+  const oldVersion = secret.versionId;
+  const pending = await relay.secrets.putPending(secret, value(user, password));
+  await relay.secrets.moveCurrent(secret, pending);
+  await deliverAndWait(secret, pending, oldVersion);
+  return pending;
+}
+
+describe('emergency revoke (the cache\'s `revoked` event): every connection drops and logs in again with the current credentials', () => {
+  it('standalone: the connection still on the old user is gone at once, the commands waiting for a reply on it fail with ConnectionTerminatedError, the next command runs as the new user', async () => {
+    // Prepare: logged in as A; the secret rotates to B while A still logs in
+    const a = await createUser('standalone');
+    const b = await createUser('standalone');
+    const { secret, app } = await appFor(a.user, a.password);
+    const versionA = secret.versionId;
+    const revokedListeners = app.cache.listenerCount('revoked');
+    const { client, events } = await standaloneClient(app);
+    const oldId = String(await client.sendCommand(['CLIENT', 'ID']));
+    const next = await rotateToUser(secret, b.user, b.password);
+    await waitUntil(() => status(client).versionId === next, { message: 'the client on B for new logins', timeoutMs: 15_000 });
+    expect((await connectionsOf(admin, a.user)).map((c) => c.id)).toEqual([oldId]); // still on A: nothing re-checks it
+    expect(await client.sendCommand(['ACL', 'WHOAMI'])).toBe(a.user);
+    // In flight for sure: a BLPOP the server holds, and a SET written behind it (waiting for its reply).
+    const settle = (p: Promise<unknown>): Promise<unknown> => p.then((reply) => ({ reply }), (err: unknown) => err);
+    const blocked = settle(client.blPop('revoke:empty', 4));
+    const behind = settle(client.set('revoke:behind', 'a'));
+    await waitUntil(async () => (await connectionsOf(admin, a.user)).some((c) => c.id === oldId && c.cmd === 'blpop'), { message: 'BLPOP in flight on the old connection' });
+
+    // Act
+    const revokedAt = performance.now();
+    await app.cache.forceRefresh('cache', { terminateOld: true });
+    const queued = settle(client.set('revoke:after', 'b')); // issued after the drop: not written yet
+    await waitUntil(async () => (await connectionsOf(admin, a.user)).length === 0, { message: 'the connection logged in as the old user to be gone', timeoutMs: 2_000, intervalMs: 5 });
+    const goneMs = performance.now() - revokedAt;
+    const whoami = await client.sendCommand(['ACL', 'WHOAMI']);
+    const answeredMs = performance.now() - revokedAt;
+    const newId = String(await client.sendCommand(['CLIENT', 'ID']));
+
+    // Assess
+    const inFlight = [await blocked, await behind];
+    for (const err of inFlight) {
+      expect(err).toBeInstanceOf(ConnectionTerminatedError);
+      expect(err).toMatchObject({ code: 'CONNECTION_TERMINATED', secretName: 'cache', versionId: versionA });
+    }
+    expect(await queued).toEqual({ reply: 'OK' });
+    expect(whoami).toBe(b.user);
+    expect(Number(newId)).toBeGreaterThan(Number(oldId)); // a new connection, created after the revoke
+    expect((await connectionsOf(admin, b.user)).map((c) => c.id)).toEqual([newId]);
+    expect(status(client)).toMatchObject({ versionId: next, mode: 'current', terminations: 1, connectionDrop: true, authFailures: 0 });
+    expect(events.errors.filter((m) => /emergency revoke/.test(m))).toHaveLength(1); // node-redis emits the drop once, as 'error'
+    // A closed client stops following revokes too (no listener left behind per client).
+    expect(app.cache.listenerCount('revoked')).toBe(revokedListeners + 1);
+    await client.close();
+    expect(app.cache.listenerCount('revoked')).toBe(revokedListeners);
+    report.revokeStandalone = { oldConnectionGoneMs: round(goneMs), nextCommandAnsweredMs: round(answeredMs) };
+  });
+
+  it('standalone under 4 loops: the revoke fails at most the one command each loop had waiting for a reply, with ConnectionTerminatedError; the rest run as the new user', async () => {
+    // Prepare
+    const a = await createUser('standalone');
+    const b = await createUser('standalone');
+    const { secret, app } = await appFor(a.user, a.password);
+    const { client } = await standaloneClient(app);
+    const next = await rotateToUser(secret, b.user, b.password);
+    await waitUntil(() => status(client).versionId === next, { message: 'the client on B for new logins', timeoutMs: 15_000 });
+    const load = startLoad(client);
+    await load.more(200);
+
+    // Act: REVOKES revokes, each once the loops have run 100 operations more
+    for (let i = 0; i < REVOKES; i += 1) {
+      await app.cache.forceRefresh('cache', { terminateOld: true });
+      await load.more(100);
+    }
+    const result = await load.stop();
+
+    // Assess
+    expect(result.failures.length).toBeLessThanOrEqual(LOOPS * REVOKES);
+    expect([...new Set(result.failures.map((f) => f.name))]).toEqual(result.failures.length > 0 ? ['ConnectionTerminatedError'] : []);
+    expect(await connectionsOf(admin, a.user)).toEqual([]);
+    expect(await client.sendCommand(['ACL', 'WHOAMI'])).toBe(b.user);
+    expect(status(client)).toMatchObject({ terminations: REVOKES, authFailures: 0 });
+    report.revokeStandaloneLoad = { revokes: REVOKES, operations: result.operations, failedInFlight: result.failures.length, p99Ms: result.p99Ms, maxMs: result.maxMs };
+  });
+
+  it('Cluster: every node connection on the old user is gone, each master answers as the new user, one termination', async () => {
+    // Prepare
+    const a = await createUser('cluster');
+    const b = await createUser('cluster');
+    const { secret, app } = await appFor(a.user, a.password);
+    const { client } = await clusterClient(app);
+    for (let tag = 0; tag < LOOPS; tag += 1) await client.set(`revoke:{${tag}}`, 'a'); // a connection to every master
+    const next = await rotateToUser(secret, b.user, b.password);
+    await waitUntil(() => status(client).versionId === next, { message: 'the cluster client on B for new logins', timeoutMs: 15_000 });
+    const onA = await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, a.user)));
+    expect(onA.map((conns) => conns.length)).toEqual(clusterAdmins.map(() => 1));
+    const load = startLoad(client);
+    await load.moreEach(50);
+
+    // Act
+    await app.cache.forceRefresh('cache', { terminateOld: true });
+    await waitUntil(async () => (await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, a.user)))).every((conns) => conns.length === 0), {
+      message: 'every node connection logged in as the old user to be gone',
+      timeoutMs: 2_000,
+      intervalMs: 5,
+    });
+    await load.moreEach(50);
+    const result = await load.stop();
+    for (let tag = 0; tag < LOOPS; tag += 1) expect(await client.set(`revoke:{${tag}}`, 'b')).toBe('OK');
+
+    // Assess
+    const onB = await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, b.user)));
+    expect(onB.map((conns) => conns.length)).toEqual(clusterAdmins.map(() => 1));
+    expect(await client.sendCommand(undefined, true, ['ACL', 'WHOAMI'])).toBe(b.user);
+    expect(status(client)).toMatchObject({ versionId: next, terminations: 1, connectionDrop: true, authFailures: 0 });
+    expect(result.failures.length).toBeLessThanOrEqual(LOOPS);
+    expect([...new Set(result.failures.map((f) => f.name))]).toEqual(result.failures.length > 0 ? ['ConnectionTerminatedError'] : []);
+    report.revokeCluster = { operations: result.operations, failedInFlight: result.failures.length, p99Ms: result.p99Ms, maxMs: result.maxMs };
   }, 60_000);
 });
