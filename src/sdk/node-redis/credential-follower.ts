@@ -1,7 +1,7 @@
 import type { Logger } from '../../common/index.js';
-import type { CredentialMode, CredentialSource, RevokedEvent } from '../cache/index.js';
-import { ConnectionTerminatedError, RedisCredentialFollower, type RedisFollowerCounts } from '../rotating/index.js';
-import { nodeRedisCredentialsFromSecret } from './node-redis-credentials.js';
+import type { BackoffBounds, CredentialMode, CredentialSource, CredentialVersion, RevokedEvent } from '../cache/index.js';
+import { ConnectionTerminatedError, RedisCredentialFollower, ValidatedSwitch, type RedisFollowerCounts } from '../rotating/index.js';
+import { nodeRedisCredentialsFromSecret, type RedisCredentials } from './node-redis-credentials.js';
 
 /** node-redis' async credentials provider, as its `credentialsProvider` option takes it. */
 export interface AsyncCredentialsProvider {
@@ -31,6 +31,12 @@ export interface NodeRedisRotationStatus {
   /** Handshakes that asked the credentials provider (each connect and reconnect of every connection). */
   credentialRequests: number;
   /**
+   * New versions whose `validateBeforeSwitch` check (one login on a connection of its own) the
+   * server refused or did not answer: each kept the current credentials for new logins and was
+   * retried with backoff. Always 0 without the option.
+   */
+  validationFailures: number;
+  /**
    * Emergency revokes (the cache's `revoked` event for this secret) that dropped the client's
    * connections — the socket of a client, every node connection of a Cluster — so they log in
    * again with the current credentials. A revoke while the client holds no connection (not
@@ -52,7 +58,13 @@ export interface NodeRedisRotationStatus {
   connectionDrop: boolean;
 }
 
-type Counts = RedisFollowerCounts & { retriedCommands: number; unrecovered: number; credentialRequests: number; terminations: number };
+type Counts = RedisFollowerCounts & { retriedCommands: number; unrecovered: number; credentialRequests: number; validationFailures: number; terminations: number };
+
+/** What `validateBeforeSwitch` needs: the retry bounds and the one-login check of new credentials. */
+interface Validation {
+  backoff: BackoffBounds;
+  probe: (creds: RedisCredentials) => Promise<void>;
+}
 
 /** What dropping a client's connections did: how many sockets are closing, and whether a connection lacked the internal. */
 export interface DropReport {
@@ -75,6 +87,9 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
   private issuedVersionId: string;
   private readonly reported = new WeakSet<Error>();
   private dropSupported = true;
+  private validation: Validation | undefined;
+  /** The check loop while the client follows the secret; a new one each time it follows again (a stopped one stays stopped). */
+  private checks: ValidatedSwitch<unknown, RedisCredentials> | undefined;
 
   /**
    * Drops every connection of the client (emergency revoke), each failing its commands in
@@ -118,7 +133,7 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
       logger: log,
       label: 'rotating node-redis',
       parse: nodeRedisCredentialsFromSecret,
-      counts: { authFailures: 0, recoveries: 0, retriedCommands: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, credentialRequests: 0, terminations: 0 },
+      counts: { authFailures: 0, recoveries: 0, retriedCommands: 0, unrecovered: 0, reportAuthFailureCalls: 0, pendingReads: 0, switches: 0, credentialRequests: 0, validationFailures: 0, terminations: 0 },
       messages: {
         refused: 'login refused; refreshing the credentials',
         exhausted: 'no newer credentials (AWSCURRENT unchanged, no AWSPENDING); node-redis keeps reconnecting',
@@ -175,22 +190,65 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
     this.log.warn({ secretName: this.name }, 'rotating node-redis: node-redis internals not found; an emergency revoke will switch the credentials but cannot drop the live connections');
   }
 
+  /**
+   * `validateBeforeSwitch`: from now on a rotation's version reaches new logins only once `probe`
+   * (one login with its credentials) succeeded; a refused check keeps the current ones and is
+   * retried with `backoff`. The auth-failure recovery and an emergency revoke still switch at
+   * once: the credentials in use are refused, or the operator wants them gone.
+   */
+  validateWith(backoff: BackoffBounds, probe: (creds: RedisCredentials) => Promise<void>): void {
+    this.validation = { backoff, probe };
+    this.checks ??= this.newChecks(this.validation);
+  }
+
   /** Follow rotations and revokes while the client may log in; stop once it is closed (no leak per client). */
   listen(): void {
     if (!this.follow()) return;
     this.source.on('revoked', this.onRevoked);
+    if (this.validation) this.checks ??= this.newChecks(this.validation);
     // Rotations missed while detached: catch up before the next login.
     this.sync();
   }
 
   unlisten(): void {
-    if (this.unfollow()) this.source.off('revoked', this.onRevoked);
+    if (!this.unfollow()) return;
+    this.source.off('revoked', this.onRevoked);
+    // A retry waiting for its timer must not keep probing for a client that is closed.
+    this.checks?.stop();
+    this.checks = undefined;
+  }
+
+  /** With `validateBeforeSwitch`, a new version waits for its check instead of reaching new logins now. */
+  protected override deferred(_current: CredentialVersion): boolean {
+    if (!this.checks) return false;
+    this.checks.request();
+    return true;
+  }
+
+  private newChecks({ backoff, probe }: Validation): ValidatedSwitch<unknown, RedisCredentials> {
+    return new ValidatedSwitch<unknown, RedisCredentials>({
+      name: this.name,
+      label: 'rotating node-redis',
+      logger: this.log,
+      backoff,
+      target: () => this.source.current(this.name),
+      inUse: (versionId) => versionId === this.versionId,
+      build: (version) => this.credentialsOf(version),
+      check: probe,
+      commit: (_creds, version) => void this.switchTo(version, 'current'),
+      discard: () => undefined,
+      failed: () => {
+        this.counts.validationFailures += 1;
+        this.source.recordValidationFailure?.(this.name);
+      },
+    });
   }
 
   /**
-   * An emergency revoke, as the ioredis client: the current credentials first (AWSPENDING in use
-   * is newer than what the revoke names, and stays), then every connection drops and logs in
-   * again through the provider. The commands in flight on them fail with
+   * An emergency revoke, as the ioredis client: the current credentials first, unchecked if their
+   * `validateBeforeSwitch` check has not passed yet (the operator wants the old ones gone;
+   * AWSPENDING in use is newer than what the revoke names, and stays), then every connection
+   * drops and logs in again through the provider. The commands in flight on them fail with
    * ConnectionTerminatedError naming the version of the latest login before the revoke (for a
    * standalone client, the one its connection used); the commands not yet written go out behind
    * the new login.

@@ -2,11 +2,12 @@ import { createClient, type RedisClientOptions, type RedisClientType, type Redis
 import { silentLogger, type Logger } from '../../common/index.js';
 import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
-import { ConnectionTerminatedError } from '../rotating/index.js';
+import { ConnectionTerminatedError, validationBackoff, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
 import { canDropConnection, dropConnection } from './connection-drop.js';
 import { CredentialFollower } from './credential-follower.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
+import { probeNodeRedis } from './node-redis-validate.js';
 import { registerRotationStatus } from './rotation-status.js';
 
 /** What the rotating client adds to node-redis' own options. */
@@ -18,6 +19,19 @@ export interface RotatingNodeRedisExtras {
    * refused login) waits for it before logging in with what it has. @defaultValue 10 000 ms
    */
   authRecoveryTimeoutMs?: number;
+  /**
+   * On a rotation, log in once with the new credentials on a short-lived node-redis connection of
+   * its own (the handshake, then PING; in a Cluster, on one of its masters) before new logins use
+   * them; if the server refuses them (or does not answer within `socket.connectTimeout`, default
+   * 5 000 ms), new logins keep the current ones, the refusal is counted
+   * (`nodeRedisRotationStatus().validationFailures`, the cache's `CredentialValidationFailures`)
+   * and the check is retried with backoff
+   * (`{ retryBackoff: { minMs, maxMs } }`, default 1 s … 60 s). Worth it where the server applies a
+   * new password later than Secrets Manager has it (ElastiCache applies a user's `modify-user`
+   * asynchronously); see docs/operations.md, "Validate before switching". Throws a TypeError for
+   * retry bounds that cannot work. @defaultValue false
+   */
+  validateBeforeSwitch?: ValidateBeforeSwitch;
 }
 
 /** The default of {@link RotatingNodeRedisExtras.authRecoveryTimeoutMs}. */
@@ -94,10 +108,12 @@ export function createRotatingNodeRedis<
   TYPE_MAPPING extends TypeMapping = {},
   /* eslint-enable @typescript-eslint/no-empty-object-type */
 >(source: CredentialSource, name: string, options: RotatingNodeRedisOptions<M, F, S, RESP, TYPE_MAPPING> = {}): RedisClientType<M, F, S, RESP, TYPE_MAPPING> {
-  const { logger, authRecoveryTimeoutMs, ...clientOptions } = options;
+  const { logger, authRecoveryTimeoutMs, validateBeforeSwitch, ...clientOptions } = options;
   rejectCredentialOptions(clientOptions, 'options', 'createRotatingNodeRedis');
+  const backoff = validationBackoff(validateBeforeSwitch);
   const log: Logger = logger ?? silentLogger();
   const follower = new CredentialFollower(source, name, clientOptions.username, log, authRecoveryTimeoutMs ?? DEFAULT_AUTH_RECOVERY_TIMEOUT_MS);
+  if (backoff) follower.validateWith(backoff, (creds) => probeNodeRedis(clientOptions as RedisClientOptions, creds));
   const client = createClient<M, F, S, RESP, TYPE_MAPPING>({ ...clientOptions, credentialsProvider: follower.provider } as RedisClientOptions<M, F, S, RESP, TYPE_MAPPING>);
   const retrying = installCommandRetry(client, follower);
   if (!retrying) log.warn({ secretName: name }, 'rotating node-redis: node-redis internals not found; commands caught in a refused login will fail instead of being retried');

@@ -2,12 +2,13 @@ import { createCluster, type RedisClusterOptions, type RedisClusterType, type Re
 import { silentLogger, type Logger } from '../../common/index.js';
 import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
-import { ConnectionTerminatedError } from '../rotating/index.js';
+import { ConnectionTerminatedError, validationBackoff } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
 import { canDropConnection, dropConnection } from './connection-drop.js';
 import { CredentialFollower } from './credential-follower.js';
 import { DEFAULT_AUTH_RECOVERY_TIMEOUT_MS, type RotatingNodeRedisExtras } from './node-redis-client.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
+import { probeNodeRedisCluster } from './node-redis-validate.js';
 import { registerRotationStatus } from './rotation-status.js';
 
 /** The options of one node connection, as `createCluster` takes them in `defaults` and `rootNodes`. */
@@ -78,10 +79,11 @@ export function createRotatingNodeRedisCluster<
   TYPE_MAPPING extends TypeMapping = {},
   /* eslint-enable @typescript-eslint/no-empty-object-type */
 >(source: CredentialSource, name: string, options: RotatingNodeRedisClusterOptions<M, F, S, RESP, TYPE_MAPPING>): RedisClusterType<M, F, S, RESP, TYPE_MAPPING> {
-  const { logger, authRecoveryTimeoutMs, defaults = {}, ...clusterOptions } = options;
+  const { logger, authRecoveryTimeoutMs, validateBeforeSwitch, defaults = {}, ...clusterOptions } = options;
   const fn = 'createRotatingNodeRedisCluster';
   rejectCredentialOptions(defaults, 'defaults', fn);
   clusterOptions.rootNodes.forEach((node, i) => rejectCredentialOptions(node, `rootNodes[${i}]`, fn));
+  const backoff = validationBackoff(validateBeforeSwitch);
   const log: Logger = logger ?? silentLogger();
   const follower = new CredentialFollower(source, name, defaults.username, log, authRecoveryTimeoutMs ?? DEFAULT_AUTH_RECOVERY_TIMEOUT_MS);
   const cluster = createCluster<M, F, S, RESP, TYPE_MAPPING>({
@@ -89,6 +91,7 @@ export function createRotatingNodeRedisCluster<
     defaults: { ...defaults, credentialsProvider: follower.provider },
   } as RedisClusterOptions<M, F, S, RESP, TYPE_MAPPING>);
   const internals = cluster as unknown as ClusterInternals;
+  if (backoff) follower.validateWith(backoff, (creds) => probeNodeRedisCluster(cluster, clusterOptions, defaults, creds));
 
   let retrying = retryConnect(internals, follower);
   // A node connection emits 'connect' on its socket before its first handshake, and the cluster

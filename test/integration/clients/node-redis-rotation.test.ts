@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { RedisClientType, RedisClusterType } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionTerminatedError, CredentialsRejectedError } from '../../../src/sdk/rotating/errors.js';
+import type { ValidateBeforeSwitch } from '../../../src/sdk/rotating/validated-switch.js';
 import { createRotatingNodeRedis } from '../../../src/sdk/node-redis/node-redis-client.js';
 import { createRotatingNodeRedisCluster } from '../../../src/sdk/node-redis/node-redis-cluster.js';
 import { nodeRedisRotationStatus } from '../../../src/sdk/node-redis/rotation-status.js';
@@ -171,9 +172,14 @@ function status(client: Client): NodeRedisRotationStatus {
   return found;
 }
 
+/** The rotating clients' own options a test adds. */
+interface Extras {
+  validateBeforeSwitch?: ValidateBeforeSwitch;
+}
+
 /** A rotating standalone client for `user`'s secret, connected, with its error and reconnect counts. */
-async function standaloneClient(app: Instance) {
-  const client: RedisClientType = createRotatingNodeRedis(app.cache, 'cache', { socket: { host: server.host, port: server.port }, logger: logger() });
+async function standaloneClient(app: Instance, extras: Extras = {}) {
+  const client: RedisClientType = createRotatingNodeRedis(app.cache, 'cache', { socket: { host: server.host, port: server.port }, logger: logger(), ...extras });
   const events = { reconnecting: 0, errors: [] as string[] };
   client.on('error', (err: Error) => events.errors.push(err.message));
   client.on('reconnecting', () => (events.reconnecting += 1));
@@ -183,10 +189,11 @@ async function standaloneClient(app: Instance) {
 }
 
 /** A rotating cluster client on the 3-master cluster, connected. */
-async function clusterClient(app: Instance) {
+async function clusterClient(app: Instance, extras: Extras = {}) {
   const client: RedisClusterType = createRotatingNodeRedisCluster(app.cache, 'cache', {
     rootNodes: cluster.nodes.map((node) => ({ socket: { host: node.host, port: node.port } })),
     logger: logger(),
+    ...extras,
   });
   const events = { reconnecting: 0, errors: [] as string[] };
   client.on('error', (err: Error) => events.errors.push(err.message));
@@ -350,7 +357,8 @@ describe('createRotatingNodeRedis against a real redis-server, credentials from 
     // Assess
     expect(result.failures).toEqual([]);
     // One refused login per re-login before the invalidation (4), none after it (2).
-    expect(status(client)).toMatchObject({ versionId: secret.versionId, mode: 'current', authFailures: 4, recoveries: 4, pendingReads: 2, unrecovered: 0, switches: 6, commandRetry: true });
+    // Without validateBeforeSwitch every rotation switches at once, unchecked (none was counted).
+    expect(status(client)).toMatchObject({ versionId: secret.versionId, mode: 'current', authFailures: 4, recoveries: 4, pendingReads: 2, unrecovered: 0, switches: 6, validationFailures: 0, commandRetry: true });
     expect(status(client).retriedCommands).toBeGreaterThanOrEqual(4);
     expect(events.errors.filter((m) => /WRONGPASS/.test(m))).toHaveLength(4);
     expect(await client.sendCommand(['ACL', 'WHOAMI'])).toBe(user);
@@ -651,4 +659,131 @@ describe('emergency revoke (the cache\'s `revoked` event): every connection drop
     expect([...new Set(result.failures.map((f) => f.name))]).toEqual(result.failures.length > 0 ? ['ConnectionTerminatedError'] : []);
     report.revokeCluster = { operations: result.operations, failedInFlight: result.failures.length, p99Ms: result.p99Ms, maxMs: result.maxMs };
   }, 60_000);
+});
+
+/** Fast retries of refused checks, so a test sees several within a second. */
+const VALIDATE: Extras = { validateBeforeSwitch: { retryBackoff: { minMs: 50, maxMs: 200 } } };
+
+/** The validation failures the cache counted (`recordValidationFailure`), for the status to be compared with. */
+const cacheValidationFailures = (app: Instance): number => app.cache.status().counts.credentialValidationFailures ?? 0;
+
+describe('validateBeforeSwitch: a new version reaches new logins only after one login with it succeeded', () => {
+  it('standalone under 4 loops: while the server refuses the new password, re-logins use the old one; once it accepts it, the client switches and logs in with it: 0 failed commands', async () => {
+    // Prepare
+    const { user, password } = await createUser('standalone');
+    const { secret, app } = await appFor(user, password);
+    const connected = await standaloneClient(app, VALIDATE);
+    const { client, events } = connected;
+    const load = startLoad(client);
+    await load.more(200);
+    const oldVersion = secret.versionId;
+    const next = newPassword();
+
+    // Act 1: the secret rotates (AWSCURRENT moves, the event arrives) before the server knows `next`
+    const pending = await relay.secrets.putPending(secret, value(user, next));
+    await relay.secrets.moveCurrent(secret, pending);
+    await deliverAndWait(secret, pending, oldVersion);
+    await waitUntil(() => app.cache.current('cache').versionId === pending, { message: 'the cache on the new version' });
+    await waitUntil(() => status(client).validationFailures >= 2, { message: 'two refused checks' });
+    await relogin('standalone', user, load, connected); // the server accepts only the old password: the re-login must use it
+    await load.more(200);
+    const whileRefused = status(client);
+    const failuresSeen = { client: whileRefused.validationFailures, cache: cacheValidationFailures(app) };
+    const newRefused = !(await loginWorks(user, next));
+
+    // Act 2: the server learns `next` (both valid, as ElastiCache ROTATE or a late modify-user), then drops the old one
+    await admin.call('ACL', 'SETUSER', user, `>${next}`);
+    await waitUntil(() => status(client).versionId === pending, { message: 'the switch once the server accepts the new password' });
+    await admin.call('ACL', 'SETUSER', user, `<${password}`);
+    await relogin('standalone', user, load, connected); // only `next` logs in now
+    await load.more(200);
+    const result = await load.stop();
+
+    // Assess
+    expect(result.failures).toEqual([]);
+    expect(newRefused).toBe(true);
+    expect(whileRefused).toMatchObject({ versionId: oldVersion, mode: 'current', authFailures: 0, switches: 0 });
+    // Every refused check is counted by the client and reported to the cache, one for one.
+    expect(failuresSeen.client).toBeGreaterThanOrEqual(2);
+    expect(failuresSeen.cache).toBe(failuresSeen.client);
+    // The re-login after the switch used `next` (the old password no longer logs in): no refusal at all.
+    expect(status(client)).toMatchObject({ versionId: pending, mode: 'current', authFailures: 0, recoveries: 0, switches: 1 });
+    expect(events.errors.filter((m) => /WRONGPASS|NOAUTH/.test(m))).toEqual([]);
+    expect(await client.sendCommand(['ACL', 'WHOAMI'])).toBe(user);
+    expect(await loginWorks(user, password)).toBe(false);
+    // No check's connection is left behind: the client's own connection is the user's only one.
+    await waitUntil(async () => (await connectionsOf(admin, user)).length === 1, { message: 'the checks\' connections to be closed' });
+    report.validateStandalone = { operations: result.operations, validationFailures: status(client).validationFailures, p99Ms: result.p99Ms, maxMs: result.maxMs };
+  });
+
+  it('Cluster: a rotation to a user the nodes do not have yet keeps every node connection on the old user through a re-login; once the user exists, new logins are the new user on every master', async () => {
+    // Prepare: logged in as A; the secret rotates to B, which no node knows yet
+    const a = await createUser('cluster');
+    userCounter += 1;
+    const b = { user: `app_${userCounter}`, password: newPassword() };
+    const { secret, app } = await appFor(a.user, a.password);
+    const connected = await clusterClient(app, VALIDATE);
+    const { client } = connected;
+    const load = startLoad(client);
+    await load.moreEach(50); // a connection to every master
+
+    // Act 1
+    const oldVersion = secret.versionId;
+    const next = await rotateToUser(secret, b.user, b.password);
+    await waitUntil(() => status(client).validationFailures >= 1, { message: 'a refused check' });
+    await relogin('cluster', a.user, load, connected); // every master's connection logs in again: as A
+    await load.moreEach(50);
+    const whileRefused = status(client);
+    const failuresSeen = { client: whileRefused.validationFailures, cache: cacheValidationFailures(app) };
+    const onAWhileRefused = await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, a.user)));
+
+    // Act 2: B is created on every node; then A's connections log in again
+    for (const nodeAdmin of clusterAdmins) await nodeAdmin.call('ACL', 'SETUSER', b.user, 'on', `>${b.password}`, '~*', '&*', '+@all');
+    await waitUntil(() => status(client).versionId === next, { message: 'the switch once the nodes accept B', timeoutMs: 15_000 });
+    await relogin('cluster', a.user, load, connected);
+    await load.moreEach(50);
+    const result = await load.stop();
+
+    // Assess
+    expect(result.failures).toEqual([]);
+    expect(whileRefused).toMatchObject({ versionId: oldVersion, authFailures: 0, switches: 0 });
+    expect(onAWhileRefused.map((conns) => conns.length)).toEqual(clusterAdmins.map(() => 1));
+    expect(failuresSeen.client).toBeGreaterThanOrEqual(1);
+    expect(failuresSeen.cache).toBe(failuresSeen.client);
+    expect(status(client)).toMatchObject({ versionId: next, authFailures: 0, switches: 1 });
+    // One connection of B per master: the client's (the checks' connections are closed).
+    const onB = async (): Promise<number[]> => (await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, b.user)))).map((conns) => conns.length);
+    await waitUntil(async () => (await onB()).every((n) => n === 1), { message: 'one connection of B per master' });
+    expect(await Promise.all(clusterAdmins.map((nodeAdmin) => connectionsOf(nodeAdmin, a.user)))).toEqual(clusterAdmins.map(() => []));
+    for (let tag = 0; tag < LOOPS; tag += 1) expect(await client.sendCommand(`{${tag}}`, true, ['ACL', 'WHOAMI'])).toBe(b.user);
+    report.validateCluster = { operations: result.operations, validationFailures: status(client).validationFailures, p99Ms: result.p99Ms, maxMs: result.maxMs };
+  }, 60_000);
+
+  it('an emergency revoke while a check waits for its retry adopts the current version unchecked: the connection on the old user drops and logs in again as the new one', async () => {
+    // Prepare: logged in as A; the secret rotates to B, which the server does not have yet
+    const a = await createUser('standalone');
+    userCounter += 1;
+    const b = { user: `app_${userCounter}`, password: newPassword() };
+    const { secret, app } = await appFor(a.user, a.password);
+    // A retry at least 30 s away: whatever happens next within this test is not a check passing.
+    const { client } = await standaloneClient(app, { validateBeforeSwitch: { retryBackoff: { minMs: 30_000, maxMs: 60_000 } } });
+    const oldVersion = secret.versionId;
+    const next = await rotateToUser(secret, b.user, b.password);
+    await waitUntil(() => status(client).validationFailures === 1, { message: 'the first check refused' });
+    await admin.call('ACL', 'SETUSER', b.user, 'on', `>${b.password}`, '~*', '&*', '+@all'); // B logs in from here; A still does
+    const beforeRevoke = status(client);
+
+    // Act
+    await app.cache.forceRefresh('cache', { terminateOld: true });
+    await waitUntil(async () => (await connectionsOf(admin, a.user)).length === 0 && (await connectionsOf(admin, b.user)).length === 1, {
+      message: 'the connection on A replaced by one on B',
+      timeoutMs: 2_000,
+      intervalMs: 5,
+    });
+
+    // Assess
+    expect(beforeRevoke).toMatchObject({ versionId: oldVersion, switches: 0, validationFailures: 1 });
+    expect(await client.sendCommand(['ACL', 'WHOAMI'])).toBe(b.user);
+    expect(status(client)).toMatchObject({ versionId: next, mode: 'current', switches: 1, terminations: 1, validationFailures: 1, authFailures: 0 });
+  });
 });
