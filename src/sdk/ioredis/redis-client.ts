@@ -18,8 +18,9 @@ interface RotatingRedisExtras {
   authRecoveryTimeoutMs?: number;
   /**
    * On a rotation, log in once with the new credentials on a short-lived connection of its own
-   * (AUTH, PING) before reconnects use them; if the server refuses them, reconnects keep the
-   * current ones, the failure is counted (`redisRotationStatus().validationFailures`, the cache's
+   * (AUTH, PING; a Cluster: on every node it lists, since ACLs are per node) before reconnects
+   * use them; if the server (any node) refuses them, reconnects keep the current ones, the
+   * failure is counted (`redisRotationStatus().validationFailures`, the cache's
    * `CredentialValidationFailures`) and the check is retried with backoff. Worth it where the
    * server applies a new password later than Secrets Manager has it (ElastiCache applies a user's
    * `modify-user` asynchronously); see docs/operations.md, "Validate before switching".
@@ -175,6 +176,16 @@ function fallBackToErrorEvents(emitter: Redis | Cluster, follower: CredentialFol
  */
 function reconnectNow(client: Redis | Cluster): boolean {
   if (client.status === 'wait' || client.status === 'end' || client.status === 'close') return false;
+  if (client instanceof Cluster && client.status === 'ready') {
+    // Node by node, not `cluster.disconnect(true)`: that takes the cluster out of 'ready' first,
+    // and ioredis re-sends a command whose node connection closed only while the cluster is
+    // ready (after `retryDelayOnFailover`), so the commands waiting for a reply failed with
+    // "Connection is closed." (test/integration/clients/redis-cluster-validate-terminate.test.ts).
+    // Each node the pool loses is replaced from the options (the current credentials); the
+    // cluster's subscriber connection moves off a node that leaves and logs in again too.
+    for (const node of client.nodes('all')) node.disconnect(true);
+    return true;
+  }
   client.disconnect(true);
   return true;
 }
