@@ -222,6 +222,8 @@ class CredentialFollower extends RedisCredentialFollower<Counts> {
   /** Drops the client's connections (emergency revoke); false when it holds none. */
   reconnect: () => boolean = () => false;
   private validation: ValidatedSwitch<unknown, RedisCredentials> | undefined;
+  /** What `validateBeforeSwitch` checks with, kept to build a new loop when the client connects again. */
+  private check: { backoff: BackoffBounds; probe: (creds: RedisCredentials) => Promise<void> } | undefined;
 
   private readonly onRevoked = (event: RevokedEvent): void => {
     if (event.name === this.name) this.revoke(event);
@@ -248,22 +250,13 @@ class CredentialFollower extends RedisCredentialFollower<Counts> {
 
   /** Rotations are checked with `probe` (one login with the new credentials) before reconnects use them. */
   validateWith(backoff: BackoffBounds, probe: (creds: RedisCredentials) => Promise<void>): void {
-    this.validation = new ValidatedSwitch<unknown, RedisCredentials>({
-      name: this.name,
-      label: 'rotating redis',
-      logger: this.log,
-      backoff,
-      target: () => this.source.current(this.name),
-      inUse: (versionId) => versionId === this.versionId,
-      build: (version) => this.credentialsOf(version),
-      check: probe,
-      commit: (_creds, version) => void this.switchTo(version, 'current'),
-      discard: () => undefined,
-      failed: () => {
-        this.counts.validationFailures += 1;
-        this.source.recordValidationFailure?.(this.name);
-      },
-    });
+    this.check = { backoff, probe };
+    this.validation = this.newChecks();
+  }
+
+  private newChecks(): ValidatedSwitch<unknown, RedisCredentials> | undefined {
+    if (!this.check) return undefined;
+    return this.newValidatedSwitch(this.check.backoff, this.check.probe, () => void (this.counts.validationFailures += 1));
   }
 
   /** Follow rotations while the client may connect; stop once it has ended (no leak per client). */
@@ -274,8 +267,12 @@ class CredentialFollower extends RedisCredentialFollower<Counts> {
       this.validation?.stop();
     });
     client.on('connecting', () => {
+      if (!this.listen()) return;
+      // Reconnected after 'end' (connect() again): a stopped check loop ignores requests, so
+      // without a new one rotations would not reach this client until a login was refused.
+      if (this.check) this.validation = this.newChecks();
       // Rotations missed while detached: catch up before this connection logs in.
-      if (this.listen()) this.sync();
+      this.sync();
     });
   }
 

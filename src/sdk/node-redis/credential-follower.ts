@@ -226,22 +226,7 @@ export class CredentialFollower extends RedisCredentialFollower<Counts> {
   }
 
   private newChecks({ backoff, probe }: Validation): ValidatedSwitch<unknown, RedisCredentials> {
-    return new ValidatedSwitch<unknown, RedisCredentials>({
-      name: this.name,
-      label: 'rotating node-redis',
-      logger: this.log,
-      backoff,
-      target: () => this.source.current(this.name),
-      inUse: (versionId) => versionId === this.versionId,
-      build: (version) => this.credentialsOf(version),
-      check: probe,
-      commit: (_creds, version) => void this.switchTo(version, 'current'),
-      discard: () => undefined,
-      failed: () => {
-        this.counts.validationFailures += 1;
-        this.source.recordValidationFailure?.(this.name);
-      },
-    });
+    return this.newValidatedSwitch(backoff, probe, () => void (this.counts.validationFailures += 1));
   }
 
   /**

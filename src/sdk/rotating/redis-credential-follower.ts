@@ -1,7 +1,8 @@
 import type { Logger } from '../../common/index.js';
 import type { RedisCredentials } from '../../redis/index.js';
-import { recoverCredentials, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
+import { recoverCredentials, type BackoffBounds, type CredentialMode, type CredentialSource, type CredentialVersion, type RevokedEvent, type RotatedEvent } from '../cache/index.js';
 import { errorSummary } from './error-summary.js';
+import { ValidatedSwitch } from './validated-switch.js';
 
 /** The counters every Redis follower keeps; a client adds its own after them (its status lists them all). */
 export interface RedisFollowerCounts {
@@ -116,6 +117,30 @@ export class RedisCredentialFollower<K extends RedisFollowerCounts> {
     } catch (err) {
       this.log.error({ secretName: this.name, versionId: event.versionId, err: errorSummary(err) }, `${this.options.label}: emergency revoke of secret "${this.name}": cannot use the current version; keeping the old credentials`);
     }
+  }
+
+  /**
+   * The `validateBeforeSwitch` loop of a Redis client: the current version reaches new logins
+   * only once `check` (one login with its credentials) passed; `failed` counts a refused check.
+   * A stopped loop stays stopped: a client that follows the secret again builds a new one.
+   */
+  protected newValidatedSwitch(backoff: BackoffBounds, check: (creds: RedisCredentials) => Promise<void>, failed: () => void): ValidatedSwitch<unknown, RedisCredentials> {
+    return new ValidatedSwitch<unknown, RedisCredentials>({
+      name: this.name,
+      label: this.options.label,
+      logger: this.log,
+      backoff,
+      target: () => this.source.current(this.name),
+      inUse: (versionId) => versionId === this.versionId,
+      build: (version) => this.credentialsOf(version),
+      check,
+      commit: (_creds, version) => void this.switchTo(version, 'current'),
+      discard: () => undefined,
+      failed: () => {
+        failed();
+        this.source.recordValidationFailure?.(this.name);
+      },
+    });
   }
 
   /** The status fields every Redis follower reports; the client adds its own flag. */

@@ -121,6 +121,23 @@ describe('createRotatingRedis: validateBeforeSwitch and terminateOld against a r
     expect((await connectionsOf(USER)).filter((c) => c.name === 'rotation-relay:validate')).toEqual([]);
   });
 
+  it('a client closed and connected again still checks and switches (a new check loop, not the stopped one)', async () => {
+    const source = new CountingSource(NAME, { username: USER, password: firstPassword });
+    const { client } = await rotatingClient(source, true);
+    client.disconnect(); // 'end': the check loop stops
+    await waitUntil(() => client.status === 'end', { message: 'the client to end' });
+    await client.connect();
+
+    const next = nextPassword();
+    const newVersion = source.setCurrent({ username: USER, password: next });
+    source.publish();
+    await waitUntil(() => (redisRotationStatus(client)?.validationFailures ?? 0) >= 1, { message: 'a refused check after the reconnect' });
+    await admin.call('ACL', 'SETUSER', USER, `>${next}`);
+
+    await waitUntil(() => redisRotationStatus(client)?.versionId === newVersion, { message: 'the switch once Redis accepts the new password' });
+    expect(redisRotationStatus(client)).toMatchObject({ authFailures: 0 });
+  });
+
   it('on revoked, drops the connection that logged in with the old password and logs in again with the new one', async () => {
     const source = new CountingSource(NAME, { username: USER, password: firstPassword });
     const { client } = await rotatingClient(source, false);
