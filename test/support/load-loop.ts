@@ -40,15 +40,20 @@ export function startLoadLoop(operation: (loop: number, i: number) => Promise<un
   const loop = async (id: number): Promise<void> => {
     for (let i = 0; running; i += 1) {
       const started = performance.now();
+      let failed = false;
       try {
         await operation(id, i);
       } catch (err) {
+        failed = true;
         failures.push({ at: Date.now(), message: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown }).code });
       } finally {
         operations += 1;
         latencies.push(performance.now() - started);
       }
       if (pauseMs > 0 && running) await pause();
+      // A client that fails every call at once (closed, say) rejects in a microtask: without a
+      // turn of the event loop here the loops would never let a timer, or stop(), run.
+      else if (failed) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
 
