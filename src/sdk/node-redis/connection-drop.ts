@@ -42,3 +42,20 @@ export function dropConnection(client: unknown, err: Error): DropOutcome {
     return 'unsupported';
   }
 }
+
+/** What dropping a client's connections did: how many sockets are closing, and whether a connection lacked the internal. */
+export interface DropReport {
+  dropped: number;
+  unsupported: boolean;
+}
+
+/** {@link dropConnection} on each of `clients` (one standalone client, or a Cluster's node connections). */
+export function dropConnections(clients: readonly unknown[], err: Error): DropReport {
+  const report: DropReport = { dropped: 0, unsupported: false };
+  for (const client of clients) {
+    const outcome = dropConnection(client, err);
+    if (outcome === 'dropped') report.dropped += 1;
+    report.unsupported ||= outcome === 'unsupported';
+  }
+  return report;
+}

@@ -1,6 +1,7 @@
 import type { Logger } from '../../common/index.js';
 import type { BackoffBounds, CredentialMode, CredentialSource, CredentialVersion, RevokedEvent } from '../cache/index.js';
 import { ConnectionTerminatedError, RedisCredentialFollower, ValidatedSwitch, type RedisFollowerCounts } from '../rotating/index.js';
+import type { DropReport } from './connection-drop.js';
 import { nodeRedisCredentialsFromSecret, type RedisCredentials } from './node-redis-credentials.js';
 
 /** node-redis' async credentials provider, as its `credentialsProvider` option takes it. */
@@ -66,11 +67,6 @@ interface Validation {
   probe: (creds: RedisCredentials) => Promise<void>;
 }
 
-/** What dropping a client's connections did: how many sockets are closing, and whether a connection lacked the internal. */
-export interface DropReport {
-  dropped: number;
-  unsupported: boolean;
-}
 
 /**
  * Holds the credentials a node-redis client should log in with, follows `rotated` (and

@@ -1,10 +1,10 @@
 import { createClient, type RedisClientOptions, type RedisClientType, type RedisFunctions, type RedisModules, type RedisScripts, type RespVersions, type TypeMapping } from 'redis';
 import { silentLogger, type Logger } from '../../common/index.js';
-import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
-import { ConnectionTerminatedError, validationBackoff, type ValidateBeforeSwitch } from '../rotating/index.js';
+import { validationBackoff, type ValidateBeforeSwitch } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
-import { canDropConnection, dropConnection } from './connection-drop.js';
+import { canDropConnection, dropConnections } from './connection-drop.js';
+import { listenForLoginErrors } from './error-listener.js';
 import { CredentialFollower } from './credential-follower.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
 import { probeNodeRedis } from './node-redis-validate.js';
@@ -84,7 +84,7 @@ export type RotatingNodeRedisOptions<
  * true })` or a signed `terminateOld` invalidation) switches to the current version, then drops
  * the client's socket: node-redis reconnects at once and the new handshake logs in with the
  * current credentials. Commands waiting for a reply on the dropped socket reject with
- * {@link ConnectionTerminatedError} (they may have run); commands not yet written are sent after
+ * `ConnectionTerminatedError` (they may have run); commands not yet written are sent after
  * the new login. The drop is an `'error'` event too (that error), never thrown by the client's
  * listener. It uses a node-redis internal (connection-drop.ts); without it the client warns once
  * and `connectionDrop` is false in its status.
@@ -118,21 +118,8 @@ export function createRotatingNodeRedis<
   const retrying = installCommandRetry(client, follower);
   if (!retrying) log.warn({ secretName: name }, 'rotating node-redis: node-redis internals not found; commands caught in a refused login will fail instead of being retried');
   if (!canDropConnection(client)) follower.dropUnsupported();
-  follower.dropConnections = (err) => {
-    const outcome = dropConnection(client, err);
-    return { dropped: outcome === 'dropped' ? 1 : 0, unsupported: outcome === 'unsupported' };
-  };
-
-  client.prependListener('error', (err: unknown) => {
-    if (isRedisAuthError(err)) {
-      void follower.loginRefused(err as Error);
-      return;
-    }
-    // A socket an emergency revoke dropped: ours, expected, and node-redis reconnects by itself.
-    if (err instanceof ConnectionTerminatedError) return;
-    // node-redis' rule, kept: an error nobody else listens to is thrown (this listener is ours).
-    if (client.listenerCount('error') === 1) throw err;
-  });
+  follower.dropConnections = (err) => dropConnections([client], err);
+  listenForLoginErrors(client, follower);
   client.on('ready', () => follower.confirm());
   // Follow rotations and revokes while the client may log in; stop once it is closed (no leak per client).
   client.on('connect', () => follower.listen());

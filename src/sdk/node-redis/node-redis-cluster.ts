@@ -2,9 +2,10 @@ import { createCluster, type RedisClusterOptions, type RedisClusterType, type Re
 import { silentLogger, type Logger } from '../../common/index.js';
 import { isRedisAuthError } from '../../redis/index.js';
 import type { CredentialSource } from '../cache/index.js';
-import { ConnectionTerminatedError, validationBackoff } from '../rotating/index.js';
+import { validationBackoff } from '../rotating/index.js';
 import { installCommandRetry } from './command-retry.js';
-import { canDropConnection, dropConnection } from './connection-drop.js';
+import { canDropConnection, dropConnections } from './connection-drop.js';
+import { listenForLoginErrors } from './error-listener.js';
 import { CredentialFollower } from './credential-follower.js';
 import { DEFAULT_AUTH_RECOVERY_TIMEOUT_MS, type RotatingNodeRedisExtras } from './node-redis-client.js';
 import { rejectCredentialOptions } from './node-redis-credentials.js';
@@ -64,7 +65,7 @@ const MAX_CONNECT_ATTEMPTS = 3;
  *
  * An emergency revoke drops every node connection (masters, replicas, pub/sub) at once, as on the
  * standalone client: each reconnects and logs in with the current credentials; the commands in
- * flight on them reject with {@link ConnectionTerminatedError}, which each node also emits as
+ * flight on them reject with `ConnectionTerminatedError`, which each node also emits as
  * `'node-error'`.
  *
  * Not covered, as for the standalone client: `duplicate()` (its logins follow rotations, without
@@ -103,32 +104,14 @@ export function createRotatingNodeRedisCluster<
       if (!canDropConnection(client)) follower.dropUnsupported();
     }
   };
-  follower.dropConnections = (err) => {
-    let dropped = 0;
-    let unsupported = false;
-    for (const client of nodeClients(internals)) {
-      const outcome = dropConnection(client, err);
-      if (outcome === 'dropped') dropped += 1;
-      unsupported ||= outcome === 'unsupported';
-    }
-    return { dropped, unsupported };
-  };
+  follower.dropConnections = (err) => dropConnections(nodeClients(internals), err);
   cluster.on('node-connect', adoptNodes);
   cluster.on('node-error', (err: unknown) => {
     if (isRedisAuthError(err)) void follower.loginRefused(err as Error);
   });
   cluster.on('node-ready', () => follower.confirm());
   // Slot discovery runs on connections of its own: their refused logins reach only 'error'.
-  cluster.prependListener('error', (err: unknown) => {
-    if (isRedisAuthError(err)) {
-      void follower.loginRefused(err as Error);
-      return;
-    }
-    // A node socket an emergency revoke dropped (should it reach 'error'): ours, expected.
-    if (err instanceof ConnectionTerminatedError) return;
-    // node-redis' rule, kept: an error nobody else listens to is thrown (this listener is ours).
-    if (cluster.listenerCount('error') === 1) throw err;
-  });
+  listenForLoginErrors(cluster, follower);
   cluster.on('connect', () => follower.listen());
   cluster.on('disconnect', () => follower.unlisten());
   registerRotationStatus(cluster, () => follower.status(retrying));
