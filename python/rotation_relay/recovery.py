@@ -17,22 +17,25 @@ def recover_auth_failure(cache: "CredentialCache", name: str, error: BaseExcepti
 
     failed_version: the version the refused login used. A login that began before a broadcast
     switched the cache and was refused after it is retried with the new version at once."""
-    if cache.report_auth_failure(name, failed_version):  # 1. AWSCURRENT moved (we had not heard yet, or heard mid-login)
+    def attempt() -> "tuple[bool, Optional[T]]":
+        """One retry: (True, result) if it logged in; (False, None) if refused again."""
         try:
             result = retry()
-            cache._count("auth_recoveries")
-            return result
         except Exception as retry_error:
             if not is_auth_error(retry_error):
                 raise
+            return False, None
+        cache._count("auth_recoveries")
+        return True, result
+
+    if cache.report_auth_failure(name, failed_version):  # 1. AWSCURRENT moved (we had not heard yet, or heard mid-login)
+        ok, result = attempt()
+        if ok:
+            return result  # type: ignore[return-value]
     # 2. the single-user window: the server has the AWSPENDING password. Or AWSCURRENT moved and
     # a broadcast switched the cache between the two reads: what is held now is newer, retry.
     if cache.use_pending(name) or (failed_version is not None and cache.version(name) != failed_version):
-        try:
-            result = retry()
-            cache._count("auth_recoveries")
-            return result
-        except Exception as retry_error:
-            if not is_auth_error(retry_error):
-                raise
+        ok, result = attempt()
+        if ok:
+            return result  # type: ignore[return-value]
     raise error  # 3. not a rotation: the original error
