@@ -9,6 +9,7 @@ import { registerSecretValue } from '../../support/leak-guard.js';
 import { startMariadb, type MariadbHandle } from '../../support/mariadb.js';
 import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
+import { startCappedLoad } from '../../support/capped-load.js';
 import { waitUntil } from '../../support/wait-until.js';
 
 /**
@@ -92,35 +93,7 @@ async function setup(poolOptions: RotatingMysql2PoolOptions) {
 }
 
 function startLoad(pool: RotatingMysql2Pool, loops = LOOPS) {
-  const failures: unknown[] = [];
-  let completed = 0;
-  let running = true;
-  const loop = async (): Promise<void> => {
-    while (running) {
-      try {
-        await pool.query('SELECT CURRENT_USER() AS who');
-        completed += 1;
-      } catch (err) {
-        failures.push(err);
-        if (failures.length >= 20) running = false;
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: loops }, loop));
-  return {
-    failures,
-    get completed() {
-      return completed;
-    },
-    async more(n: number): Promise<void> {
-      const target = completed + failures.length + n;
-      await waitUntil(() => completed + failures.length >= target, { timeoutMs: 20_000, message: `${n} more queries under load` });
-    },
-    async stop(): Promise<void> {
-      running = false;
-      await done;
-    },
-  };
+  return startCappedLoad(() => pool.query('SELECT CURRENT_USER() AS who'), loops);
 }
 
 async function connected(ids: number[]): Promise<number> {

@@ -9,6 +9,7 @@ import { MetricsRecorderDouble } from '../../support/metrics-recorder-double.js'
 import { registerSecretValue } from '../../support/leak-guard.js';
 import { startPostgres, type PgHandle } from '../../support/postgres.js';
 import { SecretsManagerClientDouble } from '../../support/secrets-manager-client-double.js';
+import { startCappedLoad } from '../../support/capped-load.js';
 import { waitUntil } from '../../support/wait-until.js';
 
 /**
@@ -93,35 +94,7 @@ async function setup(poolOptions: RotatingPgPoolOptions) {
 
 /** `loops` concurrent loops of a query that names the role it logged in as. */
 function startLoad(pool: RotatingPgPool, loops = LOOPS) {
-  const failures: unknown[] = [];
-  let completed = 0;
-  let running = true;
-  const loop = async (): Promise<void> => {
-    while (running) {
-      try {
-        await pool.query('SELECT current_user');
-        completed += 1;
-      } catch (err) {
-        failures.push(err);
-        if (failures.length >= 20) running = false;
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: loops }, loop));
-  return {
-    failures,
-    get completed() {
-      return completed;
-    },
-    async more(n: number): Promise<void> {
-      const target = completed + failures.length + n;
-      await waitUntil(() => completed + failures.length >= target, { timeoutMs: 20_000, message: `${n} more queries under load` });
-    },
-    async stop(): Promise<void> {
-      running = false;
-      await done;
-    },
-  };
+  return startCappedLoad(() => pool.query('SELECT current_user'), loops);
 }
 
 /** Backends of `user` that are connected now. */
