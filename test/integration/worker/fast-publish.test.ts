@@ -94,16 +94,14 @@ describe('RelayWorker with fast publish', () => {
 
     await fixture.until(() => outcomes.length - before >= 8, 'all eight deliveries to be handled');
     await fixture.until(async () => (await queueDepth()) === 0, 'every delivery to be deleted');
-    expect(outcomes.slice(before).map((o) => o.kind).sort()).toEqual([
-      'duplicate-event',
-      'duplicate-event',
-      'duplicate-event',
-      'ignored',
-      'ignored',
-      'published',
-      'unchanged-version',
-      'unchanged-version',
-    ]);
+    // One broadcast, and every other delivery of the four collapsed into it. A second copy is
+    // 'duplicate-event' when its first copy's record is visible, or 'unchanged-version' when the two
+    // copies are handled at the same time by different consumers: which one is timing (a fresh-clone
+    // CI run saw 2 + 3 instead of 3 + 2), that neither publishes is the contract.
+    const kinds = outcomes.slice(before).map((o) => o.kind);
+    const count = (kind: string) => kinds.filter((k) => k === kind).length;
+    expect(kinds).toHaveLength(8);
+    expect([count('published'), count('ignored'), count('duplicate-event') + count('unchanged-version')]).toEqual([1, 2, 5]);
     expect(received.filter((i) => i.secretArn === secret.arn).map((i) => i.versionId)).toEqual([newVersion]);
   });
 
